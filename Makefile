@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both bootstrap .venv.
+VENV      ?= .venv
+BIN       := $(VENV)/bin
+DEMO      ?= problems/tio2_vo2_tio2_001_2d_step.toml
+DEMO_OUT  ?= results/demo
+NP        ?= 2
+
+.PHONY: venv demo test test-fast bench clean
+
+venv:
+	@scripts/bootstrap.sh
+
+## Run the default problem and draw it (results/demo/: summary.json, profiles.csv, fields, PNG)
+demo: venv
+	$(BIN)/heterofem run $(DEMO) --out $(DEMO_OUT) --overwrite
+	$(BIN)/heterofem plot $(DEMO_OUT)
+	@echo "demo: results and pictures in $(DEMO_OUT)/"
+
+## Run the whole test suite (serial tests, plus mpirun -n 2 tests in subprocesses)
+test: venv
+	$(BIN)/python -m pytest -q
+
+## Skip the mpirun tests
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not mpi"
+
+bench: venv
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf results .pytest_cache

@@ -1,0 +1,1 @@
+"""heterofem solver: config, materials, physics, coupling, outputs, CLI."""

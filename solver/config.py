@@ -1,0 +1,437 @@
+"""The run configuration: TOML file -> validated :class:`Config`.
+
+Schema (pydantic, ``extra="forbid"`` everywhere so a misspelt key is an error):
+
+- ``[run]``: ``name``, ``dimension`` (1, 2, 3), ``temperature_K``
+- ``[[layers]]`` bottom to top: ``name``, ``material``, ``thickness_nm``, ``orientation``
+- ``[mesh]``: ``size_nm``, ``interface_size_nm``, ``width_nm``, ``depth_nm``, ``features``, ``file``
+- ``[physics]``: switches ``electrostatics``, ``vacancies``, ``polarization``, ``mechanics``,
+  ``crystallization``; ``element_degree``
+- ``[boundary.<facet name>]``: ``phi_V`` (Dirichlet) or ``surface_charge_C_m2`` (Neumann)
+- ``[materials.<name>]``: new materials or overrides of database values
+- ``[solver]``: ``petsc_options`` passed through to PETSc; ``[output]``
+
+:func:`load_config` collects *every* problem (syntax, schema, cross references) and raises one
+:class:`ConfigError` listing them, each naming its dotted key and the fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+#: Physics switches that exist in the schema but have no solver yet (each lands with its issue).
+NOT_IMPLEMENTED_PHYSICS = ("vacancies", "polarization", "mechanics", "crystallization")
+
+#: Crystal orientations understood by :mod:`heterofem.solver.orientation`: the crystal
+#: direction along the growth axis z.
+ORIENTATIONS = ("001", "100", "010", "110", "1-10")
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
+
+
+class ConfigError(Exception):
+    """One or more problems with a configuration.
+
+    ``problems`` is a list of ``(key, message)`` pairs; the message says what is wrong and how
+    to fix it.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} in the configuration:"
+        return "\n".join([head] + [f"  - {key}: {msg}" for key, msg in self.problems])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RunSection(_Strict):
+    name: Name = "heterofem"
+    dimension: Literal[1, 2, 3] = 1
+    temperature_K: Annotated[float, Field(gt=0.0)] = 300.0
+
+
+class Layer(_Strict):
+    name: Name
+    material: str
+    thickness_nm: Annotated[float, Field(gt=0.0)]
+    orientation: Literal[ORIENTATIONS] = "001"  # type: ignore[valid-type]
+    #: fixed space charge of this layer [C/m^3]; overrides the material's value
+    space_charge_C_m3: float | None = None
+
+
+class Feature(_Strict):
+    """A lateral feature on top of a layer (2D/3D): the layer's material protrudes upward into
+    the layer above it.
+
+    - ``step``: the layer is ``height_nm`` thicker for x > ``x_nm`` (a terrace step);
+    - ``island``: a block ``width_nm`` (x) by ``depth_nm`` (y, 3D) by ``height_nm`` centred at
+      (``x_nm``, ``y_nm``).
+    """
+
+    type: Literal["step", "island"]
+    layer: Name
+    height_nm: Annotated[float, Field(gt=0.0)]
+    x_nm: float | None = None
+    y_nm: float | None = None
+    width_nm: Annotated[float, Field(gt=0.0)] | None = None
+    depth_nm: Annotated[float, Field(gt=0.0)] | None = None
+
+
+class MeshSection(_Strict):
+    size_nm: Annotated[float, Field(gt=0.0)] = 1.0
+    #: cell size at interfaces; default size_nm / 4
+    interface_size_nm: Annotated[float, Field(gt=0.0)] | None = None
+    #: distance from an interface over which the size grows back to size_nm
+    refine_distance_nm: Annotated[float, Field(gt=0.0)] = 2.0
+    width_nm: Annotated[float, Field(gt=0.0)] = 20.0
+    depth_nm: Annotated[float, Field(gt=0.0)] = 20.0
+    features: list[Feature] = []
+    #: an external Gmsh .msh file whose physical names match the layer names (replaces meshing)
+    file: str | None = None
+
+    @property
+    def h_interface(self) -> float:
+        return self.interface_size_nm if self.interface_size_nm else self.size_nm / 4.0
+
+
+class PhysicsSection(_Strict):
+    electrostatics: bool = True
+    vacancies: bool = False
+    polarization: bool = False
+    mechanics: bool = False
+    crystallization: bool = False
+    #: Lagrange degree of the continuous fields
+    element_degree: Literal[1, 2] = 1
+
+
+class BoundaryCondition(_Strict):
+    """Conditions on one named facet set. A facet with no entry is free (zero normal field)."""
+
+    #: fixed electrostatic potential [V] (Dirichlet)
+    phi_V: float | None = None
+    #: surface charge density [C/m^2] (Neumann: eps0 eps grad(phi).n = sigma)
+    surface_charge_C_m2: float | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> BoundaryCondition:
+        if self.phi_V is not None and self.surface_charge_C_m2 is not None:
+            raise ValueError("give either phi_V or surface_charge_C_m2, not both")
+        return self
+
+
+PetscValue = str | int | float | bool
+
+
+class SolverSection(_Strict):
+    #: passed through to PETSc under the solver's options prefix (e.g. ksp_type = "cg")
+    petsc_options: dict[str, PetscValue] = {}
+    rtol: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-10
+    atol: Annotated[float, Field(gt=0.0)] = 1e-12
+    max_it: Annotated[int, Field(ge=1)] = 50
+
+
+class OutputSection(_Strict):
+    #: write field files (VTK .pvd/.vtu and XDMF mesh)
+    fields: bool = True
+    #: points of the line profile through the stack centre
+    profile_points: Annotated[int, Field(ge=2, le=100000)] = 401
+    #: write the mesh (.msh and .xdmf with tags) into the run directory
+    mesh: bool = True
+
+
+class Config(_Strict):
+    run: RunSection = RunSection()
+    layers: Annotated[list[Layer], Field(min_length=1)]
+    mesh: MeshSection = MeshSection()
+    physics: PhysicsSection = PhysicsSection()
+    boundary: dict[str, BoundaryCondition] = {}
+    materials: dict[str, dict[str, Any]] = {}
+    solver: SolverSection = SolverSection()
+    output: OutputSection = OutputSection()
+
+    # -- derived geometry -------------------------------------------------------------------
+    @property
+    def solid_layers(self) -> list[Layer]:
+        return [lay for lay in self.layers if lay.material != "vacuum"]
+
+    @property
+    def total_thickness_nm(self) -> float:
+        return sum(lay.thickness_nm for lay in self.layers)
+
+    def layer_bounds_nm(self) -> list[tuple[float, float]]:
+        """(z_bottom, z_top) of every layer, bottom to top."""
+        bounds, z = [], 0.0
+        for lay in self.layers:
+            bounds.append((z, z + lay.thickness_nm))
+            z += lay.thickness_nm
+        return bounds
+
+    def interface_names(self) -> list[str]:
+        return [interface_name(a.name, b.name) for a, b in zip(self.layers, self.layers[1:])]
+
+    def facet_names(self) -> list[str]:
+        """Every named facet set the built-in mesher creates for this config."""
+        outer = ["bottom", "top"]
+        if self.run.dimension >= 2:
+            outer += ["left", "right"]
+        if self.run.dimension == 3:
+            outer += ["front", "back"]
+        return outer + self.interface_names()
+
+    def layer(self, name: str) -> Layer:
+        for lay in self.layers:
+            if lay.name == name:
+                return lay
+        raise KeyError(name)
+
+
+def interface_name(lower: str, upper: str) -> str:
+    """Name of the facet set between two layers (TOML: ``[boundary."film/substrate"]``)."""
+    return f"{lower}/{upper}"
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(
+            [(str(path), f"cannot read the file ({exc.strerror}); check the path and permissions")]
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError([(str(path), "not a text file; give a TOML config")]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([(str(path), f"invalid TOML: {exc}; fix the syntax there")]) from None
+
+
+def _parse_value(text: str) -> Any:
+    """A --set value is read as a TOML value (3.5, true, "x", [1, 2]); bare words are strings."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> list[tuple[str, str]]:
+    """Apply ``dotted.key=value`` overrides in place; returns problems instead of raising.
+
+    List items are addressed by 0-based index (``layers.1.thickness_nm``) or, for lists of
+    named tables, by name (``layers.film.thickness_nm``). Tables are created as needed, so
+    ``boundary.top.phi_V=1`` works on a config without that table; unknown keys are then
+    caught by the schema.
+    """
+    problems: list[tuple[str, str]] = []
+    for item in overrides:
+        if "=" not in item:
+            problems.append((item, "a --set needs the form dotted.key=value"))
+            continue
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        node: Any = data
+        try:
+            for i, part in enumerate(parts[:-1]):
+                node = _descend(node, part, create=True)
+            last = parts[-1]
+            if isinstance(node, list):
+                node[_list_index(node, last)] = _parse_value(text.strip())
+            else:
+                node[last] = _parse_value(text.strip())
+        except (KeyError, IndexError, TypeError) as exc:
+            problems.append((key, f"--set cannot address this key ({exc}); check the path"))
+    return problems
+
+
+def _list_index(node: list, part: str) -> int:
+    if part.lstrip("-").isdigit():
+        idx = int(part)
+        node[idx]  # raises IndexError
+        return idx
+    for i, item in enumerate(node):
+        if isinstance(item, dict) and item.get("name") == part:
+            return i
+    raise KeyError(f"no list item named {part!r}")
+
+
+def _descend(node: Any, part: str, create: bool) -> Any:
+    if isinstance(node, list):
+        return node[_list_index(node, part)]
+    if not isinstance(node, dict):
+        raise TypeError(f"{part!r} is inside a value, not a table")
+    if part not in node:
+        if not create:
+            raise KeyError(part)
+        node[part] = {}
+    return node[part]
+
+
+def _pydantic_problems(exc: ValidationError, data: dict[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
+        # drop pydantic's union/literal branch labels such as 'float' or 'constrained-float'
+        loc = [p for p in loc if p not in ("float", "int", "str", "bool", "constrained-float")]
+        key = ".".join(loc) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            close = difflib.get_close_matches(loc[-1], allowed, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+            msg = f"unknown key; {hint}"
+        elif err["type"] == "missing":
+            msg = "required key is missing; add it"
+        elif "input" in err and err["type"] not in ("model_type", "dict_type", "list_type"):
+            msg = f"{msg} (got {err['input']!r})"
+        problems.append((key, msg))
+    return problems
+
+
+def _allowed_keys(loc: list[str]) -> list[str]:
+    """The keys the schema accepts at a dotted location (for did-you-mean hints)."""
+    model: Any = Config
+    for part in loc:
+        if part.isdigit() or model is None:
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            # a dict entry such as boundary.<name>
+            model = {"boundary": BoundaryCondition}.get(part, model)
+            continue
+        ann = field.annotation
+        inner = getattr(ann, "__args__", None)
+        model = inner[-1] if inner else ann
+        if not hasattr(model, "model_fields"):
+            model = getattr(model, "__args__", [None])[-1]
+    return sorted(model.model_fields) if hasattr(model, "model_fields") else []
+
+
+def _cross_checks(cfg: Config) -> list[tuple[str, str]]:
+    """Checks that need more than one section (material names, facet names, physics)."""
+    from heterofem.solver.materials import MaterialError, known_material_names, resolve_materials
+
+    problems: list[tuple[str, str]] = []
+    names = [lay.name for lay in cfg.layers]
+    try:
+        known = set(known_material_names()) | set(cfg.materials)
+    except MaterialError as exc:  # a broken database file
+        return exc.problems
+    for i, lay in enumerate(cfg.layers):
+        if names.count(lay.name) > 1:
+            problems.append((f"layers.{i}.name", f"layer name '{lay.name}' is used twice; names must be unique"))
+        if lay.material not in known:
+            close = difflib.get_close_matches(lay.material, sorted(known), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "see `heterofem materials`"
+            problems.append(
+                (f"layers.{i}.material", f"unknown material '{lay.material}'; {hint} "
+                 "(or define it under [materials.<name>])")
+            )
+        if lay.material == "vacuum" and i != len(cfg.layers) - 1:
+            problems.append((f"layers.{i}.material", "vacuum is allowed only as the top layer"))
+    if all(lay.material == "vacuum" for lay in cfg.layers):
+        problems.append(("layers", "the stack needs at least one solid layer"))
+
+    if cfg.mesh.file is None:
+        valid = cfg.facet_names()
+        for facet in cfg.boundary:
+            if facet not in valid:
+                close = difflib.get_close_matches(facet, valid, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else ""
+                problems.append(
+                    (f"boundary.{facet}",
+                     f"no facet named '{facet}' in this {cfg.run.dimension}D stack; {hint} "
+                     f"valid names: {', '.join(valid)}")
+                )
+    if cfg.mesh.features and cfg.run.dimension == 1:
+        problems.append(("mesh.features", "lateral features need dimension 2 or 3; remove them or set run.dimension"))
+    for j, feat in enumerate(cfg.mesh.features):
+        key = f"mesh.features.{j}"
+        if feat.layer not in names:
+            problems.append((f"{key}.layer", f"no layer named '{feat.layer}'; use one of {', '.join(names)}"))
+        elif feat.layer == names[-1]:
+            problems.append((f"{key}.layer", "a feature protrudes into the layer above; the top layer has none "
+                             "(add a vacuum layer on top)"))
+        else:
+            above = cfg.layers[names.index(feat.layer) + 1]
+            if feat.height_nm >= above.thickness_nm:
+                problems.append((f"{key}.height_nm", f"must be smaller than the thickness of layer "
+                                 f"'{above.name}' above it ({above.thickness_nm} nm)"))
+        if feat.type == "island" and feat.width_nm is None:
+            problems.append((f"{key}.width_nm", "an island needs width_nm"))
+        if feat.type == "island" and cfg.run.dimension == 3 and feat.depth_nm is None:
+            problems.append((f"{key}.depth_nm", "a 3D island needs depth_nm"))
+        x = feat.x_nm if feat.x_nm is not None else cfg.mesh.width_nm / 2
+        half = (feat.width_nm or 0.0) / 2
+        if not (0.0 < x - half and x + half < cfg.mesh.width_nm):
+            problems.append((f"{key}.x_nm", f"the feature must lie inside 0 < x < width_nm = {cfg.mesh.width_nm}"))
+    if cfg.mesh.file is not None and not Path(cfg.mesh.file).is_file():
+        problems.append(("mesh.file", f"cannot read '{cfg.mesh.file}'; give an existing Gmsh .msh file"))
+
+    for switch in NOT_IMPLEMENTED_PHYSICS:
+        if getattr(cfg.physics, switch):
+            problems.append((f"physics.{switch}", "not implemented yet in this version; set it to false"))
+    if not cfg.physics.electrostatics:
+        problems.append(("physics.electrostatics", "nothing to solve: electrostatics is the only physics "
+                         "available in this version; set it to true"))
+
+    try:
+        resolve_materials(cfg)
+    except MaterialError as exc:
+        problems.extend(exc.problems)
+    return problems
+
+
+def validate_data(data: dict[str, Any], source: str = "config") -> Config:
+    """Validate a config dictionary; raise :class:`ConfigError` with every problem found."""
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_problems(exc, data)) from None
+    problems = _cross_checks(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read, override (``--set``) and validate a TOML config."""
+    data = read_toml(path)
+    data = copy.deepcopy(data)
+    problems = apply_overrides(data, list(overrides or []))
+    if problems:
+        raise ConfigError(problems)
+    mesh = data.get("mesh")
+    if isinstance(mesh, dict) and isinstance(mesh.get("file"), str):
+        # a relative mesh file is relative to the config file
+        candidate = Path(path).parent / mesh["file"]
+        if not Path(mesh["file"]).is_absolute() and candidate.is_file():
+            mesh["file"] = str(candidate.resolve())
+    return validate_data(data, str(path))
+
+
+def to_toml_dict(cfg: Config) -> dict[str, Any]:
+    """The resolved config (defaults filled in) as a TOML-writable dict (None dropped)."""
+    return _drop_none(cfg.model_dump(mode="json"))
+
+
+def _drop_none(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_drop_none(v) for v in obj]
+    return obj

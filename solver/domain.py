@@ -1,0 +1,131 @@
+"""The discretised stack a physics module works on: mesh, tags, materials, measures.
+
+:class:`Domain` is what every physics module receives. It knows which layer each cell belongs
+to and builds cell-wise (DG0) material properties from per-layer values, so physics modules
+never loop over cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import ufl
+
+from heterofem.solver.dolfinx_env import MPI, dolfinx
+from heterofem.solver.config import Config, Layer
+from heterofem.solver.materials import Material
+
+
+@dataclass
+class Domain:
+    cfg: Config
+    stack: "object"  # heterofem.meshes.StackMesh
+    materials: dict[str, Material]  #: by material name
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    # -- geometry -------------------------------------------------------------------------------
+    @property
+    def mesh(self) -> dolfinx.mesh.Mesh:
+        return self.stack.mesh
+
+    @property
+    def dim(self) -> int:
+        return self.mesh.topology.dim
+
+    @property
+    def comm(self) -> MPI.Comm:
+        return self.mesh.comm
+
+    @cached_property
+    def dx(self) -> ufl.Measure:
+        return ufl.Measure("dx", domain=self.mesh, subdomain_data=self.stack.cell_tags)
+
+    @cached_property
+    def ds(self) -> ufl.Measure:
+        return ufl.Measure("ds", domain=self.mesh, subdomain_data=self.stack.facet_tags)
+
+    @cached_property
+    def dS(self) -> ufl.Measure:
+        return ufl.Measure("dS", domain=self.mesh, subdomain_data=self.stack.facet_tags)
+
+    def facet_measure(self, name: str) -> ufl.Measure:
+        """ds on an outer facet set, dS on an interface (interior facets)."""
+        tag = self.stack.facet_ids[name]
+        return self.dS(tag) if "/" in name else self.ds(tag)
+
+    @property
+    def lateral_area_nm2(self) -> float:
+        """Cross-section area that per-area quantities are divided by (1 in 1D)."""
+        m = self.cfg.mesh
+        return {1: 1.0, 2: m.width_nm, 3: m.width_nm * m.depth_nm}[self.dim]
+
+    def centre_line(self, n: int) -> np.ndarray:
+        """Points along z through the lateral centre, including every interface, shape (m, 3)."""
+        height = self.cfg.total_thickness_nm
+        z = np.union1d(np.linspace(0.0, height, n), [b for _, b in self.cfg.layer_bounds_nm()])
+        pts = np.zeros((z.size, 3))
+        pts[:, self.dim - 1] = z
+        if self.dim >= 2:
+            pts[:, 0] = self.cfg.mesh.width_nm / 2
+        if self.dim == 3:
+            pts[:, 1] = self.cfg.mesh.depth_nm / 2
+        return pts
+
+    # -- materials ------------------------------------------------------------------------------
+    def material(self, layer: Layer) -> Material:
+        return self.materials[layer.material]
+
+    def layer_cells(self, layer_name: str) -> np.ndarray:
+        """Local cell indices (owned and ghost) of one layer."""
+        return self.stack.cell_tags.find(self.stack.layer_ids[layer_name])
+
+    def cellwise(self, values: dict[str, float | np.ndarray], name: str,
+                 shape: tuple[int, ...] = ()) -> dolfinx.fem.Function:
+        """A DG0 function holding a per-layer value (scalar or tensor); missing layers are 0."""
+        key = ("dg0", shape)
+        if key not in self._cache:
+            self._cache[key] = dolfinx.fem.functionspace(self.mesh, ("DG", 0, shape))
+        space = self._cache[key]
+        f = dolfinx.fem.Function(space, name=name)
+        bs = space.dofmap.index_map_bs
+        for layer_name, value in values.items():
+            dofs = space.dofmap.list[self.layer_cells(layer_name)].reshape(-1)
+            flat = np.asarray(value, dtype=float).reshape(-1)
+            for k in range(bs):
+                f.x.array[dofs * bs + k] = flat[k]
+        f.x.scatter_forward()
+        return f
+
+    # -- sampling -------------------------------------------------------------------------------
+    @cached_property
+    def _bb_tree(self):
+        return dolfinx.geometry.bb_tree(self.mesh, self.dim)
+
+    def evaluate(self, func: dolfinx.fem.Function, points: np.ndarray) -> np.ndarray:
+        """Values of ``func`` at ``points`` (n, 3), the same on every rank (collective).
+
+        Each point is evaluated on a rank that holds a cell containing it; a point outside
+        the mesh gives NaN.
+        """
+        pts = np.ascontiguousarray(points, dtype=self.mesh.geometry.x.dtype)
+        cands = dolfinx.geometry.compute_collisions_points(self._bb_tree, pts)
+        colliding = dolfinx.geometry.compute_colliding_cells(self.mesh, cands, pts)
+        ncomp = int(np.prod(func.ufl_shape)) if func.ufl_shape else 1
+        local = np.full((len(pts), ncomp), np.nan)
+        found = np.flatnonzero(np.diff(colliding.offsets) > 0)
+        if found.size:
+            cells = colliding.array[colliding.offsets[found]]
+            local[found] = func.eval(pts[found], cells).reshape(found.size, ncomp)
+        gathered = self.comm.allgather(local)
+        out = np.full_like(local, np.nan)
+        for arr in gathered:  # first rank that found a point wins (values agree across ranks)
+            take = np.isnan(out[:, 0]) & ~np.isnan(arr[:, 0])
+            out[take] = arr[take]
+        return out[:, 0] if ncomp == 1 else out
+
+    def integrate(self, expr, measure=None) -> float:
+        """Global integral of a scalar UFL expression (allreduced)."""
+        form = dolfinx.fem.form(expr * (measure if measure is not None else self.dx))
+        return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)

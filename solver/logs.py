@@ -1,0 +1,29 @@
+"""Logging: rank 0 logs INFO (or the chosen level) to the terminal and to run.log."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+LOG = logging.getLogger("heterofem")
+
+
+def setup_logging(rank: int, level: str = "INFO", logfile: Path | None = None) -> None:
+    LOG.handlers.clear()
+    LOG.propagate = False
+    if rank != 0:
+        LOG.setLevel(logging.ERROR)
+        LOG.addHandler(logging.NullHandler())
+        return
+    LOG.setLevel(level.upper())
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("heterofem: %(message)s"))
+    LOG.addHandler(console)
+    if logfile is not None:
+        add_logfile(logfile)
+
+
+def add_logfile(path: Path) -> None:
+    fh = logging.FileHandler(path, mode="w")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    LOG.addHandler(fh)

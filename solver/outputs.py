@@ -1,0 +1,110 @@
+"""The run directory: summary.json, profiles.csv, fields.pvd, config.resolved.toml, run.log.
+
+Small files are written by rank 0 only, atomically (write to a temporary name, then rename),
+so an interrupted run never leaves a half-written summary behind. Field files are written
+collectively by DOLFINx (VTK .pvd/.pvtu, which ParaView and PyVista open).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import tomli_w
+
+from heterofem.solver.dolfinx_env import MPI, dolfinx
+
+log = logging.getLogger("heterofem")
+
+
+class RunDirError(RuntimeError):
+    pass
+
+
+def prepare_run_dir(out: Path, comm: MPI.Comm, overwrite: bool) -> Path:
+    """Create ``out``; refuse to overwrite an earlier run's results unless asked to."""
+    out = Path(out)
+    problem = None
+    if comm.rank == 0:
+        if out.exists() and not out.is_dir():
+            problem = f"--out {out} exists and is not a directory; choose another path"
+        elif (out / "summary.json").exists() and not overwrite:
+            problem = (f"--out {out} already holds a run (summary.json); choose a new directory "
+                       "or pass --overwrite")
+        else:
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                problem = f"cannot create --out {out}: {exc.strerror}"
+    problem = comm.bcast(problem, root=0)
+    if problem:
+        raise RunDirError(problem)
+    return out
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
+        write(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict, comm: MPI.Comm) -> None:
+    if comm.rank == 0:
+        _atomic_write(path, lambda fh: json.dump(data, fh, indent=2, sort_keys=False))
+
+
+def write_toml(path: Path, data: dict, comm: MPI.Comm) -> None:
+    if comm.rank == 0:
+        _atomic_write(path, lambda fh: fh.write(tomli_w.dumps(data)))
+
+
+def write_csv(path: Path, columns: dict[str, np.ndarray], comm: MPI.Comm) -> None:
+    """Columns of equal length; names carry units (``z_nm``, ``phi_V``)."""
+    if comm.rank != 0:
+        return
+
+    def write(fh):
+        w = csv.writer(fh)
+        w.writerow(list(columns))
+        for row in zip(*[np.asarray(c) for c in columns.values()]):
+            w.writerow([x if isinstance(x, str) else f"{x:.12g}" for x in row])
+
+    _atomic_write(path, write)
+
+
+def output_functions(mesh: dolfinx.mesh.Mesh, fields) -> list[dolfinx.fem.Function]:
+    """Interpolate output fields: "point" fields into P1, "cell" fields into DG0.
+
+    Function names carry the unit (``phi_V``), as the files' array names.
+    """
+    spaces = {"point": dolfinx.fem.functionspace(mesh, ("Lagrange", 1)),
+              "cell": dolfinx.fem.functionspace(mesh, ("DG", 0))}
+    out = []
+    for field in fields:
+        space = spaces[field.kind]
+        f = dolfinx.fem.Function(space, name=f"{field.name}_{field.unit}")
+        expr = field.expr * field.scale if field.scale != 1.0 else field.expr
+        f.interpolate(dolfinx.fem.Expression(expr, space.element.interpolation_points))
+        out.append(f)
+    return out
+
+
+class FieldWriter:
+    """Fields of one mesh into ``fields.pvd`` (one .pvtu per output time)."""
+
+    def __init__(self, out: Path, mesh: dolfinx.mesh.Mesh):
+        self.path = Path(out) / "fields.pvd"
+        self._file = dolfinx.io.VTKFile(mesh.comm, str(self.path), "w")
+
+    def write(self, functions: list[dolfinx.fem.Function], t: float = 0.0) -> None:
+        self._file.write_function(functions, t)
+
+    def close(self) -> None:
+        self._file.close()

@@ -1,0 +1,142 @@
+"""Electrostatics: Poisson's equation for the potential phi across the stack.
+
+    -div(eps0 eps_r grad phi) = rho_fixed + rho_TF(phi) + (surface charges on facets)
+
+- eps_r: piecewise tensor, given per material in crystal axes (eps_a across c, eps_c along c)
+  and rotated by each layer's orientation (:mod:`heterofem.solver.orientation`);
+- rho_fixed: fixed space charge of a layer (``layers.N.space_charge_C_m3``) or of its material
+  (``space_charge``, C/m^3);
+- metals: linear Thomas-Fermi screening, rho_TF = -(eps0 eps_b / lambda_TF^2) (phi - phi_m),
+  phi_m = 0 (grounded Fermi level); eps_b is the material's background permittivity;
+- boundaries by facet name: ``phi_V`` (Dirichlet), ``surface_charge_C_m2`` (Neumann on outer
+  facets, a sheet charge on an interface), none (free: zero normal displacement).
+
+Scaled form (lengths in nm, phi in V, see :mod:`heterofem.solver.units`):
+
+    -div_nm(eps_r grad_nm phi) + (eps_b / lambda_nm^2) phi = RHO_SCALE rho
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import ufl
+
+from heterofem.solver import orientation, units
+from heterofem.solver.dolfinx_env import MPI, dolfinx
+from heterofem.solver.materials import eps_tensor_crystal
+from heterofem.solver.physics.base import OutputField, Physics, Unknown
+
+
+def poisson_residual(phi, v, eps, dx, sources=(), screening=(), fluxes=()):
+    """Weak residual of -div(eps grad phi) + k (phi - phi_ref) = f, with flux terms.
+
+    ``sources``: (f, measure) pairs; ``screening``: (k, phi_ref, measure); ``fluxes``:
+    (g, measure) with g = eps grad(phi).n prescribed (interior measures use the '+' side of v).
+    Kept free of heterofem objects so verification tests can call it on any mesh.
+    """
+    F = ufl.inner(eps * ufl.grad(phi), ufl.grad(v)) * dx
+    for k, phi_ref, measure in screening:
+        F += k * (phi - phi_ref) * v * measure
+    for f, measure in sources:
+        F -= f * v * measure
+    for g, measure in fluxes:
+        vv = v("+") if measure.integral_type() == "interior_facet" else v
+        F -= g * vv * measure
+    return F
+
+
+class Electrostatics(Physics):
+    name = "electrostatics"
+
+    def __init__(self, domain):
+        super().__init__(domain)
+        cfg, dim = domain.cfg, domain.dim
+        eps, rho, screen = {}, {}, {}
+        for layer in cfg.layers:
+            mat = domain.material(layer)
+            lab = orientation.to_lab(eps_tensor_crystal(mat), layer.orientation)
+            eps[layer.name] = orientation.reduce_to_dim(lab, dim)
+            if layer.space_charge_C_m3 is not None:
+                rho[layer.name] = layer.space_charge_C_m3
+            elif mat.has("space_charge"):
+                rho[layer.name] = mat.value("space_charge", "C/m^3")
+            if mat.kind == "metal" and mat.has("screening_length"):
+                lam = mat.value("screening_length", "nm")
+                eps_b = float(np.trace(lab)) / 3.0
+                screen[layer.name] = eps_b / lam**2
+        self.eps = domain.cellwise(eps, "eps_r", (dim, dim))
+        self.rho = domain.cellwise(rho, "rho_fixed_C_m3") if rho else None
+        self.k_tf = domain.cellwise(screen, "k_TF") if screen else None
+        self.eps_zz = domain.cellwise({n: e[-1, -1] for n, e in eps.items()}, "eps_zz")
+        self.layer_id = domain.cellwise(
+            {n: float(i) for n, i in domain.stack.layer_ids.items()}, "layer_id")
+
+    def unknowns(self):
+        return [Unknown("phi", self.domain.cfg.physics.element_degree, "V",
+                        "electrostatic potential")]
+
+    def residual(self, u, v):
+        d = self.domain
+        sources = [(units.RHO_SCALE * self.rho, d.dx)] if self.rho is not None else []
+        screening = [(self.k_tf, 0.0, d.dx)] if self.k_tf is not None else []
+        fluxes = [
+            (units.SIGMA_SCALE * bc.surface_charge_C_m2, d.facet_measure(name))
+            for name, bc in d.cfg.boundary.items()
+            if bc.surface_charge_C_m2 is not None
+        ]
+        return {"phi": poisson_residual(u["phi"], v["phi"], self.eps, d.dx, sources,
+                                        screening, fluxes)}
+
+    def dirichlet(self, spaces):
+        d, V = self.domain, spaces["phi"]
+        bcs = []
+        for name, bc in d.cfg.boundary.items():
+            if bc.phi_V is None:
+                continue
+            facets = d.stack.facet_tags.find(d.stack.facet_ids[name])
+            dofs = dolfinx.fem.locate_dofs_topological(V, d.dim - 1, facets)
+            bcs.append(dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(bc.phi_V), dofs, V))
+        return bcs
+
+    def outputs(self, u):
+        phi = u["phi"]
+        E = -ufl.grad(phi)  # V/nm
+        out = [
+            OutputField("phi", "V", phi),
+            OutputField("Ez", "V_m", E[self.domain.dim - 1], kind="cell", scale=1.0 / units.NM),
+            OutputField("eps_zz", "1", self.eps_zz, kind="cell"),
+            OutputField("layer_id", "1", self.layer_id, kind="cell"),
+        ]
+        if self.domain.dim >= 2:
+            out.insert(2, OutputField("Ex", "V_m", E[0], kind="cell", scale=1.0 / units.NM))
+        if self.rho is not None:
+            out.append(OutputField("rho_fixed", "C_m3", self.rho, kind="cell"))
+        return out
+
+    def charge_density(self, phi):
+        """Total volume charge density [C/m^3] as a UFL expression."""
+        rho = self.rho if self.rho is not None else 0.0
+        if self.k_tf is not None:
+            rho = rho - self.k_tf * phi / units.RHO_SCALE
+        return rho
+
+    def summary(self, u):
+        d, phi = self.domain, u["phi"]
+        area = d.lateral_area_nm2
+        grad = ufl.grad(phi)
+        energy = d.integrate(0.5 * ufl.inner(self.eps * grad, grad))  # V^2 nm^(dim-2)
+        charge = d.integrate(self.charge_density(phi))  # C/m^3 nm^dim
+        bounds = d.cfg.layer_bounds_nm()
+        zs = [0.0] + [top for _, top in bounds]
+        pts = d.centre_line(2)[:1].repeat(len(zs), axis=0)
+        pts[:, d.dim - 1] = zs
+        phis = d.evaluate(phi, pts)
+        names = ["bottom"] + d.cfg.interface_names() + ["top"]
+        return {
+            "phi_V": {n: float(p) for n, p in zip(names, phis)},
+            "potential_drop_V": float(phis[-1] - phis[0]),
+            "electrostatic_energy_J_m2": units.EPS0 * energy / units.NM / area,
+            "net_charge_C_m2": charge * units.NM / area,
+            "phi_min_V": d.comm.allreduce(float(np.min(phi.x.array, initial=np.inf)), op=MPI.MIN),
+            "phi_max_V": d.comm.allreduce(float(np.max(phi.x.array, initial=-np.inf)), op=MPI.MAX),
+        }

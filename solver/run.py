@@ -1,0 +1,152 @@
+"""One run, end to end: config -> mesh -> materials -> physics -> solve -> run directory."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import tomli_w
+
+from heterofem.solver.config import Config, to_toml_dict
+from heterofem.solver.coupling import CoupledProblem, SolveError, active_physics
+from heterofem.solver.dolfinx_env import MPI, PETSc, dolfinx
+from heterofem.solver.domain import Domain
+from heterofem.solver.logs import add_logfile
+from heterofem.solver.materials import resolve_materials
+from heterofem.solver.outputs import (
+    FieldWriter,
+    output_functions,
+    prepare_run_dir,
+    write_csv,
+    write_json,
+    write_toml,
+)
+
+log = logging.getLogger("heterofem")
+
+
+def versions() -> dict[str, str]:
+    try:
+        own = metadata.version("heterofem")
+    except metadata.PackageNotFoundError:
+        own = "unknown"
+    return {
+        "heterofem_version": own,
+        "dolfinx_version": dolfinx.__version__,
+        "petsc_version": ".".join(str(v) for v in PETSc.Sys.getVersion()),
+        "python_version": platform.python_version(),
+    }
+
+
+class Timer:
+    def __init__(self):
+        self.phases: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str):
+        t = time.perf_counter()
+        yield
+        self.phases[phase] = self.phases.get(phase, 0.0) + time.perf_counter() - t
+
+
+def profile_columns(domain: Domain, fields, functions, n: int) -> dict[str, np.ndarray]:
+    """Fields along z through the lateral centre of the stack (collective)."""
+    pts = domain.centre_line(n)
+    z = pts[:, domain.dim - 1]
+    cols: dict[str, np.ndarray] = {"z_nm": z}
+    bounds = domain.cfg.layer_bounds_nm()
+    idx = np.clip(np.searchsorted([b for _, b in bounds], z, side="left"), 0, len(bounds) - 1)
+    cols["layer"] = np.array([domain.cfg.layers[i].name for i in idx])
+    for field, func in zip(fields, functions):
+        if field.name == "layer_id":
+            continue
+        source = field.expr if field.kind == "point" and hasattr(field.expr, "eval") else func
+        cols[f"{field.name}_{field.unit}"] = domain.evaluate(source, pts)
+    return cols
+
+
+def run_case(cfg: Config, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = False,
+             command_line: list[str] | None = None) -> dict:
+    """Run one configured case into ``out``; returns the summary (same on every rank).
+
+    Raises :class:`SolveError` after writing a summary with ``converged = false`` (and no
+    fields) when the solve fails.
+    """
+    t_start = time.perf_counter()
+    timer = Timer()
+    from heterofem.meshes import create_stack_mesh, mesh_statistics, write_mesh_xdmf
+
+    # Mesh before touching --out, so a bad mesh leaves an existing directory untouched; the
+    # .msh goes to a scratch file on rank 0 and moves in once the directory is ready.
+    scratch = Path(tempfile.mkdtemp(prefix="heterofem-")) if comm.rank == 0 else None
+    with timer("mesh"):
+        stack = create_stack_mesh(cfg, comm, msh_path=scratch / "mesh.msh" if scratch else None)
+        stats = mesh_statistics(stack)
+    out = prepare_run_dir(Path(out), comm, overwrite)
+    if comm.rank == 0:
+        add_logfile(out / "run.log")
+        if cfg.output.mesh and (scratch / "mesh.msh").exists():
+            shutil.move(scratch / "mesh.msh", out / "mesh.msh")
+        shutil.rmtree(scratch, ignore_errors=True)
+    if cfg.output.mesh:
+        write_mesh_xdmf(stack, out / "mesh.xdmf")
+    resolved = to_toml_dict(cfg)
+    resolved_text = tomli_w.dumps(resolved)
+    write_toml(out / "config.resolved.toml", resolved, comm)
+    log.info("run '%s': %dD, %d layers, %d MPI rank(s) -> %s", cfg.run.name, cfg.run.dimension,
+             len(cfg.layers), comm.size, out)
+    n_cells = stack.mesh.topology.index_map(stack.mesh.topology.dim).size_global
+    log.info("mesh: %d cells", n_cells)
+
+    summary: dict = {
+        "name": cfg.run.name,
+        "dimension": cfg.run.dimension,
+        **versions(),
+        "mpi_size": comm.size,
+        "command_line": command_line or sys.argv,
+        "config_sha256": hashlib.sha256(resolved_text.encode()).hexdigest(),
+        "mesh": {"cells": int(n_cells), "layers": stats.get("layers", {})},
+    }
+    with timer("setup"):
+        domain = Domain(cfg, stack, resolve_materials(cfg))
+        modules = active_physics(domain)
+        problem = CoupledProblem(domain, modules)
+        summary["dofs"] = int(sum(V.dofmap.index_map.size_global * V.dofmap.index_map_bs
+                                  for V in problem.spaces.values()))
+    log.info("unknowns: %s (%d dofs)", ", ".join(problem.names), summary["dofs"])
+
+    try:
+        with timer("solve"):
+            summary["newton_iterations"] = problem.solve()
+        summary["converged"] = True
+    except SolveError as exc:
+        summary.update(converged=False, error=str(exc), timings_s=timer.phases,
+                       wall_time_s=time.perf_counter() - t_start)
+        write_json(out / "summary.json", summary, comm)
+        raise
+
+    with timer("output"):
+        fields = [f for m in modules for f in m.outputs(problem.u)]
+        functions = output_functions(domain.mesh, fields)
+        if cfg.output.fields:
+            writer = FieldWriter(out, domain.mesh)
+            writer.write(functions, 0.0)
+            writer.close()
+        write_csv(out / "profiles.csv",
+                  profile_columns(domain, fields, functions, cfg.output.profile_points), comm)
+        for m in modules:
+            summary[m.name] = m.summary(problem.u)
+    summary["timings_s"] = timer.phases
+    summary["wall_time_s"] = time.perf_counter() - t_start
+    write_json(out / "summary.json", summary, comm)
+    log.info("done in %.2f s; wrote %s", summary["wall_time_s"], out)
+    return summary

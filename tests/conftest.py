@@ -1,0 +1,56 @@
+"""Shared test helpers: run the CLI (serially or under mpirun) and build configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PROBLEMS = REPO / "problems"
+BIN = Path(sys.executable).parent
+
+
+def mpirun_path() -> str | None:
+    cand = BIN / "mpirun"
+    return str(cand) if cand.exists() else shutil.which("mpirun")
+
+
+def heterofem(*args: str, np: int | None = None, check: bool = True,
+              timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the heterofem CLI in a subprocess (under ``mpirun -n np`` when np is given)."""
+    cmd = [sys.executable, "-m", "heterofem.solver.cli", *args]
+    if np is not None:
+        mpirun = mpirun_path()
+        if mpirun is None:
+            pytest.fail("mpirun not found next to the Python interpreter or on PATH")
+        cmd = [mpirun, "-n", str(np), sys.executable, "-m", "mpi4py", "-m",
+               "heterofem.solver.cli", *args]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def read_summary(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / "summary.json").read_text())
+
+
+def flat_scalars(d: dict, prefix: str = "") -> dict[str, float]:
+    """Every numeric leaf of a summary, keyed by dotted path (no timings or versions)."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if k in ("timings_s", "wall_time_s", "mpi_size", "command_line"):
+            continue
+        if isinstance(v, dict):
+            out.update(flat_scalars(v, key + "."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[key] = float(v)
+    return out
