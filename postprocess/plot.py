@@ -45,6 +45,13 @@ def _layers(run_dir: Path) -> list[tuple[str, str, float, float]]:
     return out
 
 
+def _labels(run_dir: Path) -> dict[str, str]:
+    """Axis labels "name [unit]" per column, from the field metadata in summary.json."""
+    meta = json.loads((Path(run_dir) / "summary.json").read_text()).get("fields", {})
+    return {col: f"{m['name']} [{m['unit']}]" if m["unit"] not in ("1", "") else m["name"]
+            for col, m in meta.items()}
+
+
 def plot_profiles(run_dir: Path, out: Path, fields: list[str] | None = None) -> Path:
     """Every profile column against z, one panel each, layers shaded and labelled."""
     import matplotlib
@@ -61,12 +68,13 @@ def plot_profiles(run_dir: Path, out: Path, fields: list[str] | None = None) -> 
     fig, axes = plt.subplots(len(names), 1, figsize=(7, 2.2 * len(names) + 0.6), sharex=True,
                              squeeze=False)
     layers = _layers(run_dir)
+    labels = _labels(run_dir)
     shades = plt.cm.Pastel1(np.linspace(0, 1, max(len(layers), 2)))
     for ax, name in zip(axes[:, 0], names):
         for (lname, mat, z0, z1), colour in zip(layers, shades):
             ax.axvspan(z0, z1, color=colour, alpha=0.5, lw=0)
         ax.plot(cols["z_nm"], cols[name], color="k", lw=1.4)
-        ax.set_ylabel(name.replace("_", " [", 1) + "]" if "_" in name else name)
+        ax.set_ylabel(labels.get(name, name))
     top = axes[0, 0]
     for lname, mat, z0, z1 in layers:
         top.annotate(f"{lname}\n({mat})", xy=((z0 + z1) / 2, 1.0), xycoords=("data", "axes fraction"),
@@ -82,16 +90,16 @@ def plot_map(run_dir: Path, out: Path, field: str = "phi") -> Path:
     """Off-screen PyVista rendering of a field of a 2D/3D run, with layer outlines."""
     import pyvista as pv
 
-    pv.OFF_SCREEN = True
+    _quiet_vtk()
     grid = load_fields(run_dir)
     array = next((n for n in grid.array_names if n == field or n.startswith(field + "_")), None)
     if array is None:
         raise PlotError(f"no field '{field}' in {run_dir}/fields.pvd; arrays: {', '.join(grid.array_names)}")
     plotter = pv.Plotter(off_screen=True, window_size=(1000, 700))
     plotter.add_mesh(grid, scalars=array, cmap="viridis",
-                     scalar_bar_args={"title": array.replace("_", " [", 1) + "]", "vertical": True})
-    if "layer_id_1" in grid.array_names:
-        cells = grid.cell_data["layer_id_1"]
+                     scalar_bar_args={"title": _labels(run_dir).get(array, array), "vertical": True})
+    if "layer_id" in grid.array_names:
+        cells = grid.cell_data["layer_id"]
         for lid in np.unique(cells):
             part = grid.extract_cells(np.flatnonzero(cells == lid))
             plotter.add_mesh(part.extract_feature_edges(boundary_edges=True, feature_edges=False,
@@ -104,6 +112,13 @@ def plot_map(run_dir: Path, out: Path, field: str = "phi") -> Path:
     plotter.screenshot(str(out))
     plotter.close()
     return Path(out)
+
+
+def _quiet_vtk() -> None:
+    """Off-screen rendering: VTK tries an X display first and logs a warning; silence it."""
+    from vtkmodules.vtkCommonCore import vtkLogger
+
+    vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_OFF)
 
 
 def load_fields(run_dir: Path):

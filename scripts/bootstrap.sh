@@ -17,7 +17,9 @@ find_python() {
         if is_ok "$p"; then echo "$p"; return 0; fi
     done
     local root=${PYENV_ROOT:-$HOME/.pyenv}
-    for p in $(ls -d "$root"/versions/3.*/bin/python3 2>/dev/null | sort -V -r); do
+    # 3.12 first (the version the device machines and containers use), then newer ones
+    for p in $(ls -d "$root"/versions/3.12*/bin/python3 2>/dev/null | sort -V -r) \
+             $(ls -d "$root"/versions/3.*/bin/python3 2>/dev/null | sort -V -r); do
         if is_ok "$p"; then echo "$p"; return 0; fi
     done
     return 1

@@ -23,7 +23,12 @@ def setup_logging(rank: int, level: str = "INFO", logfile: Path | None = None) -
         add_logfile(logfile)
 
 
-def add_logfile(path: Path) -> None:
+def add_logfile(path: Path) -> logging.Handler:
+    """Log INFO and above to ``path`` (rank 0); remove the returned handler when done."""
     fh = logging.FileHandler(path, mode="w")
     fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    fh.setLevel(logging.DEBUG if LOG.level == logging.DEBUG else logging.INFO)
+    if LOG.level == logging.NOTSET or LOG.level > logging.INFO:
+        LOG.setLevel(logging.INFO)  # the file always gets INFO, whatever the console shows
     LOG.addHandler(fh)
+    return fh

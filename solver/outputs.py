@@ -82,14 +82,14 @@ def write_csv(path: Path, columns: dict[str, np.ndarray], comm: MPI.Comm) -> Non
 def output_functions(mesh: dolfinx.mesh.Mesh, fields) -> list[dolfinx.fem.Function]:
     """Interpolate output fields: "point" fields into P1, "cell" fields into DG0.
 
-    Function names carry the unit (``phi_V``), as the files' array names.
+    Function names carry the unit (``phi_V``, ``Ez_V_per_m``): the arrays' names in the files.
     """
     spaces = {"point": dolfinx.fem.functionspace(mesh, ("Lagrange", 1)),
               "cell": dolfinx.fem.functionspace(mesh, ("DG", 0))}
     out = []
     for field in fields:
         space = spaces[field.kind]
-        f = dolfinx.fem.Function(space, name=f"{field.name}_{field.unit}")
+        f = dolfinx.fem.Function(space, name=field.column)
         expr = field.expr * field.scale if field.scale != 1.0 else field.expr
         f.interpolate(dolfinx.fem.Expression(expr, space.element.interpolation_points))
         out.append(f)

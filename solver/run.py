@@ -70,7 +70,7 @@ def profile_columns(domain: Domain, fields, functions, n: int) -> dict[str, np.n
         if field.name == "layer_id":
             continue
         source = field.expr if field.kind == "point" and hasattr(field.expr, "eval") else func
-        cols[f"{field.name}_{field.unit}"] = domain.evaluate(source, pts)
+        cols[field.column] = domain.evaluate(source, pts)
     return cols
 
 
@@ -81,6 +81,16 @@ def run_case(cfg: Config, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite:
     Raises :class:`SolveError` after writing a summary with ``converged = false`` (and no
     fields) when the solve fails.
     """
+    handlers: list[logging.Handler] = []
+    try:
+        return _run_case(cfg, Path(out), comm, overwrite, command_line, handlers)
+    finally:
+        for h in handlers:
+            log.removeHandler(h)
+            h.close()
+
+
+def _run_case(cfg, out, comm, overwrite, command_line, handlers) -> dict:
     t_start = time.perf_counter()
     timer = Timer()
     from heterofem.meshes import create_stack_mesh, mesh_statistics, write_mesh_xdmf
@@ -93,7 +103,7 @@ def run_case(cfg: Config, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite:
         stats = mesh_statistics(stack)
     out = prepare_run_dir(Path(out), comm, overwrite)
     if comm.rank == 0:
-        add_logfile(out / "run.log")
+        handlers.append(add_logfile(out / "run.log"))
         if cfg.output.mesh and (scratch / "mesh.msh").exists():
             shutil.move(scratch / "mesh.msh", out / "mesh.msh")
         shutil.rmtree(scratch, ignore_errors=True)
@@ -143,6 +153,8 @@ def run_case(cfg: Config, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite:
             writer.close()
         write_csv(out / "profiles.csv",
                   profile_columns(domain, fields, functions, cfg.output.profile_points), comm)
+        summary["fields"] = {f.column: {"name": f.name, "unit": f.unit, "kind": f.kind}
+                             for f in fields}
         for m in modules:
             summary[m.name] = m.summary(problem.u)
     summary["timings_s"] = timer.phases

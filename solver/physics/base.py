@@ -32,7 +32,8 @@ class OutputField:
     """A field for files and profiles: a UFL expression and where it lives.
 
     ``kind`` is "point" (interpolated into the P1 output space) or "cell" (DG0 cell data);
-    ``scale`` converts the solver's value to the unit in ``unit``.
+    ``scale`` converts the solver's value to ``unit`` (SI, e.g. "V/m", "C/m^3"; "1" for none).
+    Files and profiles name the field ``<name>_<unit token>``, e.g. ``Ez_V_per_m``.
     """
 
     name: str
@@ -40,6 +41,14 @@ class OutputField:
     expr: object
     kind: str = "point"
     scale: float = 1.0
+
+    @property
+    def column(self) -> str:
+        """Name in files and CSV columns, with the unit: phi_V, Ez_V_per_m, eps_zz."""
+        if self.unit in ("1", ""):
+            return self.name
+        token = self.unit.replace("/", "_per_").replace("^", "").replace(" ", "")
+        return f"{self.name}_{token}"
 
 
 class Physics:

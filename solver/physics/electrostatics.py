@@ -103,14 +103,14 @@ class Electrostatics(Physics):
         E = -ufl.grad(phi)  # V/nm
         out = [
             OutputField("phi", "V", phi),
-            OutputField("Ez", "V_m", E[self.domain.dim - 1], kind="cell", scale=1.0 / units.NM),
+            OutputField("Ez", "V/m", E[self.domain.dim - 1], kind="cell", scale=1.0 / units.NM),
             OutputField("eps_zz", "1", self.eps_zz, kind="cell"),
             OutputField("layer_id", "1", self.layer_id, kind="cell"),
         ]
         if self.domain.dim >= 2:
-            out.insert(2, OutputField("Ex", "V_m", E[0], kind="cell", scale=1.0 / units.NM))
+            out.insert(2, OutputField("Ex", "V/m", E[0], kind="cell", scale=1.0 / units.NM))
         if self.rho is not None:
-            out.append(OutputField("rho_fixed", "C_m3", self.rho, kind="cell"))
+            out.append(OutputField("rho_fixed", "C/m^3", self.rho, kind="cell"))
         return out
 
     def charge_density(self, phi):
