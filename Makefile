@@ -5,7 +5,7 @@ DEMO      ?= problems/tio2_vo2_tio2_001_2d_step.toml
 DEMO_OUT  ?= results/demo
 NP        ?= 2
 
-.PHONY: venv demo test test-fast bench clean
+.PHONY: venv demo test test-fast clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -23,9 +23,6 @@ test: venv
 ## Skip the mpirun tests
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not mpi"
-
-bench: venv
-	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf results .pytest_cache
