@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 #: Physics switches that exist in the schema but have no solver yet (each lands with its issue).
-NOT_IMPLEMENTED_PHYSICS = ("vacancies", "polarization", "mechanics", "crystallization")
+NOT_IMPLEMENTED_PHYSICS = ("polarization", "mechanics", "crystallization")
 
 #: Crystal orientations understood by :mod:`heterofem.solver.orientation`: the crystal
 #: direction along the growth axis z.
@@ -69,6 +69,11 @@ class Layer(_Strict):
     orientation: Literal[ORIENTATIONS] = "001"  # type: ignore[valid-type]
     #: fixed space charge of this layer [C/m^3]; overrides the material's value
     space_charge_C_m3: float | None = None
+    #: initial oxygen deficiency delta of MO(2-delta) (vacancies; site fraction theta = delta/2)
+    delta: Annotated[float, Field(gt=0.0, lt=2.0)] | None = None
+    #: background donor / acceptor densities [m^-3]; override the material's values
+    donor_density_m3: Annotated[float, Field(ge=0.0)] | None = None
+    acceptor_density_m3: Annotated[float, Field(ge=0.0)] | None = None
 
 
 class Feature(_Strict):
@@ -114,21 +119,87 @@ class PhysicsSection(_Strict):
     crystallization: bool = False
     #: Lagrange degree of the continuous fields
     element_degree: Literal[1, 2] = 1
+    #: electrons in semiconductors: none, Boltzmann, or Fermi-Dirac (F_1/2) statistics
+    electrons: Literal["none", "boltzmann", "fermi-dirac"] = "none"
+    #: vacancy statistics: site exclusion theta/(1-theta), or the dilute (Boltzmann) limit
+    vacancy_statistics: Literal["site-exclusion", "dilute"] = "site-exclusion"
+
+
+class InitialSection(_Strict):
+    """Initial vacancy state: per-layer ``delta`` where given, elsewhere equilibrium with a
+    uniform vacancy electrochemical potential ``mu_eV``."""
+
+    mu_eV: float | None = None
+
+
+class TimeSection(_Strict):
+    """Transient run (without a [time] table the run is a steady solve)."""
+
+    end_s: Annotated[float, Field(gt=0.0)]
+    dt_initial_s: Annotated[float, Field(gt=0.0)]
+    #: the run stops with a message when a step that does not converge is cut below this
+    dt_min_s: Annotated[float, Field(gt=0.0)] | None = None
+    dt_max_s: Annotated[float, Field(gt=0.0)] | None = None
+    scheme: Literal["bdf1", "bdf2"] = "bdf1"
+    #: times at which fields are written (the end time always is)
+    output_times_s: list[Annotated[float, Field(ge=0.0)]] = []
+    #: step growth after an easy step, and cut after a failed one
+    grow: Annotated[float, Field(gt=1.0, le=10.0)] = 1.5
+    cut: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+    #: Newton iterations at or below which the step grows; above 2x it shrinks
+    target_newton: Annotated[int, Field(ge=1)] = 4
+
+    @property
+    def dt_min(self) -> float:
+        return self.dt_min_s if self.dt_min_s else self.dt_initial_s * 1e-6
+
+    @property
+    def dt_max(self) -> float:
+        return self.dt_max_s if self.dt_max_s else self.end_s / 5.0
 
 
 class BoundaryCondition(_Strict):
-    """Conditions on one named facet set. A facet with no entry is free (zero normal field)."""
+    """Conditions on one named facet set. A facet with no entry is free for the potential
+    (zero normal displacement) and blocking for vacancies."""
 
     #: fixed electrostatic potential [V] (Dirichlet)
     phi_V: float | None = None
     #: surface charge density [C/m^2] (Neumann: eps0 eps grad(phi).n = sigma)
     surface_charge_C_m2: float | None = None
+    #: vacancies: blocking (J.n = 0), fixed electrochemical potential, or gas exchange
+    vacancy: Literal["blocking", "fixed_mu", "gas"] = "blocking"
+    #: vacancy electrochemical potential [eV] for vacancy = "fixed_mu"
+    mu_eV: float | None = None
+    #: oxygen partial pressure of the gas (vacancy = "gas"): give one of the two
+    pO2_Pa: Annotated[float, Field(gt=0.0)] | None = None
+    pO2_mTorr: Annotated[float, Field(gt=0.0)] | None = None
+    #: surface exchange coefficient k = k0 exp(-Ea/kT) [m/s, eV]; default: the material's
+    exchange_k0_m_s: Annotated[float, Field(gt=0.0)] | None = None
+    exchange_Ea_eV: Annotated[float, Field(ge=0.0)] | None = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> BoundaryCondition:
+    def _consistent(self) -> BoundaryCondition:
         if self.phi_V is not None and self.surface_charge_C_m2 is not None:
             raise ValueError("give either phi_V or surface_charge_C_m2, not both")
+        has_p = self.pO2_Pa is not None or self.pO2_mTorr is not None
+        if self.pO2_Pa is not None and self.pO2_mTorr is not None:
+            raise ValueError("give either pO2_Pa or pO2_mTorr, not both")
+        if has_p and self.vacancy != "gas":
+            raise ValueError("a pO2 needs vacancy = \"gas\" on this facet (gas exchange)")
+        if self.vacancy == "gas" and not has_p:
+            raise ValueError("vacancy = \"gas\" needs pO2_Pa or pO2_mTorr")
+        if (self.mu_eV is not None) != (self.vacancy == "fixed_mu"):
+            raise ValueError("mu_eV goes with vacancy = \"fixed_mu\" (give both or neither)")
         return self
+
+    @property
+    def pO2(self) -> float | None:
+        """Oxygen partial pressure [Pa]."""
+        if self.pO2_Pa is not None:
+            return self.pO2_Pa
+        if self.pO2_mTorr is not None:
+            return self.pO2_mTorr * 1e-3 * 101325.0 / 760.0
+        return None
 
 
 PetscValue = str | int | float | bool
@@ -140,6 +211,10 @@ class SolverSection(_Strict):
     rtol: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-10
     atol: Annotated[float, Field(gt=0.0)] = 1e-12
     max_it: Annotated[int, Field(ge=1)] = 50
+    #: largest change of any potential (phi [V], mu [eV]) in one Newton update, in units of
+    #: kT/q; the default limits updates when exponential (Boltzmann-type) terms are present
+    #: and not otherwise; 0 switches the limiter off
+    max_update_kT: Annotated[float, Field(ge=0.0)] | None = None
 
 
 class OutputSection(_Strict):
@@ -157,6 +232,8 @@ class Config(_Strict):
     mesh: MeshSection = MeshSection()
     physics: PhysicsSection = PhysicsSection()
     boundary: dict[str, BoundaryCondition] = {}
+    initial: InitialSection = InitialSection()
+    time: TimeSection | None = None
     materials: dict[str, dict[str, Any]] = {}
     solver: SolverSection = SolverSection()
     output: OutputSection = OutputSection()
@@ -382,17 +459,52 @@ def _cross_checks(cfg: Config) -> list[tuple[str, str]]:
     if cfg.mesh.file is not None and not Path(cfg.mesh.file).is_file():
         problems.append(("mesh.file", f"cannot read '{cfg.mesh.file}'; give an existing Gmsh .msh file"))
 
+    problems.extend(_vacancy_checks(cfg))
     for switch in NOT_IMPLEMENTED_PHYSICS:
         if getattr(cfg.physics, switch):
             problems.append((f"physics.{switch}", "not implemented yet in this version; set it to false"))
     if not cfg.physics.electrostatics:
-        problems.append(("physics.electrostatics", "nothing to solve: electrostatics is the only physics "
-                         "available in this version; set it to true"))
+        problems.append(("physics.electrostatics", "the potential is always solved in this version; "
+                         "set it to true"))
 
     try:
         resolve_materials(cfg)
     except MaterialError as exc:
         problems.extend(exc.problems)
+    return problems
+
+
+def _vacancy_checks(cfg: Config) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    vac_keys = [(name, bc) for name, bc in cfg.boundary.items()
+                if bc.vacancy != "blocking" or bc.pO2 is not None or bc.mu_eV is not None]
+    if not cfg.physics.vacancies:
+        for name, _ in vac_keys:
+            problems.append((f"boundary.{name}.vacancy", "vacancy boundary conditions need "
+                             "[physics] vacancies = true"))
+        return problems
+    vacuum = {lay.name for lay in cfg.layers if lay.material == "vacuum"}
+    for name, bc in vac_keys:
+        if "/" in name and not set(name.split("/")) & vacuum:
+            problems.append((f"boundary.{name}.vacancy", "vacancy conditions apply on outer facets "
+                             "and on surfaces facing vacuum only (interfaces keep mu continuous)"))
+    for i, lay in enumerate(cfg.layers):
+        if lay.material != "vacuum" and lay.delta is None and cfg.initial.mu_eV is None:
+            problems.append((f"layers.{i}.delta", "the initial vacancy content is undefined: give "
+                             "this layer a delta, or set [initial] mu_eV for a uniform start"))
+    open_bc = any(bc.vacancy in ("gas", "fixed_mu") for bc in cfg.boundary.values())
+    if cfg.time is None and not open_bc:
+        problems.append(("time", "a steady vacancy solve with only blocking boundaries has no "
+                         "unique answer; add a [time] table (transient) or a gas/fixed_mu facet"))
+    if cfg.time is not None:
+        t = cfg.time
+        if t.dt_initial_s > t.end_s:
+            problems.append(("time.dt_initial_s", "must not exceed end_s"))
+        if t.dt_min > t.dt_initial_s:
+            problems.append(("time.dt_min_s", "must not exceed dt_initial_s"))
+        for j, to in enumerate(t.output_times_s):
+            if to > t.end_s:
+                problems.append((f"time.output_times_s.{j}", f"{to} s is after end_s = {t.end_s} s"))
     return problems
 
 

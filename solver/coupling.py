@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 
 import basix.ufl
+import numpy as np
 import ufl
 
 from heterofem.solver.config import Config
-from heterofem.solver.dolfinx_env import PETSc, dolfinx
+from heterofem.solver.dolfinx_env import MPI, PETSc, dolfinx
 from heterofem.solver.domain import Domain
-from heterofem.solver.physics.base import Physics
+from heterofem.solver.physics.base import History, Physics
+from heterofem.solver.units import K_B_EV
 
 log = logging.getLogger("heterofem")
 
@@ -39,39 +41,100 @@ class SolveError(RuntimeError):
 def active_physics(domain: Domain) -> list[Physics]:
     """The physics modules the config switches on, in coupling order."""
     from heterofem.solver.physics.electrostatics import Electrostatics
+    from heterofem.solver.physics.vacancies import Vacancies
 
     modules: list[Physics] = []
     if domain.cfg.physics.electrostatics:
         modules.append(Electrostatics(domain))
+    if domain.cfg.physics.vacancies:
+        vac = Vacancies(domain)
+        modules[0].extra_charge.append(lambda u: vac.charge_density(vac.c_hat(u["mu"], u["phi"])))
+        modules.append(vac)
     return modules
 
 
 class CoupledProblem:
-    def __init__(self, domain: Domain, modules: list[Physics]):
+    """The monolithic problem: spaces, state, residual, boundary conditions, SNES.
+
+    With ``transient=True`` it also holds the two previous states and the BDF constants that
+    :class:`heterofem.solver.stepping.Stepper` updates.
+    """
+
+    def __init__(self, domain: Domain, modules: list[Physics], transient: bool = False):
         self.domain = domain
-        self.modules = modules
+        self.modules = {m.name: m for m in modules}
         unknowns = [uk for m in modules for uk in m.unknowns()]
         self.spaces = {
             uk.name: dolfinx.fem.functionspace(
                 domain.mesh, basix.ufl.element("Lagrange", domain.mesh.basix_cell(), uk.degree))
             for uk in unknowns
         }
+        self.names = list(self.spaces)
         self.u = {name: dolfinx.fem.Function(V, name=name) for name, V in self.spaces.items()}
         self.v = {name: ufl.TestFunction(V) for name, V in self.spaces.items()}
-        residual: dict[str, ufl.Form] = {}
+        self.time_scale_s = next((m.time_scale_s for m in modules if m.time_scale_s), 1.0)
+        self.history = None
+        if transient:
+            mesh = domain.mesh
+            self.history = History(
+                old={n: dolfinx.fem.Function(V, name=f"{n}_old") for n, V in self.spaces.items()},
+                older={n: dolfinx.fem.Function(V, name=f"{n}_older") for n, V in self.spaces.items()},
+                dt=dolfinx.fem.Constant(mesh, 1.0),
+                a=tuple(dolfinx.fem.Constant(mesh, v) for v in (1.0, -1.0, 0.0)),
+                time_scale_s=self.time_scale_s,
+            )
+        #: residual terms per module and equation (kept apart for the initial-state solve)
+        self.terms = {m.name: m.residual(self.u, self.v, self.history) for m in modules}
+        self.residual: dict[str, ufl.Form] = {}
+        for terms in self.terms.values():
+            for eq, form in terms.items():
+                self.residual[eq] = self.residual[eq] + form if eq in self.residual else form
+        #: factors whole equations are multiplied by (conditioning; see Physics.equation_scales)
+        self.scales = {eq: 1.0 for eq in self.names}
         for m in modules:
-            for eq, form in m.residual(self.u, self.v).items():
-                residual[eq] = residual[eq] + form if eq in residual else form
-        missing = set(self.spaces) - set(residual)
+            for eq, factor in m.equation_scales().items():
+                self.scales[eq] *= factor
+        self.residual = {eq: self.scales[eq] * F for eq, F in self.residual.items()}
+        missing = set(self.spaces) - set(self.residual)
         if missing:
             raise RuntimeError(f"no equation for unknown(s) {sorted(missing)}")
-        self.names = list(self.spaces)
-        self.bcs = [bc for m in modules for bc in m.dirichlet(self.spaces)]
+        self.bcs = {name: [] for name in self.names}
         for m in modules:
-            m.initialise(self.u)
-        self.residual = residual
+            for name, bcs in m.dirichlet(self.spaces).items():
+                self.bcs[name].extend(bcs)
         self._problem = None
+        self.set_initial_state()
 
+    # -- state ----------------------------------------------------------------------------------
+    def set_initial_state(self) -> None:
+        """Initial values: each module's own, then for vacancies the potential of the initial
+        vacancy charge and the mu that reproduces it (see Vacancies.initial_mu)."""
+        for m in self.modules.values():
+            m.initialise(self.u)
+        vac = self.modules.get("vacancies")
+        if vac is None:
+            return
+        phi = self.u["phi"]
+        F0 = self.scales["phi"] * (self.terms["electrostatics"]["phi"]
+                                   + vac.initial_phi_terms(phi, self.v["phi"]))
+        problem = dolfinx.fem.petsc.NonlinearProblem(
+            F0, phi, bcs=self.bcs["phi"], petsc_options_prefix=PREFIX + "init_",
+            petsc_options=self.petsc_options(self.domain.cfg))
+        problem.solve()
+        _check(problem.solver, "the initial potential (Poisson with the initial vacancies)")
+        mu0 = vac.initial_mu(self.spaces["mu"], phi)
+        self.u["mu"].x.array[:] = mu0.x.array
+        for bc in self.bcs["mu"]:
+            bc.set(self.u["mu"].x.array)
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {n: f.x.array.copy() for n, f in self.u.items()}
+
+    def restore(self, snap: dict[str, np.ndarray]) -> None:
+        for n, arr in snap.items():
+            self.u[n].x.array[:] = arr
+
+    # -- solving --------------------------------------------------------------------------------
     def petsc_options(self, cfg: Config) -> dict:
         opts = dict(DEFAULT_PETSC_OPTIONS)
         opts.update(
@@ -86,29 +149,66 @@ class CoupledProblem:
             single = len(self.names) == 1
             F = self.residual[self.names[0]] if single else [self.residual[n] for n in self.names]
             u = self.u[self.names[0]] if single else [self.u[n] for n in self.names]
+            bcs = [bc for n in self.names for bc in self.bcs[n]]
             self._problem = dolfinx.fem.petsc.NonlinearProblem(
-                F, u, bcs=self.bcs, petsc_options_prefix=PREFIX,
+                F, u, bcs=bcs, petsc_options_prefix=PREFIX,
                 petsc_options=self.petsc_options(self.domain.cfg),
                 kind=None if single else "mpi",
             )
+            cap = self.max_update()
+            if cap:
+                self._problem.solver.setLineSearchPreCheck(_limiter(cap))
         return self._problem
 
+    def max_update(self) -> float:
+        """Largest Newton update of a potential [V or eV] (0: no limit).
+
+        Where concentrations depend exponentially on the potentials, a full Newton step from a
+        distant iterate can overshoot by many kT; semiconductor codes limit the update to a
+        few kT per iteration, and so does heterofem (``solver.max_update_kT``, default 10 when
+        vacancies or electrons are on).
+        """
+        cfg = self.domain.cfg
+        n_kT = cfg.solver.max_update_kT
+        if n_kT is None:
+            n_kT = 10.0 if (cfg.physics.vacancies or cfg.physics.electrons != "none") else 0.0
+        return n_kT * K_B_EV * cfg.run.temperature_K
+
     def solve(self) -> int:
-        """Newton solve; returns the iteration count, raises :class:`SolveError` on failure."""
+        """Newton solve; returns the iteration count, raises :class:`SolveError` on failure
+        (including a solution that is not finite)."""
         problem = self.problem
         problem.solve()
-        snes = problem.solver
-        reason = snes.getConvergedReason()
-        its = snes.getIterationNumber()
-        if reason <= 0:
-            raise SolveError(
-                f"Newton did not converge ({_reason_name(reason)}, {its} iterations, residual "
-                f"{snes.getFunctionNorm():.3e}); check the boundary conditions, or pass PETSc "
-                "options under [solver.petsc_options] (e.g. snes_monitor = \"\")"
-            )
-        log.info("Newton converged in %d iteration(s): %s, |F| = %.3e",
-                 its, _reason_name(reason), snes.getFunctionNorm())
+        its = _check(problem.solver, "the coupled problem")
+        finite = all(np.isfinite(f.x.array).all() for f in self.u.values())
+        if not self.domain.comm.allreduce(finite, op=MPI.LAND):
+            raise SolveError("the Newton iterate is not finite (NaN or Inf)")
+        log.debug("Newton converged in %d iteration(s)", its)
         return its
+
+
+def _limiter(cap: float):
+    """A line-search pre-check that shortens the Newton update so that no component changes
+    by more than ``cap`` (the direction is kept, so it stays a descent direction)."""
+
+    def precheck(x, y):
+        biggest = y.norm(PETSc.NormType.INFINITY)
+        if biggest > cap:
+            y.scale(cap / biggest)
+
+    return precheck
+
+
+def _check(snes, what: str) -> int:
+    reason = snes.getConvergedReason()
+    its = snes.getIterationNumber()
+    if reason <= 0:
+        raise SolveError(
+            f"Newton did not converge for {what} ({_reason_name(reason)}, {its} iterations, "
+            f"residual {snes.getFunctionNorm():.3e}); check the boundary conditions, or pass "
+            "PETSc options under [solver.petsc_options] (e.g. snes_monitor = \"\")"
+        )
+    return its
 
 
 def _reason_name(reason: int) -> str:

@@ -98,7 +98,49 @@ class Domain:
         f.x.scatter_forward()
         return f
 
+    def layerwise_nodal(self, V: dolfinx.fem.FunctionSpace, exprs: dict[str, object],
+                        name: str, shared: str = "upper") -> dolfinx.fem.Function:
+        """A continuous function built from one UFL expression per layer.
+
+        Each layer's expression is interpolated on its own cells; at a node shared by layers
+        the upper layer (later in the stack) wins, or with ``shared="min"`` the smallest value.
+        Contributions are summed to the owning rank before the rule is applied, so the result
+        does not depend on the partition. Nodes of no listed layer get 0.
+        """
+        out = dolfinx.fem.Function(V, name=name)
+        val, count = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
+        done = np.zeros(out.x.array.size, dtype=bool)
+        order = [lay.name for lay in self.cfg.layers if lay.name in exprs]
+        for layer in reversed(order):  # upper layers first: they take shared nodes
+            cells = self.layer_cells(layer)
+            val.x.array[:] = 0.0
+            count.x.array[:] = 0.0
+            if cells.size:
+                expr = dolfinx.fem.Expression(exprs[layer], V.element.interpolation_points)
+                val.interpolate(expr, cells0=cells)
+                count.x.array[V.dofmap.list[cells].reshape(-1)] = 1.0
+            for f in (val, count):
+                f.x.scatter_reverse(dolfinx.la.InsertMode.add)
+                f.x.scatter_forward()
+            here = count.x.array > 0.5
+            value = np.where(here, val.x.array / np.maximum(count.x.array, 1.0), 0.0)
+            if shared == "min":
+                both = here & done
+                value[both] = np.minimum(value[both], out.x.array[both])
+                take = here
+            else:
+                take = here & ~done
+            out.x.array[take] = value[take]
+            done |= here
+        return out
+
     # -- sampling -------------------------------------------------------------------------------
+    def dg_space(self, degree: int) -> dolfinx.fem.FunctionSpace:
+        key = ("dg", degree)
+        if key not in self._cache:
+            self._cache[key] = dolfinx.fem.functionspace(self.mesh, ("DG", degree))
+        return self._cache[key]
+
     @cached_property
     def _bb_tree(self):
         return dolfinx.geometry.bb_tree(self.mesh, self.dim)

@@ -79,21 +79,57 @@ def write_csv(path: Path, columns: dict[str, np.ndarray], comm: MPI.Comm) -> Non
     _atomic_write(path, write)
 
 
-def output_functions(mesh: dolfinx.mesh.Mesh, fields) -> list[dolfinx.fem.Function]:
-    """Interpolate output fields: "point" fields into P1, "cell" fields into DG0.
+class OutputSet:
+    """Output fields as functions: "point" fields in P1, "cell" fields in DG0.
 
-    Function names carry the unit (``phi_V``, ``Ez_V_per_m``): the arrays' names in the files.
+    Built once (expressions compile once); :meth:`update` re-interpolates them from the
+    current state. Function names carry the unit (``phi_V``, ``Ez_V_per_m``): the arrays'
+    names in the files.
     """
-    spaces = {"point": dolfinx.fem.functionspace(mesh, ("Lagrange", 1)),
-              "cell": dolfinx.fem.functionspace(mesh, ("DG", 0))}
-    out = []
-    for field in fields:
-        space = spaces[field.kind]
-        f = dolfinx.fem.Function(space, name=field.column)
-        expr = field.expr * field.scale if field.scale != 1.0 else field.expr
-        f.interpolate(dolfinx.fem.Expression(expr, space.element.interpolation_points))
-        out.append(f)
-    return out
+
+    def __init__(self, mesh: dolfinx.mesh.Mesh, fields):
+        spaces = {"point": dolfinx.fem.functionspace(mesh, ("Lagrange", 1)),
+                  "cell": dolfinx.fem.functionspace(mesh, ("DG", 0))}
+        self.fields = list(fields)
+        self.functions = []
+        self._exprs = []
+        for field in self.fields:
+            space = spaces[field.kind]
+            self.functions.append(dolfinx.fem.Function(space, name=field.column))
+            expr = field.expr * field.scale if field.scale != 1.0 else field.expr
+            self._exprs.append(dolfinx.fem.Expression(expr, space.element.interpolation_points))
+        self.update()
+
+    def update(self) -> None:
+        for f, expr in zip(self.functions, self._exprs):
+            f.interpolate(expr)
+
+
+class TimeSeries:
+    """``timeseries.csv``: one row per accepted step, flushed at once (rank 0), so a run
+    that stops keeps every row written so far."""
+
+    def __init__(self, path: Path, comm: MPI.Comm):
+        self.path, self.comm = Path(path), comm
+        self._fh = None
+        self._writer = None
+        self.columns: list[str] | None = None
+
+    def write(self, row: dict[str, float]) -> None:
+        if self.comm.rank != 0:
+            return
+        if self._fh is None:
+            self.columns = list(row)
+            self._fh = open(self.path, "w", newline="")
+            self._writer = csv.writer(self._fh)
+            self._writer.writerow(self.columns)
+        self._writer.writerow([f"{row[c]:.12g}" for c in self.columns])
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
 
 class FieldWriter:

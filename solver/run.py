@@ -22,9 +22,11 @@ from heterofem.solver.dolfinx_env import MPI, PETSc, dolfinx
 from heterofem.solver.domain import Domain
 from heterofem.solver.logs import add_logfile
 from heterofem.solver.materials import resolve_materials
+from heterofem.solver.stepping import Stepper, StepFailure
 from heterofem.solver.outputs import (
     FieldWriter,
-    output_functions,
+    OutputSet,
+    TimeSeries,
     prepare_run_dir,
     write_csv,
     write_json,
@@ -58,18 +60,29 @@ class Timer:
         self.phases[phase] = self.phases.get(phase, 0.0) + time.perf_counter() - t
 
 
-def profile_columns(domain: Domain, fields, functions, n: int) -> dict[str, np.ndarray]:
-    """Fields along z through the lateral centre of the stack (collective)."""
+def profile_columns(domain: Domain, outputs: OutputSet, n: int) -> dict[str, np.ndarray]:
+    """Fields along z through the lateral centre of the stack (collective).
+
+    Unknowns are sampled directly; derived fields through a discontinuous interpolation of
+    the solution's degree (so a concentration jump at an interface stays sharp).
+    """
     pts = domain.centre_line(n)
     z = pts[:, domain.dim - 1]
     cols: dict[str, np.ndarray] = {"z_nm": z}
     bounds = domain.cfg.layer_bounds_nm()
     idx = np.clip(np.searchsorted([b for _, b in bounds], z, side="left"), 0, len(bounds) - 1)
     cols["layer"] = np.array([domain.cfg.layers[i].name for i in idx])
-    for field, func in zip(fields, functions):
+    degree = domain.cfg.physics.element_degree
+    for field in outputs.fields:
         if field.name == "layer_id":
             continue
-        source = field.expr if field.kind == "point" and hasattr(field.expr, "eval") else func
+        if isinstance(field.expr, dolfinx.fem.Function) and field.scale == 1.0:
+            source = field.expr
+        else:
+            space = domain.dg_space(degree if field.kind == "point" else max(degree - 1, 0))
+            source = dolfinx.fem.Function(space)
+            expr = field.expr * field.scale if field.scale != 1.0 else field.expr
+            source.interpolate(dolfinx.fem.Expression(expr, space.element.interpolation_points))
         cols[field.column] = domain.evaluate(source, pts)
     return cols
 
@@ -129,36 +142,79 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers) -> dict:
     with timer("setup"):
         domain = Domain(cfg, stack, resolve_materials(cfg))
         modules = active_physics(domain)
-        problem = CoupledProblem(domain, modules)
+        problem = CoupledProblem(domain, modules, transient=cfg.time is not None)
         summary["dofs"] = int(sum(V.dofmap.index_map.size_global * V.dofmap.index_map_bs
                                   for V in problem.spaces.values()))
+        fields = [f for m in modules for f in m.outputs(problem.u)]
+        outputs = OutputSet(domain.mesh, fields)
+        for m in modules:
+            m.start(problem.u)
     log.info("unknowns: %s (%d dofs)", ", ".join(problem.names), summary["dofs"])
+    summary["fields"] = {f.column: {"name": f.name, "unit": f.unit, "kind": f.kind}
+                         for f in fields}
 
+    writer = FieldWriter(out, domain.mesh) if cfg.output.fields else None
+    failure: SolveError | None = None
     try:
         with timer("solve"):
-            summary["newton_iterations"] = problem.solve()
-        summary["converged"] = True
-    except SolveError as exc:
+            if cfg.time is None:
+                summary["newton_iterations"] = problem.solve()
+                log.info("Newton converged in %d iteration(s)", summary["newton_iterations"])
+                if writer is not None:
+                    outputs.update()
+                    writer.write(outputs.functions, 0.0)
+            else:
+                summary["time"] = _transient(problem, modules, outputs, writer, out, comm)
+    except StepFailure as exc:  # the last accepted state is kept and reported
+        failure = exc
+    except SolveError as exc:  # a steady solve failed: nothing trustworthy to write
         summary.update(converged=False, error=str(exc), timings_s=timer.phases,
                        wall_time_s=time.perf_counter() - t_start)
         write_json(out / "summary.json", summary, comm)
         raise
+    finally:
+        if writer is not None:
+            writer.close()
 
     with timer("output"):
-        fields = [f for m in modules for f in m.outputs(problem.u)]
-        functions = output_functions(domain.mesh, fields)
-        if cfg.output.fields:
-            writer = FieldWriter(out, domain.mesh)
-            writer.write(functions, 0.0)
-            writer.close()
+        outputs.update()
         write_csv(out / "profiles.csv",
-                  profile_columns(domain, fields, functions, cfg.output.profile_points), comm)
-        summary["fields"] = {f.column: {"name": f.name, "unit": f.unit, "kind": f.kind}
-                             for f in fields}
+                  profile_columns(domain, outputs, cfg.output.profile_points), comm)
         for m in modules:
             summary[m.name] = m.summary(problem.u)
+    summary["converged"] = failure is None
+    if failure is not None:
+        summary["error"] = str(failure)
     summary["timings_s"] = timer.phases
     summary["wall_time_s"] = time.perf_counter() - t_start
     write_json(out / "summary.json", summary, comm)
+    if failure is not None:
+        raise failure
     log.info("done in %.2f s; wrote %s", summary["wall_time_s"], out)
     return summary
+
+
+def _transient(problem, modules, outputs, writer, out: Path, comm) -> dict:
+    """Run the time loop, writing timeseries.csv every step and fields at output times."""
+    series = TimeSeries(out / "timeseries.csv", comm)
+
+    def row(t: float, dt: float, its: int) -> None:
+        values = {"t_s": t, "dt_s": dt, "newton_iterations": its}
+        for m in modules:
+            values.update(m.timeseries(problem.u))
+        series.write(values)
+
+    def output(t: float) -> None:
+        if t == 0.0:
+            row(0.0, 0.0, 0)
+        if writer is not None:
+            outputs.update()
+            writer.write(outputs.functions, t)
+
+    stepper = Stepper(problem, row, output)
+    try:
+        return stepper.run()
+    finally:
+        series.close()
+        log.info("time loop: %d steps (%d rejected) to t = %.4g s", stepper.stats["steps"],
+                 stepper.stats["rejected_steps"], stepper.stats["end_s"])

@@ -51,10 +51,33 @@ class OutputField:
         return f"{self.name}_{token}"
 
 
+@dataclass
+class History:
+    """Previous states and the BDF time derivative, shared by all transient physics.
+
+    ``ddt(q, u)``, with ``q`` a function of a state dict, returns
+    (a0 q(u) + a1 q(u_old) + a2 q(u_older)) / dt as UFL; a0, a1, a2 and dt are constants the
+    stepper updates (BDF1: 1, -1, 0; variable-step BDF2 otherwise), so forms compile once.
+    ``dt`` is in the solver's time unit (``time_scale_s`` seconds).
+    """
+
+    old: dict
+    older: dict
+    dt: object
+    a: tuple
+    time_scale_s: float
+
+    def ddt(self, q, u: dict) -> object:
+        a0, a1, a2 = self.a
+        return (a0 * q(u) + a1 * q(self.old) + a2 * q(self.older)) / self.dt
+
+
 class Physics:
     """Base class; see the module docstring."""
 
     name = "physics"
+    #: the natural time unit of a transient physics [s] (the solver's time is t / scale)
+    time_scale_s: float | None = None
 
     def __init__(self, domain: Domain):
         self.domain = domain
@@ -62,19 +85,36 @@ class Physics:
     def unknowns(self) -> list[Unknown]:
         return []
 
-    def residual(self, u: dict[str, dolfinx.fem.Function],
-                 v: dict[str, ufl.Argument]) -> dict[str, ufl.Form]:
-        """Residual terms per equation name (the unknown whose test function is used)."""
+    def residual(self, u: dict[str, dolfinx.fem.Function], v: dict[str, ufl.Argument],
+                 history: "History | None" = None) -> dict[str, ufl.Form]:
+        """Residual terms per equation name (the unknown whose test function is used).
+
+        ``history`` is None for a steady solve; in a transient it gives the previous states
+        and the time-derivative operator (see :class:`History`).
+        """
         return {}
 
-    def dirichlet(self, spaces: dict[str, dolfinx.fem.FunctionSpace]) -> list[dolfinx.fem.DirichletBC]:
-        return []
+    def equation_scales(self) -> dict[str, float]:
+        """Factors the coupling multiplies whole equations by (conditioning; default none)."""
+        return {}
+
+    def dirichlet(self, spaces: dict[str, dolfinx.fem.FunctionSpace]
+                  ) -> dict[str, list[dolfinx.fem.DirichletBC]]:
+        """Dirichlet conditions per unknown name."""
+        return {}
 
     def initialise(self, u: dict[str, dolfinx.fem.Function]) -> None:
         """Set initial values / the Newton initial guess (default: zero)."""
 
+    def start(self, u: dict[str, dolfinx.fem.Function]) -> None:
+        """Called once the initial state is set (e.g. to record initial inventories)."""
+
     def outputs(self, u: dict[str, dolfinx.fem.Function]) -> list[OutputField]:
         return []
+
+    def timeseries(self, u: dict[str, dolfinx.fem.Function]) -> dict[str, float]:
+        """Scalars for one row of timeseries.csv (collective); keys carry units."""
+        return {}
 
     def summary(self, u: dict[str, dolfinx.fem.Function]) -> dict[str, object]:
         """Scalars for summary.json (collective: every rank returns the same values)."""

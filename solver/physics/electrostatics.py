@@ -8,6 +8,11 @@
   (``space_charge``, C/m^3);
 - metals: linear Thomas-Fermi screening, rho_TF = -(eps0 eps_b / lambda_TF^2) (phi - phi_m),
   phi_m = 0 (grounded Fermi level); eps_b is the material's background permittivity;
+- semiconductors with ``[physics] electrons`` = "boltzmann" or "fermi-dirac": electrons in
+  equilibrium with the grounded Fermi level E_F = 0, n = N_c F_1/2((q phi - dE_c) / kT), with
+  dE_c = E_c - E_F at phi = 0 (``conduction_band_offset``) and N_c(T) = N_c(300 K) (T/300)^1.5;
+  fully ionised background donors and acceptors (``donor_density``, ``acceptor_density``, or
+  the layer's ``donor_density_m3``/``acceptor_density_m3``);
 - boundaries by facet name: ``phi_V`` (Dirichlet), ``surface_charge_C_m2`` (Neumann on outer
   facets, a sheet charge on an interface), none (free: zero normal displacement).
 
@@ -25,6 +30,23 @@ from heterofem.solver import orientation, units
 from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.materials import eps_tensor_crystal
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
+
+
+def fermi_dirac_half(eta):
+    """F_1/2(eta) normalised so that F -> exp(eta) for eta -> -inf (UFL or NumPy input).
+
+    Aymerich-Humet, Serra-Mestres and Millan, Solid-State Electron. 24, 981 (1981): relative
+    error below 0.5 % for all eta; smooth, so Newton can differentiate it.
+    """
+    import numpy as np
+
+    lib = np if isinstance(eta, (float, int, np.ndarray)) else ufl
+    a, b, c = 2.584786, 2.105, 2.414214  # j = 1/2 constants of the paper
+    j = 0.5
+    gamma = 0.886226925  # Gamma(3/2)
+    base = b + eta + (abs(eta - b) ** c + a**c) ** (1.0 / c)
+    unnormalised = 1.0 / ((j + 1) * 2 ** (j + 1) / base ** (j + 1) + lib.exp(-eta) / gamma)
+    return unnormalised / gamma
 
 
 def poisson_residual(phi, v, eps, dx, sources=(), screening=(), fluxes=()):
@@ -51,7 +73,7 @@ class Electrostatics(Physics):
     def __init__(self, domain):
         super().__init__(domain)
         cfg, dim = domain.cfg, domain.dim
-        eps, rho, screen = {}, {}, {}
+        eps, rho, screen, nc, offset = {}, {}, {}, {}, {}
         for layer in cfg.layers:
             mat = domain.material(layer)
             lab = orientation.to_lab(eps_tensor_crystal(mat), layer.orientation)
@@ -64,20 +86,47 @@ class Electrostatics(Physics):
                 lam = mat.value("screening_length", "nm")
                 eps_b = float(np.trace(lab)) / 3.0
                 screen[layer.name] = eps_b / lam**2
+            if mat.kind == "semiconductor" and cfg.physics.electrons != "none":
+                nd = layer.donor_density_m3 if layer.donor_density_m3 is not None else \
+                    mat.value("donor_density", "m^-3", 0.0)
+                na = layer.acceptor_density_m3 if layer.acceptor_density_m3 is not None else \
+                    mat.value("acceptor_density", "m^-3", 0.0)
+                rho[layer.name] = rho.get(layer.name, 0.0) + units.Q_E * (nd - na)
+                T = cfg.run.temperature_K
+                nc[layer.name] = mat.value("effective_dos_conduction", "m^-3") * (T / 300.0) ** 1.5
+                offset[layer.name] = mat.value("conduction_band_offset", "eV")
         self.eps = domain.cellwise(eps, "eps_r", (dim, dim))
+        self.v_t = units.K_B_EV * cfg.run.temperature_K  #: thermal voltage [V]
+        self.n_c = domain.cellwise(nc, "N_c_m3") if nc else None
+        self.dEc = domain.cellwise(offset, "dEc_eV") if nc else None
         self.rho = domain.cellwise(rho, "rho_fixed_C_m3") if rho else None
         self.k_tf = domain.cellwise(screen, "k_TF") if screen else None
         self.eps_zz = domain.cellwise({n: e[-1, -1] for n, e in eps.items()}, "eps_zz")
         self.layer_id = domain.cellwise(
             {n: float(i) for n, i in domain.stack.layer_ids.items()}, "layer_id")
+        #: functions of the state giving charge densities [C/m^3] that other physics add
+        #: (their Poisson terms come with their own residuals; this is for the summary)
+        self.extra_charge: list = []
 
     def unknowns(self):
         return [Unknown("phi", self.domain.cfg.physics.element_degree, "V",
                         "electrostatic potential")]
 
-    def residual(self, u, v):
+    def electron_density(self, phi):
+        """n [m^-3] as a UFL expression (0 where no semiconductor carries electrons)."""
+        if self.n_c is None:
+            return None
+        eta = (phi - self.dEc) / self.v_t
+        if self.domain.cfg.physics.electrons == "boltzmann":
+            return self.n_c * ufl.exp(eta)
+        return self.n_c * fermi_dirac_half(eta)
+
+    def residual(self, u, v, history=None):
         d = self.domain
         sources = [(units.RHO_SCALE * self.rho, d.dx)] if self.rho is not None else []
+        n = self.electron_density(u["phi"])
+        if n is not None:
+            sources.append((-units.RHO_SCALE * units.Q_E * n, d.dx))
         screening = [(self.k_tf, 0.0, d.dx)] if self.k_tf is not None else []
         fluxes = [
             (units.SIGMA_SCALE * bc.surface_charge_C_m2, d.facet_measure(name))
@@ -96,7 +145,7 @@ class Electrostatics(Physics):
             facets = d.stack.facet_tags.find(d.stack.facet_ids[name])
             dofs = dolfinx.fem.locate_dofs_topological(V, d.dim - 1, facets)
             bcs.append(dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(bc.phi_V), dofs, V))
-        return bcs
+        return {"phi": bcs}
 
     def outputs(self, u):
         phi = u["phi"]
@@ -111,13 +160,22 @@ class Electrostatics(Physics):
             out.insert(2, OutputField("Ex", "V/m", E[0], kind="cell", scale=1.0 / units.NM))
         if self.rho is not None:
             out.append(OutputField("rho_fixed", "C/m^3", self.rho, kind="cell"))
+        n = self.electron_density(phi)
+        if n is not None:
+            out.append(OutputField("n_e", "m^-3", n, kind="cell"))
         return out
 
-    def charge_density(self, phi):
-        """Total volume charge density [C/m^3] as a UFL expression."""
+    def charge_density(self, u):
+        """Total volume charge density [C/m^3] as a UFL expression of the state."""
+        phi = u["phi"]
         rho = self.rho if self.rho is not None else 0.0
         if self.k_tf is not None:
             rho = rho - self.k_tf * phi / units.RHO_SCALE
+        n = self.electron_density(phi)
+        if n is not None:
+            rho = rho - units.Q_E * n
+        for extra in self.extra_charge:  # charges of other physics (vacancies, ...)
+            rho = rho + extra(u)
         return rho
 
     def summary(self, u):
@@ -125,7 +183,7 @@ class Electrostatics(Physics):
         area = d.lateral_area_nm2
         grad = ufl.grad(phi)
         energy = d.integrate(0.5 * ufl.inner(self.eps * grad, grad))  # V^2 nm^(dim-2)
-        charge = d.integrate(self.charge_density(phi))  # C/m^3 nm^dim
+        charge = d.integrate(self.charge_density(u))  # C/m^3 nm^dim
         bounds = d.cfg.layer_bounds_nm()
         zs = [0.0] + [top for _, top in bounds]
         pts = d.centre_line(2)[:1].repeat(len(zs), axis=0)

@@ -85,8 +85,20 @@ def test_unknown_facet_names_valid_ones(tmp_path):
 
 
 def test_not_implemented_physics_rejected(tmp_path):
-    problems = _problems(tmp_path, BASE + "\n[physics]\nvacancies = true\n")
-    assert "not implemented yet" in problems["physics.vacancies"]
+    problems = _problems(tmp_path, BASE + "\n[physics]\npolarization = true\n")
+    assert "not implemented yet" in problems["physics.polarization"]
+
+
+def test_vacancy_inputs_checked(tmp_path):
+    # a pO2 on a facet without gas exchange, and no initial state, and a steady blocking run
+    text = BASE + "\n[physics]\nvacancies = true\n\n[boundary.top]\npO2_mTorr = 12.0\n"
+    problems = _problems(tmp_path, text)
+    assert any("needs vacancy" in m for m in problems.values())
+    text = BASE + "\n[physics]\nvacancies = true\n"
+    problems = _problems(tmp_path, text)
+    assert "layers.0.delta" in problems and "time" in problems
+    problems = _problems(tmp_path, text.replace("thickness_nm = 3.0", "thickness_nm = 3.0\ndelta = 2.5"))
+    assert "layers.1.delta" in problems and "less than 2" in problems["layers.1.delta"]
 
 
 def test_vacuum_only_on_top_and_features_checked():

@@ -1,0 +1,264 @@
+"""Charged oxygen vacancies (V_O, charge +2): drift-diffusion across heterointerfaces.
+
+Primary unknown: the vacancy electrochemical potential mu [eV], continuous across interfaces
+(local equilibrium); the concentration jumps where the formation energy E_f does:
+
+    theta(mu, phi) = 1 / (1 + exp((E_f + 2 phi - mu) / kT))      site exclusion (theta < 1)
+    theta(mu, phi) = exp((mu - E_f - 2 phi) / kT)                 dilute (Boltzmann) option
+    c = N_O theta                                                  N_O: oxygen-site density
+    J = -(D / kT) c (1 - theta) grad mu                            (dilute: -(D/kT) c grad mu)
+    dc/dt + div J = 0,  and  2 q c  enters Poisson's equation.
+
+D is a tensor: Arrhenius D0 exp(-Ea/kT) along and across the rutile c axis, rotated by the
+layer's orientation. The site-exclusion theta is written with tanh, which never overflows.
+
+Boundaries (``[boundary.<facet>] vacancy = ...``): "blocking" (J.n = 0, the default),
+"fixed_mu" (mu = mu_eV), "gas": J.n = k (c - c_gas), with c_gas = c(mu_gas, phi),
+mu_gas = -Delta mu_O(T, pO2) (:mod:`heterofem.solver.thermo`) and k = k0 exp(-Ea/kT) the
+surface exchange coefficient of the material (or of the facet's config). A facet between a
+solid layer and vacuum may carry them too.
+
+Scaling: c = N_ref c^ (N_ref the largest N_O), lengths in nm, time t = t_ref t^ with
+t_ref = (1 nm)^2 / D_ref (D_ref the largest diffusivity): then
+    d c^/dt^ - div(D^ c^ (1-theta)/kT grad mu) = 0,    J^.n = (k L / D_ref) (c^ - c^_gas).
+Vacancies live in the solid layers only: the equation is integrated over them, and mu dofs
+that touch no solid cell are fixed (they carry nothing).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import ufl
+
+from heterofem.solver import orientation, thermo, units
+from heterofem.solver.dolfinx_env import MPI, dolfinx
+from heterofem.solver.physics.base import OutputField, Physics, Unknown
+
+Z_V = 2  #: vacancy charge number
+
+
+class Vacancies(Physics):
+    name = "vacancies"
+
+    def __init__(self, domain):
+        super().__init__(domain)
+        cfg, dim = domain.cfg, domain.dim
+        self.kT = units.K_B_EV * cfg.run.temperature_K  # eV
+        self.dilute = cfg.physics.vacancy_statistics == "dilute"
+        self.solid = [lay for lay in cfg.layers if lay.material != "vacuum"]
+        n_o, e_f, diff, k_ex, theta0 = {}, {}, {}, {}, {}
+        for lay in self.solid:
+            mat = domain.material(lay)
+            n_o[lay.name] = mat.value("oxygen_site_density", "m^-3")
+            e_f[lay.name] = mat.value("vacancy_formation_energy", "eV")
+            d_a = _arrhenius(mat.value("vacancy_D0_a", "m^2/s"), mat.value("vacancy_Ea_a", "eV"), self.kT)
+            d_c = _arrhenius(mat.value("vacancy_D0_c", "m^2/s"), mat.value("vacancy_Ea_c", "eV"), self.kT)
+            lab = orientation.to_lab(np.diag([d_a, d_a, d_c]), lay.orientation)
+            diff[lay.name] = orientation.reduce_to_dim(lab, dim)
+            if mat.has("surface_exchange_k0"):
+                k_ex[lay.name] = _arrhenius(mat.value("surface_exchange_k0", "m/s"),
+                                            mat.value("surface_exchange_Ea", "eV", 0.0), self.kT)
+            if lay.delta is not None:
+                theta0[lay.name] = lay.delta / 2.0  # MO(2-delta): 2 O sites per formula unit
+        self.N_ref = max(n_o.values())
+        self.D_ref = max(float(np.max(np.linalg.eigvalsh(d))) for d in diff.values())
+        self.time_scale_s = units.NM**2 / self.D_ref
+        self.diffusivity_m2_s = {name: np.diag(d).tolist() for name, d in diff.items()}
+
+        cw = domain.cellwise
+        self.n_hat = cw({k: v / self.N_ref for k, v in n_o.items()}, "n_O_hat")
+        self.E_f = cw(e_f, "E_f_eV")
+        self.D_hat = cw({k: v / self.D_ref for k, v in diff.items()}, "D_hat", (dim, dim))
+        self.k_hat = cw({k: v * units.NM / self.D_ref for k, v in k_ex.items()}, "k_exchange_hat")
+        self.is_solid = cw({lay.name: 1.0 for lay in self.solid}, "solid")
+        self.theta0 = theta0
+        # one quadrature rule for the residual and for the inventories, so that the discrete
+        # conservation (sum of the mu rows = d/dt of the inventory) holds for what is reported
+        degree = cfg.physics.element_degree
+        self.dx = domain.dx(metadata={"quadrature_degree": 2 * degree + 3})
+        tags = tuple(domain.stack.layer_ids[lay.name] for lay in self.solid)
+        self.dx_solid = self.dx(tags)
+        #: the Poisson equation is divided by this (V/nm^2 per unit c^), so that both equations'
+        #: residuals count vacancies on the same scale
+        self.poisson_scale = units.RHO_SCALE * units.Q_E * Z_V * self.N_ref
+
+    # -- constitutive relations ----------------------------------------------------------------
+    def theta(self, mu, phi):
+        x = (self.E_f + Z_V * phi - mu) / self.kT
+        if self.dilute:
+            return ufl.exp(-x)
+        return 0.5 * (1.0 - ufl.tanh(0.5 * x))
+
+    def c_hat(self, mu, phi):
+        """Scaled concentration c / N_ref (zero outside the solid)."""
+        return self.n_hat * self.theta(mu, phi)
+
+    def mobility(self, mu, phi):
+        theta = self.theta(mu, phi)
+        factor = self.n_hat * theta if self.dilute else self.n_hat * theta * (1.0 - theta)
+        return self.D_hat * factor / self.kT
+
+    def charge_density(self, c_hat):
+        """Vacancy charge density [C/m^3] of a scaled concentration."""
+        return Z_V * units.Q_E * self.N_ref * c_hat
+
+    # -- Physics interface ---------------------------------------------------------------------
+    def equation_scales(self):
+        return {"phi": 1.0 / self.poisson_scale}
+
+    def unknowns(self):
+        return [Unknown("mu", self.domain.cfg.physics.element_degree, "eV",
+                        "vacancy electrochemical potential")]
+
+    def residual(self, u, v, history=None):
+        mu, phi = u["mu"], u["phi"]
+        dx = self.dx_solid
+        F = ufl.inner(self.mobility(mu, phi) * ufl.grad(mu), ufl.grad(v["mu"])) * dx
+        if history is not None:
+            F += history.ddt(lambda s: self.c_hat(s["mu"], s["phi"]), u) * v["mu"] * dx
+        for name, bc in self.domain.cfg.boundary.items():
+            if bc.vacancy != "gas":
+                continue
+            mu_gas = thermo.mu_vacancy_gas(self.domain.cfg.run.temperature_K, bc.pO2)
+            k = self.k_hat
+            if bc.exchange_k0_m_s is not None:
+                k_si = _arrhenius(bc.exchange_k0_m_s, bc.exchange_Ea_eV or 0.0, self.kT)
+                k = self.is_solid * k_si * units.NM / self.D_ref
+            flux = k * (self.c_hat(mu, phi) - self.c_hat(mu_gas, phi))
+            measure = self.domain.facet_measure(name)
+            if measure.integral_type() == "interior_facet":
+                # between a solid and vacuum: the vacuum side has k = c = 0, so the sum of the
+                # two sides is the solid side's flux
+                F += (flux("+") + flux("-")) * v["mu"]("+") * measure
+            else:
+                F += flux * v["mu"] * measure
+        rho = self.charge_density(self.c_hat(mu, phi))
+        return {"mu": F, "phi": -units.RHO_SCALE * rho * v["phi"] * dx}
+
+    def dirichlet(self, spaces):
+        V, d = spaces["mu"], self.domain
+        bcs = []
+        for name, bc in d.cfg.boundary.items():
+            if bc.vacancy == "fixed_mu":
+                facets = d.stack.facet_tags.find(d.stack.facet_ids[name])
+                dofs = dolfinx.fem.locate_dofs_topological(V, d.dim - 1, facets)
+                bcs.append(dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(bc.mu_eV), dofs, V))
+        inactive = self.inactive_dofs(V)
+        bcs.append(dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(0.0), inactive, V))
+        return {"mu": bcs}
+
+    def inactive_dofs(self, V) -> np.ndarray:
+        """Local dofs of V that touch no solid cell (in vacuum): found by assembling the solid
+        indicator against the test functions, so the answer is the same on every partition."""
+        key = ("inactive", id(V))
+        if key not in self.domain._cache:
+            marker = dolfinx.fem.assemble_vector(dolfinx.fem.form(
+                self.is_solid * ufl.TestFunction(V) * ufl.dx(domain=V.mesh,
+                                                              metadata={"quadrature_degree": 2})))
+            marker.scatter_reverse(dolfinx.la.InsertMode.add)
+            marker.scatter_forward()
+            self.domain._cache[key] = np.flatnonzero(np.abs(marker.array) < 1e-300).astype(np.int32)
+        return self.domain._cache[key]
+
+    # -- initial state -------------------------------------------------------------------------
+    def initial_phi_terms(self, phi, v_phi):
+        """Poisson terms of the initial vacancy charge: per-layer delta where given, elsewhere
+        equilibrium with the uniform mu of [initial] mu_eV."""
+        mu_u = self.domain.cfg.initial.mu_eV
+        rho = 0
+        for lay in self.solid:
+            tag = self.domain.stack.layer_ids[lay.name]
+            if lay.name in self.theta0:
+                c = self.n_hat * self.theta0[lay.name]
+            else:
+                c = self.c_hat(mu_u, phi)
+            rho_l = -units.RHO_SCALE * self.charge_density(c) * v_phi * self.dx(tag)
+            rho = rho + rho_l
+        return rho
+
+    def initial_mu(self, V, phi) -> dolfinx.fem.Function:
+        """mu that reproduces each layer's initial theta at the solved potential.
+
+        A node shared by layers takes the smallest of their values: the interface starts
+        depleted rather than flooding the layer of lower formation energy (a rule that does
+        not depend on the mesh partition).
+        """
+        mu_u = self.domain.cfg.initial.mu_eV
+        per_layer = {}
+        for lay in self.solid:
+            if lay.name in self.theta0:
+                th = self.theta0[lay.name]
+                logit = np.log(th) if self.dilute else np.log(th / (1.0 - th))
+                per_layer[lay.name] = self.E_f + Z_V * phi + self.kT * logit
+            else:
+                per_layer[lay.name] = mu_u + 0.0 * phi
+        return self.domain.layerwise_nodal(V, per_layer, name="mu", shared="min")
+
+    # -- outputs -------------------------------------------------------------------------------
+    def outputs(self, u):
+        mu, phi = u["mu"], u["phi"]
+        theta = self.theta(mu, phi) * self.is_solid
+        return [
+            OutputField("mu", "eV", mu),
+            OutputField("c_V", "m^-3", self.N_ref * self.c_hat(mu, phi), kind="cell"),
+            OutputField("theta_V", "1", theta, kind="cell"),
+            OutputField("delta", "1", 2.0 * theta, kind="cell"),
+        ]
+
+    def inventory(self, u) -> dict[str, float]:
+        """Vacancies per lateral area [m^-2] in each solid layer."""
+        d = self.domain
+        c = self.c_hat(u["mu"], u["phi"])
+        scale = self.N_ref * units.NM / d.lateral_area_nm2
+        return {lay.name: scale * d.integrate(c, self.dx(d.stack.layer_ids[lay.name]))
+                for lay in self.solid}
+
+    def mean_delta(self, u) -> dict[str, float]:
+        """delta of MO(2-delta) averaged over each solid layer."""
+        d = self.domain
+        theta = self.theta(u["mu"], u["phi"])
+        out = {}
+        for lay in self.solid:
+            dx = self.dx(d.stack.layer_ids[lay.name])
+            out[lay.name] = 2.0 * d.integrate(theta, dx) / d.integrate(ufl.as_ufl(1.0), dx)
+        return out
+
+    def start(self, u):
+        self.initial_inventory = self.inventory(u)
+        self.initial_delta = self.mean_delta(u)
+
+    def timeseries(self, u):
+        inv = self.inventory(u)
+        row = {f"N_V_{name}_m2": value for name, value in inv.items()}
+        row["N_V_total_m2"] = sum(inv.values())
+        return row
+
+    def oxygen_transferred(self, inv: dict[str, float]) -> dict[str, float]:
+        """Net oxygen moved upward across each interface between solid layers [m^-2].
+
+        Oxygen moving up is vacancies moving down, so it is the gain of vacancies in all the
+        layers below the interface; exact when the bottom facet is blocking (the default).
+        """
+        names = [lay.name for lay in self.solid]
+        out = {}
+        for i in range(len(names) - 1):
+            below = names[: i + 1]
+            out[f"{names[i]}/{names[i + 1]}"] = sum(inv[n] - self.initial_inventory[n] for n in below)
+        return out
+
+    def summary(self, u):
+        inv = self.inventory(u)
+        return {
+            "inventory_m2": inv,
+            "initial_inventory_m2": self.initial_inventory,
+            "total_inventory_m2": sum(inv.values()),
+            "mean_delta": self.mean_delta(u),
+            "initial_mean_delta": self.initial_delta,
+            "oxygen_transferred_up_m2": self.oxygen_transferred(inv),
+            "time_scale_s": self.time_scale_s,
+            "diffusivity_m2_s": self.diffusivity_m2_s,
+        }
+
+
+def _arrhenius(prefactor: float, barrier_eV: float, kT: float) -> float:
+    return prefactor * float(np.exp(-barrier_eV / kT))

@@ -1,0 +1,98 @@
+"""Adaptive time stepping: backward Euler (BDF1) or variable-step BDF2, with step rejection.
+
+A step whose Newton solve fails (or gives a non-finite state) is undone and retried with
+dt * cut; once dt would fall below ``time.dt_min_s`` (default dt_initial_s * 1e-6) the run
+stops with :class:`StepFailure`, keeping the last accepted state and every output written so
+far. After an easy step (Newton iterations <= ``time.target_newton``) dt grows by ``grow``;
+after a hard one (> 2 x target) it shrinks by ``cut``; steps land exactly on output times.
+
+BDF2 with variable steps, omega = dt_n / dt_{n-1}:
+    dq/dt ~ [ (1+2w)/(1+w) q^{n+1} - (1+w) q^n + w^2/(1+w) q^{n-1} ] / dt_n
+(the first step is BDF1).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from heterofem.solver.coupling import CoupledProblem, SolveError
+
+log = logging.getLogger("heterofem")
+
+
+class StepFailure(SolveError):
+    """The time step was cut below its minimum without a converged step."""
+
+
+class Stepper:
+    def __init__(self, problem: CoupledProblem, on_step, on_output):
+        """``on_step(t, dt, its)`` after every accepted step; ``on_output(t)`` at output times."""
+        self.problem = problem
+        self.cfg = problem.domain.cfg.time
+        self.on_step, self.on_output = on_step, on_output
+        self.stats = {"steps": 0, "rejected_steps": 0, "newton_iterations": 0,
+                      "dt_min_used_s": None, "dt_max_used_s": None, "end_s": 0.0}
+
+    def _set_scheme(self, dt: float, prev_dt: float | None) -> None:
+        h = self.problem.history
+        h.dt.value = dt / h.time_scale_s
+        if self.cfg.scheme == "bdf2" and prev_dt is not None:
+            w = dt / prev_dt
+            coeffs = ((1 + 2 * w) / (1 + w), -(1 + w), w * w / (1 + w))
+        else:
+            coeffs = (1.0, -1.0, 0.0)
+        for const, value in zip(h.a, coeffs):
+            const.value = value
+
+    def _shift_history(self) -> None:
+        h, u = self.problem.history, self.problem.u
+        for name, f in u.items():
+            h.older[name].x.array[:] = h.old[name].x.array
+            h.old[name].x.array[:] = f.x.array
+
+    def run(self) -> dict:
+        cfg, problem, st = self.cfg, self.problem, self.stats
+        end = cfg.end_s
+        tol = 1e-12 * end
+        outputs = sorted({t for t in cfg.output_times_s if t > tol} | {end})
+        self.on_output(0.0)  # the initial state is always written
+        self._shift_history()  # old = older = the initial state
+        self._shift_history()
+        t, dt, prev_dt = 0.0, min(cfg.dt_initial_s, cfg.dt_max), None
+        while t < end - tol:
+            next_out = next(o for o in outputs if o > t + tol)
+            step = min(dt, cfg.dt_max, next_out - t)
+            self._set_scheme(step, prev_dt)
+            snap = problem.snapshot()
+            try:
+                its = problem.solve()
+            except SolveError as exc:
+                problem.restore(snap)
+                st["rejected_steps"] += 1
+                dt = step * cfg.cut
+                if dt < cfg.dt_min:
+                    raise StepFailure(
+                        f"at t = {t:.6g} s no step converged down to dt = {step:.3g} s (the "
+                        f"minimum is time.dt_min_s = {cfg.dt_min:.3g} s); last error: {exc}. "
+                        "Outputs up to this time are kept.") from None
+                log.warning("t = %.6g s: step dt = %.3g s failed (%s); retrying with %.3g s",
+                            t, step, str(exc).split(";")[0], dt)
+                continue
+            self._shift_history()
+            t = next_out if abs(next_out - (t + step)) <= tol else t + step
+            prev_dt = step
+            st["steps"] += 1
+            st["newton_iterations"] += its
+            st["end_s"] = t
+            st["dt_min_used_s"] = step if st["dt_min_used_s"] is None else min(st["dt_min_used_s"], step)
+            st["dt_max_used_s"] = step if st["dt_max_used_s"] is None else max(st["dt_max_used_s"], step)
+            self.on_step(t, step, its)
+            if abs(t - next_out) <= tol:
+                self.on_output(t)
+            if its <= cfg.target_newton:
+                dt = min(max(dt, step) * cfg.grow, cfg.dt_max)
+            elif its > 2 * cfg.target_newton:
+                dt = max(dt, step) * cfg.cut
+            if st["steps"] % 20 == 0:
+                log.info("t = %.4g s of %.4g s, dt = %.3g s, %d steps", t, end, step, st["steps"])
+        return st
