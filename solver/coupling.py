@@ -178,7 +178,11 @@ class CoupledProblem:
         """Newton solve; returns the iteration count, raises :class:`SolveError` on failure
         (including a solution that is not finite)."""
         problem = self.problem
-        problem.solve()
+        try:
+            problem.solve()
+        except PETSc.Error as exc:  # e.g. a failed factorisation: treat as a failed solve
+            raise SolveError(f"PETSc error {exc.ierr} in the linear solve of the coupled "
+                             "problem (singular or non-finite Jacobian?)") from None
         its = _check(problem.solver, "the coupled problem")
         finite = all(np.isfinite(f.x.array).all() for f in self.u.values())
         if not self.domain.comm.allreduce(finite, op=MPI.LAND):

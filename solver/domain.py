@@ -38,9 +38,17 @@ class Domain:
     def comm(self) -> MPI.Comm:
         return self.mesh.comm
 
+    @property
+    def quadrature_degree(self) -> int:
+        """One quadrature degree for every volume integral: exact for the polynomial parts at
+        the element degree, and bounded where the integrand has exponentials (whose
+        estimated degree UFL would otherwise let grow without need)."""
+        return 2 * self.cfg.physics.element_degree + 3
+
     @cached_property
     def dx(self) -> ufl.Measure:
-        return ufl.Measure("dx", domain=self.mesh, subdomain_data=self.stack.cell_tags)
+        return ufl.Measure("dx", domain=self.mesh, subdomain_data=self.stack.cell_tags,
+                           metadata={"quadrature_degree": self.quadrature_degree})
 
     @cached_property
     def ds(self) -> ufl.Measure:

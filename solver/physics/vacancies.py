@@ -74,10 +74,10 @@ class Vacancies(Physics):
         self.theta0 = theta0
         # one quadrature rule for the residual and for the inventories, so that the discrete
         # conservation (sum of the mu rows = d/dt of the inventory) holds for what is reported
-        degree = cfg.physics.element_degree
-        self.dx = domain.dx(metadata={"quadrature_degree": 2 * degree + 3})
+        self.dx = domain.dx
         tags = tuple(domain.stack.layer_ids[lay.name] for lay in self.solid)
         self.dx_solid = self.dx(tags)
+        self._zero = dolfinx.fem.Constant(domain.mesh, 0.0)
         #: the Poisson equation is divided by this (V/nm^2 per unit c^), so that both equations'
         #: residuals count vacancies on the same scale
         self.poisson_scale = units.RHO_SCALE * units.Q_E * Z_V * self.N_ref
@@ -132,6 +132,12 @@ class Vacancies(Physics):
                 F += (flux("+") + flux("-")) * v["mu"]("+") * measure
             else:
                 F += flux * v["mu"] * measure
+        vacuum = tuple(self.domain.stack.layer_ids[lay.name] for lay in self.domain.cfg.layers
+                       if lay.material == "vacuum")
+        if vacuum:
+            # a zero term on the vacuum cells puts the diagonal of the (Dirichlet-fixed) vacuum
+            # mu dofs into the sparsity pattern; without it the Jacobian has zero rows there
+            F += self._zero * mu * v["mu"] * self.dx(vacuum)
         rho = self.charge_density(self.c_hat(mu, phi))
         return {"mu": F, "phi": -units.RHO_SCALE * rho * v["phi"] * dx}
 
