@@ -9,6 +9,7 @@ file, one switch in the config schema, and its tests.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import ufl
@@ -47,7 +48,8 @@ class OutputField:
         """Name in files and CSV columns, with the unit: phi_V, Ez_V_per_m, eps_zz."""
         if self.unit in ("1", ""):
             return self.name
-        token = self.unit.replace("/", "_per_").replace("^", "").replace(" ", "")
+        token = re.sub(r"(\w+)\^-(\d+)", r"per_\1\2", self.unit)  # m^-3 -> per_m3
+        token = token.replace("/", "_per_").replace("^", "").replace(" ", "")
         return f"{self.name}_{token}"
 
 

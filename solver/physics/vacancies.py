@@ -27,6 +27,8 @@ that touch no solid cell are fixed (they carry nothing).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import ufl
 
@@ -35,6 +37,7 @@ from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
 
 Z_V = 2  #: vacancy charge number
+log = logging.getLogger("heterofem")
 
 
 class Vacancies(Physics):
@@ -60,6 +63,7 @@ class Vacancies(Physics):
                                             mat.value("surface_exchange_Ea", "eV", 0.0), self.kT)
             if lay.delta is not None:
                 theta0[lay.name] = lay.delta / 2.0  # MO(2-delta): 2 O sites per formula unit
+        self._warn_if_ill_posed(k_ex)
         self.N_ref = max(n_o.values())
         self.D_ref = max(float(np.max(np.linalg.eigvalsh(d))) for d in diff.values())
         self.time_scale_s = units.NM**2 / self.D_ref
@@ -81,6 +85,28 @@ class Vacancies(Physics):
         #: the Poisson equation is divided by this (V/nm^2 per unit c^), so that both equations'
         #: residuals count vacancies on the same scale
         self.poisson_scale = units.RHO_SCALE * units.Q_E * Z_V * self.N_ref
+
+    def _warn_if_ill_posed(self, k_ex: dict[str, float]) -> None:
+        """A steady solve held only by gas exchange is ill-determined when the exchange is
+        negligible (e.g. rutile at 150 C, k ~ 1e-31 m/s): say so instead of returning the
+        initial state as 'converged'."""
+        cfg = self.domain.cfg
+        bcs = {name: bc for name, bc in cfg.boundary.items() if bc.vacancy != "blocking"}
+        if cfg.time is not None or any(bc.vacancy == "fixed_mu" for bc in bcs.values()):
+            return
+        solid = [lay.name for lay in self.solid]
+        adjacent = {"top": solid[-1:], "bottom": solid[:1]}
+        k = 0.0
+        for name, bc in bcs.items():
+            if bc.exchange_k0_m_s is not None:
+                k = max(k, _arrhenius(bc.exchange_k0_m_s, bc.exchange_Ea_eV or 0.0, self.kT))
+            else:
+                layers = adjacent.get(name, [n for n in name.split("/") if n in solid] or solid)
+                k = max([k] + [k_ex.get(n, 0.0) for n in layers])
+        if k < 1e-15:
+            log.warning("steady vacancy solve held only by gas exchange with k <= %.2g m/s: "
+                        "the steady state is ill-determined; use a [time] table (transient) "
+                        "or a fixed_mu facet", k)
 
     # -- constitutive relations ----------------------------------------------------------------
     def theta(self, mu, phi):
@@ -197,7 +223,7 @@ class Vacancies(Physics):
                 logit = np.log(th) if self.dilute else np.log(th / (1.0 - th))
                 per_layer[lay.name] = self.E_f + Z_V * phi + self.kT * logit
             else:
-                per_layer[lay.name] = mu_u + 0.0 * phi
+                per_layer[lay.name] = dolfinx.fem.Constant(self.domain.mesh, float(mu_u))
         return self.domain.layerwise_nodal(V, per_layer, name="mu", shared="min")
 
     # -- outputs -------------------------------------------------------------------------------
