@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 #: Physics switches that exist in the schema but have no solver yet (each lands with its issue).
-NOT_IMPLEMENTED_PHYSICS = ("polarization", "mechanics", "crystallization")
+NOT_IMPLEMENTED_PHYSICS = ("mechanics", "crystallization")
 
 #: Crystal orientations understood by :mod:`heterofem.solver.orientation`: the crystal
 #: direction along the growth axis z.
@@ -74,6 +74,10 @@ class Layer(_Strict):
     #: background donor / acceptor densities [m^-3]; override the material's values
     donor_density_m3: Annotated[float, Field(ge=0.0)] | None = None
     acceptor_density_m3: Annotated[float, Field(ge=0.0)] | None = None
+    #: carries the polarization order parameter (default: when its material has Landau data)
+    polar: bool | None = None
+    #: coherently strained to the substrate (the bottom layer), before relaxation
+    coherent: bool = True
 
 
 class Feature(_Strict):
@@ -123,6 +127,23 @@ class PhysicsSection(_Strict):
     electrons: Literal["none", "boltzmann", "fermi-dirac"] = "none"
     #: vacancy statistics: site exclusion theta/(1-theta), or the dilute (Boltzmann) limit
     vacancy_statistics: Literal["site-exclusion", "dilute"] = "site-exclusion"
+
+
+class StrainSection(_Strict):
+    """Epitaxial strain of coherent layers and its relaxation with thickness (per in-plane
+    direction x, y of the lab frame; see docs/model.md).
+
+    law = "coherent": the full misfit at any thickness; "inverse": r = min(1, h_c/h)
+    (Matthews-Blakeslee-type asymptote); "exponential": r = 1 below h_c and
+    exp(-(h - h_c)/w) above (a kinetic law, calibrated to the observed h_c). The residual
+    strain is r x misfit.
+    """
+
+    law: Literal["coherent", "inverse", "exponential"] = "coherent"
+    critical_thickness_x_nm: Annotated[float, Field(gt=0.0)] | None = None
+    critical_thickness_y_nm: Annotated[float, Field(gt=0.0)] | None = None
+    relaxation_width_x_nm: Annotated[float, Field(gt=0.0)] = 1.0
+    relaxation_width_y_nm: Annotated[float, Field(gt=0.0)] = 1.0
 
 
 class InitialSection(_Strict):
@@ -176,6 +197,11 @@ class BoundaryCondition(_Strict):
     #: surface exchange coefficient k = k0 exp(-Ea/kT) [m/s, eV]; default: the material's
     exchange_k0_m_s: Annotated[float, Field(gt=0.0)] | None = None
     exchange_Ea_eV: Annotated[float, Field(ge=0.0)] | None = None
+    #: polarization: interface field, a surface energy -h P.e_z on this facet [V = J/m^2 per
+    #: C/m^2]; positive favours P along +z (from the lower into the upper layer)
+    polar_bias_V: float | None = None
+    #: polarization: extrapolation length of the surface energy (g / (2 lambda)) P^2 [nm]
+    polar_extrapolation_nm: Annotated[float, Field(gt=0.0)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> BoundaryCondition:
@@ -232,6 +258,7 @@ class Config(_Strict):
     mesh: MeshSection = MeshSection()
     physics: PhysicsSection = PhysicsSection()
     boundary: dict[str, BoundaryCondition] = {}
+    strain: StrainSection = StrainSection()
     initial: InitialSection = InitialSection()
     time: TimeSection | None = None
     materials: dict[str, dict[str, Any]] = {}
@@ -468,9 +495,14 @@ def _cross_checks(cfg: Config) -> list[tuple[str, str]]:
                          "set it to true"))
 
     try:
-        resolve_materials(cfg)
+        materials = resolve_materials(cfg)
     except MaterialError as exc:
         problems.extend(exc.problems)
+    else:
+        if cfg.physics.polarization and not problems:
+            from heterofem.solver.physics.polarization import coefficient_problems
+
+            problems.extend(coefficient_problems(cfg, materials))
     return problems
 
 

@@ -41,6 +41,7 @@ class SolveError(RuntimeError):
 def active_physics(domain: Domain) -> list[Physics]:
     """The physics modules the config switches on, in coupling order."""
     from heterofem.solver.physics.electrostatics import Electrostatics
+    from heterofem.solver.physics.polarization import Polarization
     from heterofem.solver.physics.vacancies import Vacancies
 
     modules: list[Physics] = []
@@ -50,6 +51,8 @@ def active_physics(domain: Domain) -> list[Physics]:
         vac = Vacancies(domain)
         modules[0].extra_charge.append(lambda u: vac.charge_density(vac.c_hat(u["mu"], u["phi"])))
         modules.append(vac)
+    if domain.cfg.physics.polarization:
+        modules.append(Polarization(domain))
     return modules
 
 
@@ -66,7 +69,8 @@ class CoupledProblem:
         unknowns = [uk for m in modules for uk in m.unknowns()]
         self.spaces = {
             uk.name: dolfinx.fem.functionspace(
-                domain.mesh, basix.ufl.element("Lagrange", domain.mesh.basix_cell(), uk.degree))
+                domain.mesh, basix.ufl.element("Lagrange", domain.mesh.basix_cell(), uk.degree,
+                                               shape=uk.shape))
             for uk in unknowns
         }
         self.names = list(self.spaces)

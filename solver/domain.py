@@ -142,6 +142,41 @@ class Domain:
             done |= here
         return out
 
+    # -- fields that live on some layers only ------------------------------------------------
+    def inactive_dofs(self, V: dolfinx.fem.FunctionSpace, layers: list[str]) -> np.ndarray:
+        """Local dofs of V that touch no cell of ``layers``.
+
+        Found by assembling the layers' indicator against the test functions (summed over
+        ranks), so the answer does not depend on the partition. A field living on ``layers``
+        fixes these dofs by a Dirichlet condition (see :meth:`pattern_term`).
+        """
+        key = ("inactive", id(V), tuple(sorted(layers)))
+        if key not in self._cache:
+            indicator = self.cellwise({name: 1.0 for name in layers}, "indicator")
+            v = ufl.TestFunction(V)
+            test = sum(v[i] for i in range(v.ufl_shape[0])) if v.ufl_shape else v
+            marker = dolfinx.fem.assemble_vector(dolfinx.fem.form(
+                indicator * test * ufl.dx(domain=self.mesh, metadata={"quadrature_degree": 2})))
+            marker.scatter_reverse(dolfinx.la.InsertMode.add)
+            marker.scatter_forward()
+            bs = V.dofmap.index_map_bs
+            touched = (np.abs(marker.array) >= 1e-300).reshape(-1, bs).any(axis=1)
+            self._cache[key] = np.flatnonzero(~touched).astype(np.int32)  # block dof indices
+        return self._cache[key]
+
+    def pattern_term(self, u, v, layers: list[str]):
+        """A zero residual term on the cells outside ``layers``.
+
+        It puts the diagonal of the fixed (inactive) dofs into the sparsity pattern; without
+        it the Jacobian has empty rows there and the Dirichlet diagonal cannot be set.
+        """
+        others = tuple(self.stack.layer_ids[lay.name] for lay in self.cfg.layers
+                       if lay.name not in layers)
+        if not others:
+            return None
+        zero = dolfinx.fem.Constant(self.mesh, 0.0)
+        return zero * ufl.inner(u, v) * self.dx(others)
+
     # -- sampling -------------------------------------------------------------------------------
     def dg_space(self, degree: int) -> dolfinx.fem.FunctionSpace:
         key = ("dg", degree)

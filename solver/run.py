@@ -22,7 +22,7 @@ from heterofem.solver.dolfinx_env import MPI, PETSc, dolfinx
 from heterofem.solver.domain import Domain
 from heterofem.solver.logs import add_logfile
 from heterofem.solver.materials import resolve_materials
-from heterofem.solver.stepping import Stepper, StepFailure
+from heterofem.solver.stepping import Stepper, StepFailure, pseudo_transient
 from heterofem.solver.outputs import (
     FieldWriter,
     OutputSet,
@@ -142,7 +142,8 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers) -> dict:
     with timer("setup"):
         domain = Domain(cfg, stack, resolve_materials(cfg))
         modules = active_physics(domain)
-        problem = CoupledProblem(domain, modules, transient=cfg.time is not None)
+        pseudo = cfg.time is None and cfg.physics.polarization  # steady via continuation
+        problem = CoupledProblem(domain, modules, transient=cfg.time is not None or pseudo)
         summary["dofs"] = int(sum(V.dofmap.index_map.size_global * V.dofmap.index_map_bs
                                   for V in problem.spaces.values()))
         fields = [f for m in modules for f in m.outputs(problem.u)]
@@ -157,7 +158,12 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers) -> dict:
     failure: SolveError | None = None
     try:
         with timer("solve"):
-            if cfg.time is None:
+            if pseudo:
+                summary["pseudo_transient"] = pseudo_transient(problem)
+                if writer is not None:
+                    outputs.update()
+                    writer.write(outputs.functions, 0.0)
+            elif cfg.time is None:
                 summary["newton_iterations"] = problem.solve()
                 log.info("Newton converged in %d iteration(s)", summary["newton_iterations"])
                 if writer is not None:

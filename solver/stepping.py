@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from heterofem.solver.coupling import CoupledProblem, SolveError
 
 log = logging.getLogger("heterofem")
@@ -96,3 +98,53 @@ class Stepper:
             if st["steps"] % 20 == 0:
                 log.info("t = %.4g s of %.4g s, dt = %.3g s, %d steps", t, end, step, st["steps"])
         return st
+
+
+def pseudo_transient(problem: CoupledProblem, dt0: float = 1e-2, grow: float = 2.0,
+                     max_steps: int = 400, tol: float = 1e-10) -> dict:
+    """Steady state by pseudo-transient continuation: backward Euler steps of growing size
+    (scaled time) from the initial state until the state stops changing.
+
+    Used for steady runs with an order parameter (the double well of the Landau energy makes
+    a plain Newton solve from a poor guess land on the saddle P = 0 or diverge). Converged
+    when an accepted step changes no unknown by more than tol x (1 + max |u|); a failed step
+    is retried with a quarter of the step.
+    """
+    from heterofem.solver.dolfinx_env import MPI
+
+    h, u, comm = problem.history, problem.u, problem.domain.comm
+    for name, f in u.items():
+        h.old[name].x.array[:] = f.x.array
+        h.older[name].x.array[:] = f.x.array
+    for const, value in zip(h.a, (1.0, -1.0, 0.0)):
+        const.value = value
+    dt, steps, newton, rejected = dt0, 0, 0, 0
+    while steps < max_steps:
+        h.dt.value = dt
+        snap = problem.snapshot()
+        try:
+            its = problem.solve()
+        except SolveError:
+            problem.restore(snap)
+            rejected += 1
+            dt *= 0.25
+            if dt < dt0 * 1e-8:
+                raise
+            continue
+        steps += 1
+        newton += its
+        change = max(float(np.max(np.abs(f.x.array - h.old[n].x.array), initial=0.0))
+                     for n, f in u.items())
+        size = max(float(np.max(np.abs(f.x.array), initial=0.0)) for f in u.values())
+        change = comm.allreduce(change, op=MPI.MAX)
+        size = comm.allreduce(size, op=MPI.MAX)
+        for name, f in u.items():
+            h.old[name].x.array[:] = f.x.array
+        if change <= tol * (1.0 + size):
+            log.info("pseudo-transient: steady after %d steps (%d rejected), final dt^ = %.3g",
+                     steps, rejected, dt)
+            return {"steps": steps, "rejected_steps": rejected, "newton_iterations": newton,
+                    "final_change": change}
+        dt *= grow
+    raise SolveError(f"pseudo-transient continuation did not reach a steady state in {max_steps} "
+                     f"steps (last change {change:.3g}); check the Landau coefficients and biases")

@@ -26,6 +26,8 @@ class Unknown:
     degree: int
     unit: str
     description: str = ""
+    #: value shape: () for a scalar, (gdim,) for a vector
+    shape: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
     -div(eps0 eps_r grad phi) = rho_fixed + rho_TF(phi) + (surface charges on facets)
 
 - eps_r: piecewise tensor, given per material in crystal axes (eps_a across c, eps_c along c)
-  and rotated by each layer's orientation (:mod:`heterofem.solver.orientation`);
+  and rotated by each layer's orientation (:mod:`heterofem.solver.orientation`); in layers
+  whose polarization is an unknown, the background eps_inf (P carries the rest);
 - rho_fixed: fixed space charge of a layer (``layers.N.space_charge_C_m3``) or of its material
   (``space_charge``, C/m^3);
 - metals: linear Thomas-Fermi screening, rho_TF = -(eps0 eps_b / lambda_TF^2) (phi - phi_m),
@@ -74,9 +75,16 @@ class Electrostatics(Physics):
         super().__init__(domain)
         cfg, dim = domain.cfg, domain.dim
         eps, rho, screen, nc, offset = {}, {}, {}, {}, {}
+        from heterofem.solver.physics.polarization import polar_layers
+
+        polar = polar_layers(cfg, domain.materials)
         for layer in cfg.layers:
             mat = domain.material(layer)
-            lab = orientation.to_lab(eps_tensor_crystal(mat), layer.orientation)
+            crystal = eps_tensor_crystal(mat)
+            if layer.name in polar:  # P is explicit: the rest is the background permittivity
+                crystal = np.diag([mat.value("eps_inf_a", "dimensionless", 1.0)] * 2
+                                  + [mat.value("eps_inf_c", "dimensionless", 1.0)])
+            lab = orientation.to_lab(crystal, layer.orientation)
             eps[layer.name] = orientation.reduce_to_dim(lab, dim)
             if layer.space_charge_C_m3 is not None:
                 rho[layer.name] = layer.space_charge_C_m3

@@ -81,7 +81,6 @@ class Vacancies(Physics):
         self.dx = domain.dx
         tags = tuple(domain.stack.layer_ids[lay.name] for lay in self.solid)
         self.dx_solid = self.dx(tags)
-        self._zero = dolfinx.fem.Constant(domain.mesh, 0.0)
         #: the Poisson equation is divided by this (V/nm^2 per unit c^), so that both equations'
         #: residuals count vacancies on the same scale
         self.poisson_scale = units.RHO_SCALE * units.Q_E * Z_V * self.N_ref
@@ -158,12 +157,9 @@ class Vacancies(Physics):
                 F += (flux("+") + flux("-")) * v["mu"]("+") * measure
             else:
                 F += flux * v["mu"] * measure
-        vacuum = tuple(self.domain.stack.layer_ids[lay.name] for lay in self.domain.cfg.layers
-                       if lay.material == "vacuum")
-        if vacuum:
-            # a zero term on the vacuum cells puts the diagonal of the (Dirichlet-fixed) vacuum
-            # mu dofs into the sparsity pattern; without it the Jacobian has zero rows there
-            F += self._zero * mu * v["mu"] * self.dx(vacuum)
+        pattern = self.domain.pattern_term(mu, v["mu"], [lay.name for lay in self.solid])
+        if pattern is not None:
+            F += pattern
         rho = self.charge_density(self.c_hat(mu, phi))
         return {"mu": F, "phi": -units.RHO_SCALE * rho * v["phi"] * dx}
 
@@ -175,22 +171,9 @@ class Vacancies(Physics):
                 facets = d.stack.facet_tags.find(d.stack.facet_ids[name])
                 dofs = dolfinx.fem.locate_dofs_topological(V, d.dim - 1, facets)
                 bcs.append(dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(bc.mu_eV), dofs, V))
-        inactive = self.inactive_dofs(V)
+        inactive = d.inactive_dofs(V, [lay.name for lay in self.solid])
         bcs.append(dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(0.0), inactive, V))
         return {"mu": bcs}
-
-    def inactive_dofs(self, V) -> np.ndarray:
-        """Local dofs of V that touch no solid cell (in vacuum): found by assembling the solid
-        indicator against the test functions, so the answer is the same on every partition."""
-        key = ("inactive", id(V))
-        if key not in self.domain._cache:
-            marker = dolfinx.fem.assemble_vector(dolfinx.fem.form(
-                self.is_solid * ufl.TestFunction(V) * ufl.dx(domain=V.mesh,
-                                                              metadata={"quadrature_degree": 2})))
-            marker.scatter_reverse(dolfinx.la.InsertMode.add)
-            marker.scatter_forward()
-            self.domain._cache[key] = np.flatnonzero(np.abs(marker.array) < 1e-300).astype(np.int32)
-        return self.domain._cache[key]
 
     # -- initial state -------------------------------------------------------------------------
     def initial_phi_terms(self, phi, v_phi):

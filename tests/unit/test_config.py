@@ -85,8 +85,8 @@ def test_unknown_facet_names_valid_ones(tmp_path):
 
 
 def test_not_implemented_physics_rejected(tmp_path):
-    problems = _problems(tmp_path, BASE + "\n[physics]\npolarization = true\n")
-    assert "not implemented yet" in problems["physics.polarization"]
+    problems = _problems(tmp_path, BASE + "\n[physics]\ncrystallization = true\n")
+    assert "not implemented yet" in problems["physics.crystallization"]
 
 
 def test_vacancy_inputs_checked(tmp_path):
