@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 #: Physics switches that exist in the schema but have no solver yet (each lands with its issue).
-NOT_IMPLEMENTED_PHYSICS = ("mechanics", "crystallization")
+NOT_IMPLEMENTED_PHYSICS = ("crystallization",)
 
 #: Crystal orientations understood by :mod:`heterofem.solver.orientation`: the crystal
 #: direction along the growth axis z.
@@ -202,6 +202,11 @@ class BoundaryCondition(_Strict):
     polar_bias_V: float | None = None
     #: polarization: extrapolation length of the surface energy (g / (2 lambda)) P^2 [nm]
     polar_extrapolation_nm: Annotated[float, Field(gt=0.0)] | None = None
+    #: mechanics: None = the module's default (bottom fixed, lateral sides roller, top and
+    #: interfaces free); "displacement" with displacement_nm, "traction" with traction_GPa
+    mechanics: Literal["fixed", "roller", "free", "displacement", "traction"] | None = None
+    displacement_nm: list[float] | None = None
+    traction_GPa: list[float] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> BoundaryCondition:
@@ -214,6 +219,12 @@ class BoundaryCondition(_Strict):
             raise ValueError("a pO2 needs vacancy = \"gas\" on this facet (gas exchange)")
         if self.vacancy == "gas" and not has_p:
             raise ValueError("vacancy = \"gas\" needs pO2_Pa or pO2_mTorr")
+        if self.displacement_nm is not None and self.mechanics not in (None, "displacement"):
+            raise ValueError("displacement_nm goes with mechanics = \"displacement\"")
+        if self.traction_GPa is not None and self.mechanics not in (None, "traction"):
+            raise ValueError("traction_GPa goes with mechanics = \"traction\"")
+        if self.displacement_nm is not None and self.traction_GPa is not None:
+            raise ValueError("give either displacement_nm or traction_GPa, not both")
         if (self.mu_eV is not None) != (self.vacancy == "fixed_mu"):
             raise ValueError("mu_eV goes with vacancy = \"fixed_mu\" (give both or neither)")
         return self
@@ -487,6 +498,15 @@ def _cross_checks(cfg: Config) -> list[tuple[str, str]]:
         problems.append(("mesh.file", f"cannot read '{cfg.mesh.file}'; give an existing Gmsh .msh file"))
 
     problems.extend(_vacancy_checks(cfg))
+    if cfg.physics.mechanics and cfg.run.dimension == 1:
+        problems.append(("physics.mechanics", "linear elasticity needs run.dimension = 2 or 3 (in 1D "
+                         "the strain of each layer is its residual misfit, see [strain])"))
+    for name, bc in cfg.boundary.items():
+        for key in ("displacement_nm", "traction_GPa"):
+            vec = getattr(bc, key)
+            if vec is not None and len(vec) != cfg.run.dimension:
+                problems.append((f"boundary.{name}.{key}", f"give {cfg.run.dimension} components "
+                                 "(x, [y,] z)"))
     for switch in NOT_IMPLEMENTED_PHYSICS:
         if getattr(cfg.physics, switch):
             problems.append((f"physics.{switch}", "not implemented yet in this version; set it to false"))

@@ -53,6 +53,13 @@ def active_physics(domain: Domain) -> list[Physics]:
         modules.append(vac)
     if domain.cfg.physics.polarization:
         modules.append(Polarization(domain))
+    if domain.cfg.physics.mechanics:
+        from heterofem.solver.physics.mechanics import Mechanics
+        from heterofem.solver.strain import layer_strains
+
+        strains = layer_strains(domain.cfg, domain.materials)
+        modules.append(Mechanics(domain, misfit={n: (s.strain_x, s.strain_y)
+                                                 for n, s in strains.items()}))
     return modules
 
 
