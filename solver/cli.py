@@ -92,6 +92,35 @@ def run(config: Path, out: Path, overrides: tuple[str, ...], overwrite: bool) ->
 
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--param", "params", multiple=True, required=True, metavar="KEY=SPEC",
+              help="A swept key: key=start:stop:n or key=[v1, v2] (repeatable: a grid).")
+@click.option("--zip", "zipped", is_flag=True, help="Pair the --param values instead of a grid.")
+@click.option("--ranks-per-case", default=1, show_default=True, type=click.IntRange(min=1),
+              help="MPI ranks per case; the world is split into groups of this size.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@_set_option
+@friendly_errors
+def sweep(config: Path, params: tuple[str, ...], zipped: bool, ranks_per_case: int, out: Path,
+          overrides: tuple[str, ...]) -> None:
+    """Run CONFIG for every combination of --param values (cases in parallel under mpirun)."""
+    from heterofem.solver.config import load_config
+    from heterofem.solver.sweep import SweepError, parse_param, run_sweep
+
+    try:
+        parsed = [parse_param(p) for p in params]
+        load_config(config, list(overrides))  # the base case must be valid
+        table = run_sweep(config, parsed, out, zipped=zipped, ranks_per_case=ranks_per_case,
+                          overrides=list(overrides))
+    except SweepError as exc:
+        _fail(str(exc), EXIT_INPUT)
+    if _rank() == 0:
+        failed = [r["case"] for r in table if r["status"] == "failed"]
+        click.echo(f"sweep: {len(table)} cases, {len(failed)} failed"
+                   + (f" ({', '.join(failed)})" if failed else "") + f"; table in {out}/sweep.csv")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @_set_option
 @friendly_errors
 def validate(config: Path, overrides: tuple[str, ...]) -> None:
