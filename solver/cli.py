@@ -75,19 +75,27 @@ _set_option = click.option(
 
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (created; an earlier run there is kept unless --overwrite).")
 @_set_option
 @click.option("--overwrite", is_flag=True, help="Replace an earlier run in --out.")
+@click.option("--restart", "restart", default=None,
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Resume the transient run in this directory from its newest checkpoint "
+                   "(any number of ranks); implies --out DIR.")
 @friendly_errors
-def run(config: Path, out: Path, overrides: tuple[str, ...], overwrite: bool) -> None:
+def run(config: Path, out: Path | None, overrides: tuple[str, ...], overwrite: bool,
+        restart: Path | None) -> None:
     """Solve the problem in CONFIG and write results to --out."""
     from heterofem.solver.config import load_config
 
+    if out is None and restart is None:
+        _fail("give --out DIR (or --restart DIR)", EXIT_INPUT)
     cfg = load_config(config, list(overrides))
     from heterofem.solver.run import run_case
 
-    run_case(cfg, out, overwrite=overwrite, command_line=sys.argv)
+    run_case(cfg, restart or out, overwrite=overwrite, command_line=sys.argv,
+             restart=restart is not None)
 
 
 @main.command()
@@ -170,21 +178,58 @@ def materials(name: str | None) -> None:
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--field", default=None, help="Field to draw (default: phi).")
+@click.argument("run_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--field", "fields", multiple=True, metavar="NAME",
+              help="Field(s) to draw (repeatable or comma-separated; short names work: phi, "
+                   "delta, P_z). Run: the profile panels, and the map's field (default phi). "
+                   "Sweep: summary scalars or table.csv columns (default: table.csv's columns).")
+@click.option("--time", "time", type=float, default=None, metavar="T",
+              help="Output time [s] of a transient to draw (default: the last).")
 @click.option("--out", "out", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="Picture file (default: RUN_DIR/<field>.png).")
-@friendly_errors
-def plot(run_dir: Path, field: str | None, out: Path | None) -> None:
-    """Draw a run: line profiles along z, and a PyVista map for 2D/3D runs."""
-    from heterofem.postprocess.plot import PlotError, plot_run
+              help="Picture file; the suffix picks the format: .png (default), .svg, .pdf for "
+                   "line plots, .gif or .mp4 with --animate. A 2D/3D run's map goes beside it "
+                   "as <stem>_map.png. Default: DIR/profiles.png and DIR/<field>_map.png, "
+                   "DIR/sweep.png, DIR/<field>_animation.gif.")
+@click.option("--animate", is_flag=True,
+              help="Animate a transient over the output times of fields.pvd (GIF or MP4).")
+@click.option("--fps", type=click.FloatRange(min=0.1, max=60), default=2.0, show_default=True,
+              help="Frames per second of --animate.")
+@click.option("--reference", "references", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV of reference points (columns x, y[, yerr]; '# field: NAME' picks the "
+                   "panel) drawn over a sweep's scalars or a run's profiles (repeatable).")
+@click.option("--param", "parameter", default=None, metavar="KEY",
+              help="Sweep: the config value to plot against (default: detected, e.g. "
+                   "layers.1.thickness_nm).")
+@click.option("--compare", "compare", multiple=True, metavar="DIR",
+              type=click.Path(path_type=Path),
+              help="Compare --field (default phi) of DIR with these runs along z: prints the "
+                   "largest difference and draws both (repeatable).")
+@click.option("--warp", default="auto", show_default=True,
+              type=click.Choice(["auto", "none", "displacement", "scalar"]),
+              help="2D/3D maps: warp the mesh by the mechanical displacement (auto: when there is "
+                   "one), or a 2D field as a height surface (scalar).")
+def plot(run_dir: Path, fields: tuple[str, ...], time: float | None, out: Path | None,
+         animate: bool, fps: float, references: tuple[Path, ...], parameter: str | None,
+         compare: tuple[Path, ...], warp: str) -> None:
+    """Draw DIR: a run directory (profiles along z with the layers; a PyVista map of 2D/3D runs;
+    --animate for a transient) or a sweep directory (summary scalars against the swept
+    parameter). Off-screen; under mpirun only rank 0 draws."""
+    # (no friendly_errors: reading results raises only PlotError, handled here, and the
+    # solver's error types would cost a second of imports)
+    from heterofem.postprocess.plot import PlotError
+    from heterofem.postprocess.plot import plot as draw
 
     if _rank() != 0:
         return
     try:
-        for path in plot_run(run_dir, field=field, out=out):
+        for path in draw(run_dir, field=list(fields) or None, out=out, time=time, animate=animate,
+                         fps=fps, references=references, parameter=parameter, compare=compare,
+                         warp=warp, report=click.echo):
             click.echo(f"wrote {path}")
     except PlotError as exc:
+        if click.get_current_context().find_root().params.get("debug", False):
+            raise
         _fail(str(exc), EXIT_INPUT)
 
 

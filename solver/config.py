@@ -261,6 +261,10 @@ class OutputSection(_Strict):
     profile_points: Annotated[int, Field(ge=2, le=100000)] = 401
     #: write the mesh (.msh and .xdmf with tags) into the run directory
     mesh: bool = True
+    #: transient runs: write a checkpoint every this many accepted steps (0: never)
+    checkpoint_every_steps: Annotated[int, Field(ge=0)] = 0
+    #: how many checkpoints to keep
+    checkpoint_keep: Annotated[int, Field(ge=1)] = 2
 
 
 class Config(_Strict):
@@ -523,6 +527,22 @@ def _cross_checks(cfg: Config) -> list[tuple[str, str]]:
             from heterofem.solver.physics.polarization import coefficient_problems
 
             problems.extend(coefficient_problems(cfg, materials))
+        if (cfg.physics.polarization or cfg.physics.mechanics) and not problems:
+            problems.extend(_lattice_problems(cfg, materials))
+    return problems
+
+
+def _lattice_problems(cfg: Config, materials) -> list[tuple[str, str]]:
+    """The misfit needs lattice constants of the substrate and of every coherent layer."""
+    problems = []
+    solid = [lay for lay in cfg.layers if lay.material != "vacuum"]
+    needs = [solid[0]] + [lay for lay in solid[1:] if lay.coherent] if len(solid) > 1 else []
+    for lay in needs:
+        for key in ("a_lattice", "c_lattice"):
+            if not materials[lay.material].has(key):
+                problems.append((f"materials.{lay.material}.{key}",
+                                 f"the epitaxial misfit of layer '{lay.name}' needs it; give the "
+                                 "lattice constant, or set the layer's coherent = false"))
     return problems
 
 

@@ -123,8 +123,9 @@ class Domain:
             cells = self.layer_cells(layer)
             val.x.array[:] = 0.0
             count.x.array[:] = 0.0
+            # creating an Expression compiles it: collective, so every rank does it
+            expr = dolfinx.fem.Expression(exprs[layer], V.element.interpolation_points)
             if cells.size:
-                expr = dolfinx.fem.Expression(exprs[layer], V.element.interpolation_points)
                 val.interpolate(expr, cells0=cells)
                 count.x.array[V.dofmap.list[cells].reshape(-1)] = 1.0
             for f in (val, count):

@@ -109,11 +109,23 @@ class TimeSeries:
     """``timeseries.csv``: one row per accepted step, flushed at once (rank 0), so a run
     that stops keeps every row written so far."""
 
-    def __init__(self, path: Path, comm: MPI.Comm):
+    def __init__(self, path: Path, comm: MPI.Comm, resume_after_s: float | None = None):
+        """With ``resume_after_s`` (a restart) the rows up to that time are kept and new rows
+        are appended; later rows (from the interrupted run) are dropped."""
         self.path, self.comm = Path(path), comm
         self._fh = None
         self._writer = None
         self.columns: list[str] | None = None
+        if resume_after_s is not None and comm.rank == 0 and self.path.exists():
+            with open(self.path, newline="") as fh:
+                rows = list(csv.reader(fh))
+            if rows:
+                self.columns = rows[0]
+                kept = [r for r in rows[1:] if r and float(r[0]) <= resume_after_s * (1 + 1e-12)]
+                self._fh = open(self.path, "w", newline="")
+                self._writer = csv.writer(self._fh)
+                self._writer.writerows([self.columns] + kept)
+                self._fh.flush()
 
     def write(self, row: dict[str, float]) -> None:
         if self.comm.rank != 0:
@@ -135,8 +147,8 @@ class TimeSeries:
 class FieldWriter:
     """Fields of one mesh into ``fields.pvd`` (one .pvtu per output time)."""
 
-    def __init__(self, out: Path, mesh: dolfinx.mesh.Mesh):
-        self.path = Path(out) / "fields.pvd"
+    def __init__(self, out: Path, mesh: dolfinx.mesh.Mesh, name: str = "fields.pvd"):
+        self.path = Path(out) / name
         self._file = dolfinx.io.VTKFile(mesh.comm, str(self.path), "w")
 
     def write(self, functions: list[dolfinx.fem.Function], t: float = 0.0) -> None:

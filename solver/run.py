@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import tomli_w
 
+from heterofem.solver.checkpoint import CheckpointError, Checkpointer
 from heterofem.solver.config import Config, to_toml_dict
 from heterofem.solver.coupling import CoupledProblem, SolveError, active_physics
 from heterofem.solver.dolfinx_env import MPI, PETSc, dolfinx
@@ -25,6 +26,7 @@ from heterofem.solver.materials import resolve_materials
 from heterofem.solver.stepping import Stepper, StepFailure, pseudo_transient
 from heterofem.solver.outputs import (
     FieldWriter,
+    RunDirError,
     OutputSet,
     TimeSeries,
     prepare_run_dir,
@@ -88,22 +90,25 @@ def profile_columns(domain: Domain, outputs: OutputSet, n: int) -> dict[str, np.
 
 
 def run_case(cfg: Config, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = False,
-             command_line: list[str] | None = None) -> dict:
+             command_line: list[str] | None = None, restart: bool = False) -> dict:
     """Run one configured case into ``out``; returns the summary (same on every rank).
 
     Raises :class:`SolveError` after writing a summary with ``converged = false`` (and no
-    fields) when the solve fails.
+    fields) when the solve fails. With ``restart`` the transient resumes from the newest
+    intact checkpoint in ``out`` (see :mod:`heterofem.solver.checkpoint`); earlier outputs
+    stay, fields after the restart go to ``fields_restart_<t>.pvd``.
     """
     handlers: list[logging.Handler] = []
     try:
-        return _run_case(cfg, Path(out), comm, overwrite, command_line, handlers)
+        return _run_case(cfg, Path(out), comm, overwrite or restart, command_line, handlers,
+                         restart)
     finally:
         for h in handlers:
             log.removeHandler(h)
             h.close()
 
 
-def _run_case(cfg, out, comm, overwrite, command_line, handlers) -> dict:
+def _run_case(cfg, out, comm, overwrite, command_line, handlers, restart=False) -> dict:
     t_start = time.perf_counter()
     timer = Timer()
     from heterofem.meshes import create_stack_mesh, mesh_statistics, write_mesh_xdmf
@@ -114,6 +119,14 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers) -> dict:
     with timer("mesh"):
         stack = create_stack_mesh(cfg, comm, msh_path=scratch / "mesh.msh" if scratch else None)
         stats = mesh_statistics(stack)
+    resume = None
+    if restart:
+        if cfg.time is None:
+            raise RunDirError("--restart needs a transient run (a [time] table)")
+        try:
+            resume = Checkpointer.latest(out, comm)
+        except CheckpointError as exc:
+            raise RunDirError(f"cannot restart from {out}: {exc}") from None
     out = prepare_run_dir(Path(out), comm, overwrite)
     if comm.rank == 0:
         handlers.append(add_logfile(out / "run.log"))
@@ -154,12 +167,14 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers) -> dict:
     summary["fields"] = {f.column: {"name": f.name, "unit": f.unit, "kind": f.kind}
                          for f in fields}
 
-    writer = FieldWriter(out, domain.mesh) if cfg.output.fields else None
+    field_file = "fields.pvd" if resume is None else f"fields_restart_{resume[0]['t_s']:.6g}s.pvd"
+    writer = FieldWriter(out, domain.mesh, field_file) if cfg.output.fields else None
     failure: SolveError | None = None
     try:
         with timer("solve"):
             if pseudo:
-                summary["pseudo_transient"] = pseudo_transient(problem)
+                dt0 = min(1e-2, problem.modules["polarization"].stable_pseudo_dt())
+                summary["pseudo_transient"] = pseudo_transient(problem, dt0=dt0)
                 if writer is not None:
                     outputs.update()
                     writer.write(outputs.functions, 0.0)
@@ -170,7 +185,10 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers) -> dict:
                     outputs.update()
                     writer.write(outputs.functions, 0.0)
             else:
-                summary["time"] = _transient(problem, modules, outputs, writer, out, comm)
+                summary["time"] = _transient(problem, modules, outputs, writer, out, comm,
+                                             resume)
+                if resume is not None:
+                    summary["time"]["restarted_from_s"] = resume[0]["t_s"]
     except StepFailure as exc:  # the last accepted state is kept and reported
         failure = exc
     except SolveError as exc:  # a steady solve failed: nothing trustworthy to write
@@ -200,9 +218,10 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers) -> dict:
     return summary
 
 
-def _transient(problem, modules, outputs, writer, out: Path, comm) -> dict:
+def _transient(problem, modules, outputs, writer, out: Path, comm, resume=None) -> dict:
     """Run the time loop, writing timeseries.csv every step and fields at output times."""
-    series = TimeSeries(out / "timeseries.csv", comm)
+    series = TimeSeries(out / "timeseries.csv", comm,
+                        resume_after_s=resume[0]["t_s"] if resume else None)
 
     def row(t: float, dt: float, its: int) -> None:
         values = {"t_s": t, "dt_s": dt, "newton_iterations": its}
@@ -217,9 +236,12 @@ def _transient(problem, modules, outputs, writer, out: Path, comm) -> dict:
             outputs.update()
             writer.write(outputs.functions, t)
 
-    stepper = Stepper(problem, row, output)
+    every = problem.domain.cfg.output.checkpoint_every_steps
+    checkpointer = Checkpointer(out, comm, problem.domain.cfg.output.checkpoint_keep) \
+        if every else None
+    stepper = Stepper(problem, row, output, checkpointer, every)
     try:
-        return stepper.run()
+        return stepper.run(resume)
     finally:
         series.close()
         log.info("time loop: %d steps (%d rejected) to t = %.4g s", stepper.stats["steps"],

@@ -27,13 +27,37 @@ class StepFailure(SolveError):
 
 
 class Stepper:
-    def __init__(self, problem: CoupledProblem, on_step, on_output):
-        """``on_step(t, dt, its)`` after every accepted step; ``on_output(t)`` at output times."""
+    def __init__(self, problem: CoupledProblem, on_step, on_output, checkpointer=None,
+                 checkpoint_every: int = 0):
+        """``on_step(t, dt, its)`` after every accepted step; ``on_output(t)`` at output times;
+        every ``checkpoint_every`` accepted steps the state goes to ``checkpointer``."""
         self.problem = problem
         self.cfg = problem.domain.cfg.time
         self.on_step, self.on_output = on_step, on_output
+        self.checkpointer, self.checkpoint_every = checkpointer, checkpoint_every
         self.stats = {"steps": 0, "rejected_steps": 0, "newton_iterations": 0,
                       "dt_min_used_s": None, "dt_max_used_s": None, "end_s": 0.0}
+
+    # -- checkpoint state -----------------------------------------------------------------------
+    def fields(self) -> dict:
+        h, u = self.problem.history, self.problem.u
+        out = {f"u.{n}": f for n, f in u.items()}
+        out.update({f"old.{n}": f for n, f in h.old.items()})
+        out.update({f"older.{n}": f for n, f in h.older.items()})
+        return out
+
+    def _checkpoint(self, t: float, dt: float, prev_dt: float | None) -> None:
+        state = {"t_s": t, "dt_s": dt, "prev_dt_s": prev_dt, "stats": self.stats}
+        self.checkpointer.write(state, self.fields())
+
+    def resume(self, state: dict, fields: dict) -> tuple[float, float, float | None]:
+        """Load a checkpoint into the problem; returns (t, dt, prev_dt) to continue from."""
+        from heterofem.solver.checkpoint import Checkpointer
+
+        for name, func in self.fields().items():
+            Checkpointer.restore(func, *fields[name])
+        self.stats = dict(state["stats"])
+        return state["t_s"], state["dt_s"], state["prev_dt_s"]
 
     def _set_scheme(self, dt: float, prev_dt: float | None) -> None:
         h = self.problem.history
@@ -52,15 +76,20 @@ class Stepper:
             h.older[name].x.array[:] = h.old[name].x.array
             h.old[name].x.array[:] = f.x.array
 
-    def run(self) -> dict:
-        cfg, problem, st = self.cfg, self.problem, self.stats
+    def run(self, resume_from: tuple[dict, dict] | None = None) -> dict:
+        """March to the end time; ``resume_from`` = a checkpoint's (state, fields)."""
+        cfg, problem = self.cfg, self.problem
         end = cfg.end_s
         tol = 1e-12 * end
         outputs = sorted({t for t in cfg.output_times_s if t > tol} | {end})
-        self.on_output(0.0)  # the initial state is always written
-        self._shift_history()  # old = older = the initial state
-        self._shift_history()
-        t, dt, prev_dt = 0.0, min(cfg.dt_initial_s, cfg.dt_max), None
+        if resume_from is None:
+            self.on_output(0.0)  # the initial state is always written
+            self._shift_history()  # old = older = the initial state
+            self._shift_history()
+            t, dt, prev_dt = 0.0, min(cfg.dt_initial_s, cfg.dt_max), None
+        else:
+            t, dt, prev_dt = self.resume(*resume_from)
+        st = self.stats
         while t < end - tol:
             next_out = next(o for o in outputs if o > t + tol)
             step = min(dt, cfg.dt_max, next_out - t)
@@ -95,6 +124,9 @@ class Stepper:
                 dt = min(max(dt, step) * cfg.grow, cfg.dt_max)
             elif its > 2 * cfg.target_newton:
                 dt = max(dt, step) * cfg.cut
+            if self.checkpointer is not None and self.checkpoint_every \
+                    and st["steps"] % self.checkpoint_every == 0:
+                self._checkpoint(t, dt, prev_dt)
             if st["steps"] % 20 == 0:
                 log.info("t = %.4g s of %.4g s, dt = %.3g s, %d steps", t, end, step, st["steps"])
         return st
@@ -133,11 +165,12 @@ def pseudo_transient(problem: CoupledProblem, dt0: float = 1e-2, grow: float = 2
             continue
         steps += 1
         newton += its
-        change = max(float(np.max(np.abs(f.x.array - h.old[n].x.array), initial=0.0))
-                     for n, f in u.items())
-        size = max(float(np.max(np.abs(f.x.array), initial=0.0)) for f in u.values())
-        change = comm.allreduce(change, op=MPI.MAX)
-        size = comm.allreduce(size, op=MPI.MAX)
+        changes = [comm.allreduce(float(np.max(np.abs(f.x.array - h.old[n].x.array), initial=0.0)),
+                                  op=MPI.MAX) for n, f in u.items()]
+        sizes = [comm.allreduce(float(np.max(np.abs(f.x.array), initial=0.0)), op=MPI.MAX)
+                 for f in u.values()]
+        change, size = max(changes), max(sizes)
+        relative = max(c / (s_ + 1e-300) for c, s_ in zip(changes, sizes))
         for name, f in u.items():
             h.old[name].x.array[:] = f.x.array
         if change <= tol * (1.0 + size):
@@ -145,6 +178,7 @@ def pseudo_transient(problem: CoupledProblem, dt0: float = 1e-2, grow: float = 2
                      steps, rejected, dt)
             return {"steps": steps, "rejected_steps": rejected, "newton_iterations": newton,
                     "final_change": change}
-        dt *= grow
+        if relative < 0.2:  # grow only once the state moves slowly (not near a saddle)
+            dt *= grow
     raise SolveError(f"pseudo-transient continuation did not reach a steady state in {max_steps} "
                      f"steps (last change {change:.3g}); check the Landau coefficients and biases")

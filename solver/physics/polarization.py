@@ -99,6 +99,11 @@ def coefficient_problems(cfg, materials: dict[str, Material]) -> list[tuple[str,
         if mat.value("gradient_energy", "J*m^3/C^2", 0.0) <= 0:
             problems.append((f"{key}.gradient_energy", "must be > 0 (a negative or zero gradient "
                              "energy gives no length scale and an ill-posed problem)"))
+        born = mat.value("born_charge", "dimensionless", 0.0)
+        for latt in ("a_lattice", "c_lattice"):
+            if born > 0 and not mat.has(latt):
+                problems.append((f"{key}.{latt}", "needed with born_charge (displacement in pm); "
+                                 "give the lattice constant"))
         if not mat.has("gradient_energy"):
             problems.append((f"{key}.gradient_energy", "missing: the polarization needs a gradient "
                              "energy g [J m^3/C^2]"))
@@ -131,10 +136,12 @@ class Polarization(Physics):
             a111[name] = mat.value("landau_a111", "J*m^9/C^6", 0.0)
             g[name] = mat.value("gradient_energy", "J*m^3/C^2")
             born[name] = mat.value("born_charge", "dimensionless", 0.0)
-            a = mat.value("a_lattice", "m")
-            c = mat.value("c_lattice", "m")
-            omega[name] = a * a * c / mat.value("formula_units_per_cell", "dimensionless", 2.0)
+            if born[name] > 0:  # volume per formula unit, for the displacement in pm
+                a = mat.value("a_lattice", "m")
+                c = mat.value("c_lattice", "m")
+                omega[name] = a * a * c / mat.value("formula_units_per_cell", "dimensionless", 2.0)
         self.a1_zz = {n: float(A[n][-1, -1]) for n in self.layers}
+        self.a1_min = {n: float(np.min(np.diag(A[n]))) for n in self.layers}
         cw = domain.cellwise
         self.A = cw({n: A[n] / P_SCALE for n in self.layers}, "A_hat", (dim, dim))
         self.a11 = cw({n: a11[n] / P_SCALE for n in self.layers}, "a11_hat")
@@ -145,6 +152,14 @@ class Polarization(Physics):
                          for n in self.layers if born[n] > 0}, "P_to_pm")
         tags = tuple(domain.stack.layer_ids[n] for n in self.layers)
         self.dx_polar = domain.dx(tags)
+
+    def stable_pseudo_dt(self) -> float:
+        """Largest first pseudo-time step that does not overshoot the unstable P = 0 state:
+        backward Euler on dP/dt = lambda P with lambda = 2 |a1*| / (P_SCALE KINETIC) flips
+        the sign of P once lambda dt > 2 and then converges to the saddle."""
+        unstable = max([-a for a in self.a1_min.values()] + [0.0])
+        lam = 2.0 * unstable / (P_SCALE * KINETIC)
+        return 0.5 / lam if lam > 0 else float("inf")
 
     def vec(self, P):
         """P as a vector (1D: the z component only)."""
@@ -193,6 +208,7 @@ class Polarization(Physics):
         P = u["P"]
         bs = P.function_space.dofmap.index_map_bs
         arr = P.x.array.reshape(-1, bs)
+        arr[:, :-1] = 1e-4  # in-plane seeds, so an in-plane easy axis can develop
         arr[:, -1] = 1e-3
         inactive = self.domain.inactive_dofs(P.function_space, self.layers)
         arr[inactive] = 0.0
