@@ -564,6 +564,27 @@ def _vacancy_checks(cfg: Config) -> list[tuple[str, str]]:
         if lay.material != "vacuum" and lay.delta is None and cfg.initial.mu_eV is None:
             problems.append((f"layers.{i}.delta", "the initial vacancy content is undefined: give "
                              "this layer a delta, or set [initial] mu_eV for a uniform start"))
+    from heterofem.solver.materials import MaterialError, resolve_materials
+
+    try:
+        materials = resolve_materials(cfg)
+    except MaterialError:
+        materials = {}  # reported by the material checks
+    required = ("oxygen_site_density", "vacancy_formation_energy", "vacancy_D0_a",
+                "vacancy_Ea_a", "vacancy_D0_c", "vacancy_Ea_c")
+    for lay in cfg.layers:
+        mat = materials.get(lay.material)
+        if mat is None or lay.material == "vacuum":
+            continue
+        for key in required:
+            if not mat.has(key):
+                problems.append((f"materials.{lay.material}.{key}",
+                                 f"vacancies need it in layer '{lay.name}'; add it with value, "
+                                 "unit and source"))
+    if any(bc.vacancy == "gas" for bc in cfg.boundary.values()) \
+            and not 100.0 <= cfg.run.temperature_K <= 2000.0:
+        problems.append(("run.temperature_K", "gas exchange uses O2 data for 100-2000 K; choose a "
+                         "temperature in that range"))
     open_bc = any(bc.vacancy in ("gas", "fixed_mu") for bc in cfg.boundary.values())
     if cfg.time is None and not open_bc:
         problems.append(("time", "a steady vacancy solve with only blocking boundaries has no "

@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,15 @@ class RunDirError(RuntimeError):
     pass
 
 
-def prepare_run_dir(out: Path, comm: MPI.Comm, overwrite: bool) -> Path:
-    """Create ``out``; refuse to overwrite an earlier run's results unless asked to."""
+#: what a run writes; --overwrite removes these (and nothing else) from an earlier run
+RUN_OUTPUTS = ("summary.json", "profiles.csv", "timeseries.csv", "config.resolved.toml",
+               "run.log", "mesh.msh", "mesh.xdmf", "mesh.h5", "fields*.pvd", "fields*.pvtu",
+               "fields*.vtu", "*.png")
+
+
+def prepare_run_dir(out: Path, comm: MPI.Comm, overwrite: bool, clean: bool = False) -> Path:
+    """Create ``out``; refuse to overwrite an earlier run's results unless asked to; with
+    ``clean`` remove the earlier run's outputs (and checkpoints) first."""
     out = Path(out)
     problem = None
     if comm.rank == 0:
@@ -38,6 +46,11 @@ def prepare_run_dir(out: Path, comm: MPI.Comm, overwrite: bool) -> Path:
         else:
             try:
                 out.mkdir(parents=True, exist_ok=True)
+                if clean and (out / "summary.json").exists():
+                    for pattern in RUN_OUTPUTS:
+                        for path in out.glob(pattern):
+                            path.unlink()
+                    shutil.rmtree(out / "checkpoints", ignore_errors=True)
             except OSError as exc:
                 problem = f"cannot create --out {out}: {exc.strerror}"
     problem = comm.bcast(problem, root=0)

@@ -127,7 +127,7 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers, restart=False) 
             resume = Checkpointer.latest(out, comm)
         except CheckpointError as exc:
             raise RunDirError(f"cannot restart from {out}: {exc}") from None
-    out = prepare_run_dir(Path(out), comm, overwrite)
+    out = prepare_run_dir(Path(out), comm, overwrite, clean=overwrite and not restart)
     if comm.rank == 0:
         handlers.append(add_logfile(out / "run.log"))
         if cfg.output.mesh and (scratch / "mesh.msh").exists():
@@ -156,7 +156,13 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers, restart=False) 
         domain = Domain(cfg, stack, resolve_materials(cfg))
         modules = active_physics(domain)
         pseudo = cfg.time is None and cfg.physics.polarization  # steady via continuation
-        problem = CoupledProblem(domain, modules, transient=cfg.time is not None or pseudo)
+        try:
+            problem = CoupledProblem(domain, modules, transient=cfg.time is not None or pseudo)
+        except SolveError as exc:  # the initial state (e.g. its potential) did not converge
+            summary.update(converged=False, error=str(exc), timings_s=timer.phases,
+                           wall_time_s=time.perf_counter() - t_start)
+            write_json(out / "summary.json", summary, comm)
+            raise
         summary["dofs"] = int(sum(V.dofmap.index_map.size_global * V.dofmap.index_map_bs
                                   for V in problem.spaces.values()))
         fields = [f for m in modules for f in m.outputs(problem.u)]
@@ -191,6 +197,7 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers, restart=False) 
                     summary["time"]["restarted_from_s"] = resume[0]["t_s"]
     except StepFailure as exc:  # the last accepted state is kept and reported
         failure = exc
+        summary["time"] = exc.stats
     except SolveError as exc:  # a steady solve failed: nothing trustworthy to write
         summary.update(converged=False, error=str(exc), timings_s=timer.phases,
                        wall_time_s=time.perf_counter() - t_start)

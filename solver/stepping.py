@@ -25,6 +25,10 @@ log = logging.getLogger("heterofem")
 class StepFailure(SolveError):
     """The time step was cut below its minimum without a converged step."""
 
+    def __init__(self, stats: dict, message: str):
+        super().__init__(message)
+        self.stats = stats
+
 
 class Stepper:
     def __init__(self, problem: CoupledProblem, on_step, on_output, checkpointer=None,
@@ -102,7 +106,7 @@ class Stepper:
                 st["rejected_steps"] += 1
                 dt = step * cfg.cut
                 if dt < cfg.dt_min:
-                    raise StepFailure(
+                    raise StepFailure(self.stats,
                         f"at t = {t:.6g} s no step converged down to dt = {step:.3g} s (the "
                         f"minimum is time.dt_min_s = {cfg.dt_min:.3g} s); last error: {exc}. "
                         "Outputs up to this time are kept.") from None
@@ -123,7 +127,7 @@ class Stepper:
             if its <= cfg.target_newton:
                 dt = min(max(dt, step) * cfg.grow, cfg.dt_max)
             elif its > 2 * cfg.target_newton:
-                dt = max(dt, step) * cfg.cut
+                dt = max(max(dt, step) * cfg.cut, cfg.dt_min)
             if self.checkpointer is not None and self.checkpoint_every \
                     and st["steps"] % self.checkpoint_every == 0:
                 self._checkpoint(t, dt, prev_dt)

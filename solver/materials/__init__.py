@@ -565,6 +565,28 @@ def _config_material(
     return None if missing else mat
 
 
+#: parameters that must be positive (a negative diffusivity or site density is meaningless)
+POSITIVE_KEYS = (
+    "eps_r_a", "eps_r_c", "eps_inf_a", "eps_inf_c", "screening_length", "oxygen_site_density",
+    "vacancy_D0_a", "vacancy_D0_c", "surface_exchange_k0", "effective_dos_conduction",
+    "a_lattice", "c_lattice", "C11", "C33", "C44", "C66",
+)
+#: parameters that must not be negative
+NON_NEGATIVE_KEYS = ("vacancy_Ea_a", "vacancy_Ea_c", "surface_exchange_Ea", "donor_density",
+                     "acceptor_density")
+
+
+def _sign_problems(mat: Material, prefix: str) -> list[tuple[str, str]]:
+    problems = []
+    for key in POSITIVE_KEYS + NON_NEGATIVE_KEYS:
+        if mat.has(key):
+            v = mat[key].value
+            if v < 0 or (v == 0 and key in POSITIVE_KEYS):
+                need = "> 0" if key in POSITIVE_KEYS else ">= 0"
+                problems.append((f"{prefix}.{key}", f"must be {need} (got {v:g} {mat[key].unit})"))
+    return problems
+
+
 def resolve_materials(cfg: Any) -> dict[str, Material]:
     """The materials used by ``cfg.layers`` (keyed by material name, in layer order), with the
     config's ``[materials.<name>]`` tables applied.
@@ -583,6 +605,8 @@ def resolve_materials(cfg: Any) -> dict[str, Material]:
         mat = _config_material(name, raw, db, problems)
         if mat is not None:
             configured[name] = mat
+    for name, mat in configured.items():
+        problems.extend(_sign_problems(mat, f"materials.{name}"))
     if problems:
         raise MaterialError(problems)
     used: dict[str, Material] = {}

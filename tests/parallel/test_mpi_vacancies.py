@@ -1,0 +1,98 @@
+"""Coupled vacancy + Poisson transients: mpirun -n 2 gives the serial summary.json scalars.
+
+The TiO2 / VO2(R) / TiO2 stack with Fermi-Dirac electrons, in 1D and in 2D (a (110) template
+with a terrace step and vacuum on top, so the inactive vacuum mu dofs and the interface
+facets are split across ranks). Adaptive BDF2 stepping: the step sequence too must be the
+same, since it depends on Newton iteration counts.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+from collections import defaultdict
+
+import pytest
+import tomli_w
+
+from conftest import flat_scalars, mpirun_path, read_summary
+
+#: a rank waiting in a collective that another rank skipped spins for ever: give up after this
+TIMEOUT_S = 90
+
+STACK = {
+    "run": {"name": "tio2_vo2", "dimension": 1, "temperature_K": 423.15},
+    "layers": [
+        {"name": "substrate", "material": "TiO2", "thickness_nm": 10.0, "delta": 1e-5},
+        {"name": "template", "material": "VO2_R", "thickness_nm": 12.0, "delta": 0.002},
+        {"name": "film", "material": "TiO2", "thickness_nm": 6.0, "delta": 0.03},
+    ],
+    "mesh": {"size_nm": 0.25, "interface_size_nm": 0.05},
+    "physics": {"vacancies": True, "electrons": "fermi-dirac"},
+    "boundary": {"bottom": {"phi_V": 0.0}},
+    "time": {"end_s": 60.0, "dt_initial_s": 0.01, "output_times_s": [10.0], "scheme": "bdf2"},
+    "output": {"profile_points": 101},
+}
+
+
+def _config(dim: int) -> dict:
+    data = copy.deepcopy(STACK)
+    if dim == 2:
+        data["run"]["dimension"] = 2
+        data["layers"][1]["orientation"] = "110"
+        data["layers"].append({"name": "gas", "material": "vacuum", "thickness_nm": 3.0})
+        data["mesh"] = {"size_nm": 0.8, "interface_size_nm": 0.25, "width_nm": 12.0,
+                        "features": [{"type": "step", "layer": "template", "height_nm": 2.0,
+                                      "x_nm": 6.0}]}
+        data["time"].update(end_s=20.0, output_times_s=[10.0])
+    return data
+
+
+def _run(cfg, out, np=None) -> None:
+    """The CLI, serially or under mpirun, in its own process group: on a timeout (a deadlock)
+    the whole group (mpirun, its proxy and the ranks) is killed instead of left spinning."""
+    cmd = [sys.executable, "-m", "heterofem.solver.cli", "run", str(cfg), "--out", str(out)]
+    if np is not None:
+        mpirun = mpirun_path()
+        if mpirun is None:
+            pytest.fail("mpirun not found next to the Python interpreter or on PATH")
+        cmd = [mpirun, "-n", str(np), sys.executable, "-m", "mpi4py", *cmd[1:]]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        log = (out / "run.log").read_text() if (out / "run.log").exists() else ""
+        pytest.fail(f"{' '.join(cmd)} did not finish in {TIMEOUT_S} s (a deadlock? a collective "
+                    "call skipped on a rank without cells of some layer); run.log ends:\n"
+                    + log[-800:])
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{stdout}\n{stderr}"
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("dim", [1, 2])
+def test_vacancy_transient_serial_and_two_ranks_agree(tmp_path, dim):
+    cfg = tmp_path / f"stack_{dim}d.toml"
+    cfg.write_text(tomli_w.dumps(_config(dim)))
+    _run(cfg, tmp_path / "serial")
+    _run(cfg, tmp_path / "mpi", np=2)
+    serial, parallel = read_summary(tmp_path / "serial"), read_summary(tmp_path / "mpi")
+    assert serial["mpi_size"] == 1 and parallel["mpi_size"] == 2
+    assert serial["converged"] and parallel["converged"]
+    a, b = flat_scalars(serial), flat_scalars(parallel)
+    assert a.keys() == b.keys()
+    assert any(k.startswith("vacancies.inventory_m2.") for k in a)
+    # tolerance relative to the largest value of the same group (phi at a grounded facet is 0)
+    scale = defaultdict(float)
+    for key, value in a.items():
+        scale[key.rsplit(".", 1)[0]] = max(scale[key.rsplit(".", 1)[0]], abs(value))
+    for key in a:
+        group = scale[key.rsplit(".", 1)[0]]
+        assert b[key] == pytest.approx(a[key], rel=1e-7, abs=1e-9 * group), key
+    assert parallel["time"]["steps"] == serial["time"]["steps"]
