@@ -6,6 +6,7 @@ import hashlib
 import logging
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +25,7 @@ from heterofem.solver.domain import Domain
 from heterofem.solver.logs import add_logfile
 from heterofem.solver.materials import resolve_materials
 from heterofem.solver.stepping import Stepper, StepFailure, pseudo_transient
+from heterofem.solver.progress import Progress
 from heterofem.solver.outputs import (
     FieldWriter,
     RunDirError,
@@ -39,16 +41,33 @@ log = logging.getLogger("heterofem")
 
 
 def versions() -> dict[str, str]:
+    """Provenance: versions of heterofem and its stack, and the git commit of the source
+    tree when it is a git checkout (``-dirty`` when it has uncommitted changes)."""
     try:
         own = metadata.version("heterofem")
     except metadata.PackageNotFoundError:
         own = "unknown"
     return {
         "heterofem_version": own,
+        "git_commit": _git_commit(),
         "dolfinx_version": dolfinx.__version__,
         "petsc_version": ".".join(str(v) for v in PETSc.Sys.getVersion()),
         "python_version": platform.python_version(),
     }
+
+
+def _git_commit() -> str | None:
+    src = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=src, capture_output=True,
+                                text=True, timeout=5)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=src, capture_output=True, text=True, timeout=5)
+        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 class Timer:
@@ -247,9 +266,11 @@ def _transient(problem, modules, outputs, writer, out: Path, comm, resume=None) 
     checkpointer = Checkpointer(out, comm, problem.domain.cfg.output.checkpoint_keep) \
         if every else None
     stepper = Stepper(problem, row, output, checkpointer, every)
+    stepper.progress = Progress(problem.domain.cfg.time.end_s, "time", "s", comm.rank)
     try:
         return stepper.run(resume)
     finally:
+        stepper.progress.close()
         series.close()
         log.info("time loop: %d steps (%d rejected) to t = %.4g s", stepper.stats["steps"],
                  stepper.stats["rejected_steps"], stepper.stats["end_s"])

@@ -39,6 +39,7 @@ class Stepper:
         self.cfg = problem.domain.cfg.time
         self.on_step, self.on_output = on_step, on_output
         self.checkpointer, self.checkpoint_every = checkpointer, checkpoint_every
+        self.progress = None  #: a heterofem.solver.progress.Progress, if any
         self.stats = {"steps": 0, "rejected_steps": 0, "newton_iterations": 0,
                       "dt_min_used_s": None, "dt_max_used_s": None, "end_s": 0.0}
 
@@ -131,8 +132,9 @@ class Stepper:
             if self.checkpointer is not None and self.checkpoint_every \
                     and st["steps"] % self.checkpoint_every == 0:
                 self._checkpoint(t, dt, prev_dt)
-            if st["steps"] % 20 == 0:
-                log.info("t = %.4g s of %.4g s, dt = %.3g s, %d steps", t, end, step, st["steps"])
+            if self.progress is not None:
+                self.progress.update(t, f"{st['steps']} steps, dt = {step:.3g} s")
+            log.debug("t = %.6g s, dt = %.3g s, %d Newton iterations", t, step, its)
         return st
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from heterofem.solver.config import ConfigError, load_config
 from heterofem.solver.dolfinx_env import MPI
+from heterofem.solver.progress import Progress
 
 log = logging.getLogger("heterofem")
 
@@ -152,6 +153,7 @@ def run_sweep(config: Path, params: list[tuple[str, list]], out: Path, *, zipped
     world.barrier()
     rows: list[dict] = []
     one = np.ones(1, dtype="i8")
+    progress = Progress(len(todo), "sweep", "cases", world.rank)
     while True:
         index = np.zeros(1, dtype="i8")
         if sub.rank == 0:
@@ -165,6 +167,8 @@ def run_sweep(config: Path, params: list[tuple[str, list]], out: Path, *, zipped
         if sub.rank == 0:
             rows.append({"index": i, **row})
             log.info("sweep: case %d/%d %s", i + 1, len(todo), row["status"])
+        progress.update(min(i + 1, len(todo)), row["status"])
+    progress.close()
     world.barrier()
     counter.Free()
     sub.Free()
