@@ -152,6 +152,9 @@ class Polarization(Physics):
                          for n in self.layers if born[n] > 0}, "P_to_pm")
         tags = tuple(domain.stack.layer_ids[n] for n in self.layers)
         self.dx_polar = domain.dx(tags)
+        # the residual in-plane strain of every layer (the [strain] law), for the outputs
+        self.strain_x = cw({n: s.strain_x for n, s in self.strains.items()}, "strain_x")
+        self.strain_y = cw({n: s.strain_y for n, s in self.strains.items()}, "strain_y")
 
     def stable_pseudo_dt(self) -> float:
         """Largest first pseudo-time step that does not overshoot the unstable P = 0 state:
@@ -221,6 +224,8 @@ class Polarization(Physics):
         if dim >= 2:
             out.append(OutputField("P_x", "C/m^2", P[0]))
         out.append(OutputField("u_pol_z", "pm", self.to_pm * P[dim - 1], kind="cell"))
+        out.append(OutputField("residual_strain_x", "1", self.strain_x, kind="cell"))
+        out.append(OutputField("residual_strain_y", "1", self.strain_y, kind="cell"))
         return out
 
     def summary(self, u):
