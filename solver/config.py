@@ -146,6 +146,19 @@ class StrainSection(_Strict):
     relaxation_width_y_nm: Annotated[float, Field(gt=0.0)] = 1.0
 
 
+class WorkFunctionSection(_Strict):
+    """The work function of the free surface (needs a vacuum layer on top); see
+    solver/workfunction.py."""
+
+    #: compute it; default: whenever the top layer is vacuum
+    enabled: bool | None = None
+    #: "none", or "exponential": (W_substrate - W_film) exp(-t / band_alignment_length_nm)
+    band_alignment: Literal["none", "exponential"] = "none"
+    band_alignment_length_nm: Annotated[float, Field(gt=0.0)] = 1.0
+    #: 2D/3D: height of the KPFM-like map above the highest surface point (default: the top)
+    probe_height_nm: Annotated[float, Field(gt=0.0)] | None = None
+
+
 class InitialSection(_Strict):
     """Initial vacancy state: per-layer ``delta`` where given, elsewhere equilibrium with a
     uniform vacancy electrochemical potential ``mu_eV``."""
@@ -274,6 +287,7 @@ class Config(_Strict):
     physics: PhysicsSection = PhysicsSection()
     boundary: dict[str, BoundaryCondition] = {}
     strain: StrainSection = StrainSection()
+    workfunction: WorkFunctionSection = WorkFunctionSection()
     initial: InitialSection = InitialSection()
     time: TimeSection | None = None
     materials: dict[str, dict[str, Any]] = {}
@@ -281,6 +295,13 @@ class Config(_Strict):
     output: OutputSection = OutputSection()
 
     # -- derived geometry -------------------------------------------------------------------
+    @property
+    def work_function_on(self) -> bool:
+        top = self.boundary.get("top")
+        free_top = top is None or top.phi_V is None  # a biased probe fixes the vacuum level
+        auto = self.layers[-1].material == "vacuum" and len(self.solid_layers) > 0 and free_top
+        return auto if self.workfunction.enabled is None else self.workfunction.enabled
+
     @property
     def solid_layers(self) -> list[Layer]:
         return [lay for lay in self.layers if lay.material != "vacuum"]
@@ -529,6 +550,28 @@ def _cross_checks(cfg: Config) -> list[tuple[str, str]]:
             problems.extend(coefficient_problems(cfg, materials))
         if (cfg.physics.polarization or cfg.physics.mechanics) and not problems:
             problems.extend(_lattice_problems(cfg, materials))
+        if cfg.work_function_on and not problems:
+            problems.extend(_work_function_problems(cfg, materials))
+    return problems
+
+
+def _work_function_problems(cfg: Config, materials) -> list[tuple[str, str]]:
+    problems = []
+    if cfg.layers[-1].material != "vacuum":
+        problems.append(("workfunction.enabled", "the work function needs a vacuum layer on top "
+                         "of the stack; add one or set enabled = false"))
+        return problems
+    top = cfg.boundary.get("top")
+    if top is not None and top.phi_V is not None:
+        problems.append(("boundary.top.phi_V", "the work function needs a free top facet (the "
+                         "vacuum level floats); remove phi_V there or set workfunction.enabled "
+                         "= false"))
+    solid = cfg.solid_layers
+    needs = [solid[-1]] + ([solid[0]] if cfg.workfunction.band_alignment != "none" else [])
+    for lay in needs:
+        if not materials[lay.material].has("work_function"):
+            problems.append((f"materials.{lay.material}.work_function",
+                             "the work-function output needs it; give it (eV) with a source"))
     return problems
 
 

@@ -138,6 +138,22 @@ class CoupledProblem:
         for bc in self.bcs["mu"]:
             bc.set(self.u["mu"].x.array)
 
+    def potential_without(self, excluded: str) -> dolfinx.fem.Function:
+        """The potential with one module's charges removed, everything else frozen at the
+        current state (e.g. the potential without the polarization's bound charge)."""
+        phi = self.u["phi"]
+        ref = dolfinx.fem.Function(phi.function_space, name="phi_ref")
+        ref.x.array[:] = phi.x.array
+        F = sum(terms["phi"] for name, terms in self.terms.items()
+                if name != excluded and "phi" in terms)
+        F = self.scales["phi"] * ufl.replace(F, {phi: ref})
+        problem = dolfinx.fem.petsc.NonlinearProblem(
+            F, ref, bcs=self.bcs["phi"],  # a DirichletBC belongs to the space: it applies as is
+            petsc_options_prefix=PREFIX + "ref_", petsc_options=self.petsc_options(self.domain.cfg))
+        problem.solve()
+        _check(problem.solver, f"the potential without {excluded}")
+        return ref
+
     def snapshot(self) -> dict[str, np.ndarray]:
         return {n: f.x.array.copy() for n, f in self.u.items()}
 

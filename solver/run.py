@@ -232,6 +232,10 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers, restart=False) 
                   profile_columns(domain, outputs, cfg.output.profile_points), comm)
         for m in modules:
             summary[m.name] = m.summary(problem.u)
+        if cfg.work_function_on:
+            from heterofem.solver.workfunction import work_function
+
+            summary["work_function"] = work_function(problem, out)
     summary["converged"] = failure is None
     if failure is not None:
         summary["error"] = str(failure)
