@@ -31,6 +31,7 @@ from heterofem.solver import orientation, units
 from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.materials import eps_tensor_crystal
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
+from heterofem.solver.physics.polarization import polar_layers
 
 
 def fermi_dirac_half(eta):
@@ -75,8 +76,6 @@ class Electrostatics(Physics):
         super().__init__(domain)
         cfg, dim = domain.cfg, domain.dim
         eps, rho, screen, nc, offset = {}, {}, {}, {}, {}
-        from heterofem.solver.physics.polarization import polar_layers
-
         polar = polar_layers(cfg, domain.materials)
         for layer in cfg.layers:
             mat = domain.material(layer)
