@@ -5,7 +5,7 @@ DEMO      ?= problems/tio2_vo2_tio2_001_2d_step.toml
 DEMO_OUT  ?= results/demo
 NP        ?= 2
 
-.PHONY: venv demo test test-fast clean
+.PHONY: venv demo test test-fast bench bench-quick clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -23,6 +23,16 @@ test: venv
 ## Skip the mpirun tests
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not mpi"
+
+## Benchmarks (FiPy comparison needs the bench extra; about 13 min, --quick about 1 min)
+bench: venv
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	$(BIN)/python benchmarks/vacancy_poisson.py
+	$(BIN)/python benchmarks/sweep_throughput.py
+
+bench-quick: venv
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	$(BIN)/python benchmarks/vacancy_poisson.py --quick
 
 clean:
 	rm -rf results .pytest_cache
