@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import logging
 import platform
 import shutil
@@ -57,7 +58,11 @@ def versions() -> dict[str, str]:
 
 
 def _git_commit() -> str | None:
+    """The commit of the source tree; in a container (no .git) the image's build argument
+    HETEROFEM_GIT_COMMIT."""
     src = Path(__file__).resolve().parent
+    if not (src.parent / ".git").exists() and os.environ.get("HETEROFEM_GIT_COMMIT"):
+        return os.environ["HETEROFEM_GIT_COMMIT"]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=src, capture_output=True,
                                 text=True, timeout=5)

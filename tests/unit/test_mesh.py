@@ -6,10 +6,7 @@ vertex coordinates). Meshes are small; the 3D ones coarse.
 
 from __future__ import annotations
 
-try:
-    import dolfinx_solver  # noqa: F401  (MPI set-up; must precede mpi4py)
-except ImportError:
-    pass
+import heterofem.solver.dolfinx_env  # noqa: F401  (the wheel's MPI set-up before mpi4py)
 
 import json
 import subprocess
@@ -346,10 +343,9 @@ def test_running_gmsh_session_is_left_alone():
 # -- MPI -------------------------------------------------------------------------------------
 
 MPI_SCRIPT = """
-import dolfinx_solver  # noqa: F401
 import json, sys
-from mpi4py import MPI
-import dolfinx, ufl
+from heterofem.solver.dolfinx_env import MPI, dolfinx  # the wheel's MPI first, or conda's
+import ufl
 from heterofem.meshes import create_stack_mesh, mesh_statistics
 from heterofem.solver.config import Config
 
