@@ -383,7 +383,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> list[tuple[st
             problems.append((item, "a --set needs the form dotted.key=value"))
             continue
         key, text = item.split("=", 1)
-        parts = key.strip().split(".")
+        # quotes around a part are TOML-style quoting of a name (boundary."film/gap".phi_V)
+        parts = [part.strip().strip('"').strip("'") for part in key.strip().split(".")]
         node: Any = data
         try:
             for i, part in enumerate(parts[:-1]):

@@ -55,6 +55,9 @@ def test_set_overrides_by_index_and_by_name(tmp_path):
     assert cfg.run.temperature_K == 423.15
     assert cfg.layers[0].orientation == "110"
     assert cfg.boundary["top"].phi_V == 2.0
+    # TOML-style quoting of a facet name with a slash
+    cfg = load_config(path, ['boundary."substrate/film".surface_charge_C_m2=0.01'])
+    assert cfg.boundary["substrate/film"].surface_charge_C_m2 == 0.01
 
 
 def test_set_bad_path_is_reported():
