@@ -312,7 +312,8 @@ def test_restarted_run_joins_its_field_files(runs, tmp_path):
 
 
 def test_mp4_animation(runs, tmp_path):
-    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    import imageio_ffmpeg  # a dependency (pyproject): no silent skip
+
     mp4 = animate_run(runs["transient"], "c_V", tmp_path / "a.mp4", fps=4)
     frames, _ = imageio_ffmpeg.count_frames_and_secs(str(mp4))
     assert frames == 4
