@@ -176,6 +176,12 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers, restart=False) 
         "config_sha256": hashlib.sha256(resolved_text.encode()).hexdigest(),
         "mesh": {"cells": int(n_cells), "layers": stats.get("layers", {})},
     }
+    def write_failure(exc: Exception) -> None:
+        """summary.json of a run that stopped: converged false, the error, no fields."""
+        summary.update(converged=False, error=str(exc), timings_s=timer.phases,
+                       wall_time_s=time.perf_counter() - t_start)
+        write_json(out / "summary.json", summary, comm)
+
     with timer("setup"):
         domain = Domain(cfg, stack, resolve_materials(cfg))
         modules = active_physics(domain)
@@ -183,9 +189,7 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers, restart=False) 
         try:
             problem = CoupledProblem(domain, modules, transient=cfg.time is not None or pseudo)
         except SolveError as exc:  # the initial state (e.g. its potential) did not converge
-            summary.update(converged=False, error=str(exc), timings_s=timer.phases,
-                           wall_time_s=time.perf_counter() - t_start)
-            write_json(out / "summary.json", summary, comm)
+            write_failure(exc)
             raise
         summary["dofs"] = int(sum(V.dofmap.index_map.size_global * V.dofmap.index_map_bs
                                   for V in problem.spaces.values()))
@@ -223,9 +227,7 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers, restart=False) 
         failure = exc
         summary["time"] = exc.stats
     except SolveError as exc:  # a steady solve failed: nothing trustworthy to write
-        summary.update(converged=False, error=str(exc), timings_s=timer.phases,
-                       wall_time_s=time.perf_counter() - t_start)
-        write_json(out / "summary.json", summary, comm)
+        write_failure(exc)
         raise
     finally:
         if writer is not None:
