@@ -130,7 +130,7 @@ class CoupledProblem:
                                    + vac.initial_phi_terms(phi, self.v["phi"]))
         problem = dolfinx.fem.petsc.NonlinearProblem(
             F0, phi, bcs=self.bcs["phi"], petsc_options_prefix=PREFIX + "init_",
-            petsc_options=self.petsc_options(self.domain.cfg))
+            petsc_options=self.petsc_options(self.domain.cfg, single_field=True))
         problem.solve()
         _check(problem.solver, "the initial potential (Poisson with the initial vacancies)")
         mu0 = vac.initial_mu(self.spaces["mu"], phi)
@@ -149,7 +149,8 @@ class CoupledProblem:
         F = self.scales["phi"] * ufl.replace(F, {phi: ref})
         problem = dolfinx.fem.petsc.NonlinearProblem(
             F, ref, bcs=self.bcs["phi"],  # a DirichletBC belongs to the space: it applies as is
-            petsc_options_prefix=PREFIX + "ref_", petsc_options=self.petsc_options(self.domain.cfg))
+            petsc_options_prefix=PREFIX + "ref_",
+            petsc_options=self.petsc_options(self.domain.cfg, single_field=True))
         problem.solve()
         _check(problem.solver, f"the potential without {excluded}")
         return ref
@@ -162,13 +163,40 @@ class CoupledProblem:
             self.u[n].x.array[:] = arr
 
     # -- solving --------------------------------------------------------------------------------
-    def petsc_options(self, cfg: Config) -> dict:
+    def petsc_options(self, cfg: Config, single_field: bool = False) -> dict:
+        """SNES/KSP options: defaults, then [solver.petsc_options].
+
+        A field split (``pc_type = "fieldsplit"`` with ``fieldsplit_<unknown>_*`` options) is
+        for the coupled problem; the single-field solves (initial and reference potentials)
+        then use GAMG instead.
+        """
         opts = dict(DEFAULT_PETSC_OPTIONS)
         opts.update(
             snes_rtol=cfg.solver.rtol, snes_atol=cfg.solver.atol, snes_max_it=cfg.solver.max_it
         )
         opts.update(cfg.solver.petsc_options)
+        if opts.get("pc_type") != "lu" and "pc_factor_mat_solver_type" not in cfg.solver.petsc_options:
+            opts.pop("pc_factor_mat_solver_type", None)  # only the default LU uses it
+        if single_field and opts.get("pc_type") == "fieldsplit":
+            opts = {k: v for k, v in opts.items()
+                    if not k.startswith(("pc_fieldsplit", "fieldsplit_"))}
+            opts["pc_type"] = "gamg"
         return opts
+
+    def _install_fieldsplit(self, snes) -> None:
+        """Index sets of the unknowns in the blocked system, named after them, so that
+        ``fieldsplit_phi_pc_type = "gamg"`` etc. reach the right block (DOLFINx gives a
+        blocked matrix none). Each rank owns the fields' dofs one after another."""
+        spaces = [self.spaces[n] for n in self.names]
+        sizes = [V.dofmap.index_map.size_local * V.dofmap.index_map_bs for V in spaces]
+        comm = self.domain.comm
+        offset = comm.exscan(sum(sizes)) or 0
+        splits = []
+        for name, n in zip(self.names, sizes):
+            splits.append((name, PETSc.IS().createGeneral(
+                np.arange(offset, offset + n, dtype=PETSc.IntType), comm=comm)))
+            offset += n
+        snes.getKSP().getPC().setFieldSplitIS(*splits)
 
     @property
     def problem(self) -> dolfinx.fem.petsc.NonlinearProblem:
@@ -182,6 +210,8 @@ class CoupledProblem:
                 petsc_options=self.petsc_options(self.domain.cfg),
                 kind=None if single else "mpi",
             )
+            if not single and self.petsc_options(self.domain.cfg).get("pc_type") == "fieldsplit":
+                self._install_fieldsplit(self._problem.solver)
             cap = self.max_update()
             if cap:
                 self._problem.solver.setLineSearchPreCheck(_limiter(cap))
