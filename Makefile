@@ -29,6 +29,7 @@ bench: venv
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python benchmarks/vacancy_poisson.py
 	$(BIN)/python benchmarks/sweep_throughput.py
+	$(BIN)/python benchmarks/scaling.py --ranks 1 2
 
 bench-quick: venv
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
