@@ -265,12 +265,13 @@ class Polarization(Physics):
             "a1_zz_J_m_C2": self.a1_zz,
             "strain": {n: s.as_dict() for n, s in self.strains.items()},
             "max_abs_P_C_m2": float(np.nanmax(np.abs(pz))) if pz.size else 0.0,
-            "max_displacement_pm": self._max_pm(pz),
+            "max_displacement_pm": self._max_pm(pz, cols),
             "dipole_potential_step_bare_V": bare,
         }
 
-    def _max_pm(self, pz) -> float:
-        conv = self.domain.evaluate(self.to_pm, self.domain.centre_line(801))
+    def _max_pm(self, pz, points) -> float:
+        """Largest displacement along the centre line, on the points P_z was sampled at."""
+        conv = self.domain.evaluate(self.to_pm, points)
         vals = np.abs(pz * conv)
         return float(np.nanmax(vals)) if vals.size else 0.0
 
