@@ -24,16 +24,23 @@ test: venv
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not mpi"
 
-## Benchmarks (FiPy comparison needs the bench extra; about 13 min, --quick about 1 min)
+## Benchmarks (FiPy comparison needs the bench extra; about 20 min, --quick about 2 min);
+## benchmarks/results/report.md states each goal of issue #10 as a measured ratio
 bench: venv
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python benchmarks/vacancy_poisson.py
+	$(BIN)/python benchmarks/scipy_poisson.py
+	$(BIN)/python benchmarks/coupled_cases.py
 	$(BIN)/python benchmarks/sweep_throughput.py
 	$(BIN)/python benchmarks/scaling.py --ranks 1 2
+	$(BIN)/python benchmarks/report.py
 
 bench-quick: venv
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python benchmarks/vacancy_poisson.py --quick
+	$(BIN)/python benchmarks/scipy_poisson.py --quick
+	$(BIN)/python benchmarks/coupled_cases.py --quick
+	$(BIN)/python benchmarks/report.py --dir benchmarks/results/quick
 
 clean:
 	rm -rf results .pytest_cache

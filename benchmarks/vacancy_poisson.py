@@ -46,8 +46,7 @@ STACK_2D = CONFIGS / "stack_tio2_vo2_tio2_2d_step.toml"
 #: (about 6000 dofs each, overlap 2) on the mu block. The mu block of the Jacobian is not an
 #: M-matrix (the mobility derivative adds a strong convection-like term where mu is steep):
 #: GAMG, SOR and ILU on it fail or stall; see the README. All of these go through
-#: [solver.petsc_options]; only the split index sets are installed by this script
-#: (_install_fieldsplit): heterofem does not set them itself yet.
+#: [solver.petsc_options] (heterofem names the split's index sets after the unknowns).
 ITERATIVE_OPTIONS = {
     "ksp_type": "gmres",
     "ksp_rtol": 1e-8,
@@ -66,10 +65,10 @@ FIELDSPLIT_OPTIONS = {
     "fieldsplit_mu_sub_pc_type": "lu",
 }
 ASM_BLOCK_DOFS = 6000
-#: the "picard-pc" variant: the same GMRES + field split, GAMG on both blocks, with the
-#: preconditioner assembled from a Picard Jacobian (the vacancy mobility held fixed: the mu
-#: block is then storage + a mobility-weighted Laplacian, an M-matrix). Needs a solver change
-#: (a preconditioner form next to the Jacobian); built here by _install_picard_pc.
+#: the "picard" variant: the same GMRES + field split, GAMG on both blocks, with heterofem's
+#: ``solver.preconditioner = "picard"``: the preconditioning matrix is the Jacobian with the
+#: vacancy mobility held fixed (the mu block is then storage + a mobility-weighted Laplacian,
+#: an M-matrix).
 PICARD_FIELDSPLIT_OPTIONS = {
     "fieldsplit_phi_ksp_type": "preonly",
     "fieldsplit_phi_pc_type": "gamg",
@@ -210,41 +209,6 @@ def _event_times(PETSc) -> dict:
     return out
 
 
-def _install_picard_pc(problem, PETSc, options: dict) -> None:
-    """Replace the coupled problem's NonlinearProblem by one whose preconditioning matrix is
-    the Picard Jacobian: the exact Jacobian less the derivative of the vacancy mobility."""
-    import ufl
-
-    from heterofem.solver.coupling import PREFIX, _limiter
-    from heterofem.solver.dolfinx_env import dolfinx
-
-    names = problem.names
-    vac = problem.modules["vacancies"]
-    mu, phi, v_mu = problem.u["mu"], problem.u["phi"], problem.v["mu"]
-    mob = vac.mobility(mu, phi)
-    f_mob = problem.scales["mu"] * ufl.inner(mob * ufl.grad(mu), ufl.grad(v_mu)) * vac.dx_solid
-    trial = {n: ufl.TrialFunction(problem.spaces[n]) for n in names}
-    P = []
-    for a in names:
-        row = []
-        for b in names:
-            F = problem.residual[a] - f_mob if a == "mu" else problem.residual[a]
-            form = ufl.derivative(F, problem.u[b], trial[b])
-            if a == b == "mu":
-                form += problem.scales["mu"] * ufl.inner(mob * ufl.grad(trial["mu"]),
-                                                         ufl.grad(v_mu)) * vac.dx_solid
-            row.append(form)
-        P.append(row)
-    bcs = [bc for n in names for bc in problem.bcs[n]]
-    nl = dolfinx.fem.petsc.NonlinearProblem(
-        [problem.residual[n] for n in names], [problem.u[n] for n in names], bcs=bcs, P=P,
-        kind="mpi", petsc_options_prefix=PREFIX, petsc_options=options)
-    cap = problem.max_update()
-    if cap:
-        nl.solver.setLineSearchPreCheck(_limiter(cap))
-    problem._problem = nl
-
-
 def _split_options(problem, split_options: dict) -> dict:
     """The split options with "auto" ASM block counts resolved (about ASM_BLOCK_DOFS mu dofs
     per block)."""
@@ -253,25 +217,6 @@ def _split_options(problem, split_options: dict) -> dict:
         if value == "auto":
             out[key] = max(4, problem.spaces["mu"].dofmap.index_map.size_global // ASM_BLOCK_DOFS)
     return out
-
-
-def _install_fieldsplit(problem, PETSc) -> None:
-    """Field-split index sets of the blocked (phi, mu) system: dolfinx gives a blocked
-    kind="mpi" matrix none, so the split cannot be asked for by options alone (the solver
-    would need to do this)."""
-    import numpy as np
-
-    spaces = [problem.spaces[n] for n in problem.names]
-    sizes = [V.dofmap.index_map.size_local * V.dofmap.index_map_bs for V in spaces]
-    comm = spaces[0].mesh.comm
-    start = comm.exscan(sum(sizes)) or 0
-    pc = problem.problem.solver.getKSP().getPC()
-    splits, offset = [], start
-    for name, n in zip(problem.names, sizes):
-        iset = PETSc.IS().createGeneral(np.arange(offset, offset + n, dtype=np.int32), comm=comm)
-        splits.append((name, iset))
-        offset += n
-    pc.setFieldSplitIS(*splits)
 
 
 def worker_scaling(args: dict) -> dict:
@@ -290,11 +235,12 @@ def worker_scaling(args: dict) -> dict:
     PETSc.Log.begin()
     out = {"ny": args["ny"], "solver": args["solver"], "rss_mib": {"imports": peak_rss_mib()},
            "load_average_start": os.getloadavg()[0]}
-    if args.get("quadrature_degree"):
-        # what-if: heterofem's one quadrature degree for every volume integral replaced
-        Domain.quadrature_degree = property(lambda self: args["quadrature_degree"])
-        out["quadrature_degree"] = args["quadrature_degree"]
     cfg = load_config(STACK_2D)
+    for key in ("quadrature_degree", "transport_quadrature_degree"):
+        if args.get(key):  # e.g. the earlier default, 2k + 3 = 5 for every volume integral
+            setattr(cfg.physics, key, args[key])
+    out["quadrature_degrees"] = {"default": Domain(cfg, None, {}).quadrature_degree,
+                                 "transport": Domain(cfg, None, {}).transport_quadrature_degree}
     t0 = time.perf_counter()
     stack, nx = structured_stack_mesh(cfg, args["ny"])
     out["mesh_s"] = time.perf_counter() - t0
@@ -361,7 +307,7 @@ def worker_scaling(args: dict) -> dict:
 
     # -- the coupled problem ----------------------------------------------------------------
     solver = args["solver"]
-    iterative = solver in ("iterative", "picard-pc")
+    iterative = solver in ("iterative", "picard")
     split = FIELDSPLIT_OPTIONS if solver == "iterative" else PICARD_FIELDSPLIT_OPTIONS
     split = dict(args.get("split_options", split))
     t0 = time.perf_counter()
@@ -371,15 +317,15 @@ def worker_scaling(args: dict) -> dict:
     out["initial_state_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if iterative:
-        # the split options go through [solver.petsc_options] like any user's; only the
-        # split index sets need code (_install_fieldsplit)
+        # the split options go through [solver.petsc_options] like any user's
         split = _split_options(problem, split)
-        cfg.solver.petsc_options = {**ITERATIVE_OPTIONS, **split}
-    if solver == "picard-pc":
-        _install_picard_pc(problem, PETSc, problem.petsc_options(cfg))
-    snes = problem.problem.solver  # compiles the forms, creates the matrix and SNES
-    if iterative:
-        _install_fieldsplit(problem, PETSc)
+        cfg.solver.petsc_options = {**ITERATIVE_OPTIONS, **split, **args.get("extra_options", {})}
+    elif args.get("extra_options"):
+        cfg.solver.petsc_options = {**cfg.solver.petsc_options, **args["extra_options"]}
+    if solver == "picard":
+        cfg.solver.preconditioner = "picard"  # heterofem's option (CoupledProblem)
+    # compiles the forms, creates the matrices and SNES; heterofem installs the split's index sets
+    snes = problem.problem.solver
     out["problem_setup_s"] = time.perf_counter() - t0
     out["dofs"] = int(sum(Vs.dofmap.index_map.size_global for Vs in problem.spaces.values()))
     out["rss_mib"]["coupled_setup"] = peak_rss_mib()
@@ -426,6 +372,7 @@ def worker_scaling(args: dict) -> dict:
     out["rss_mib"]["coupled"] = peak_rss_mib()
     out["load_average_end"] = os.getloadavg()[0]
     out["options"] = {**problem.petsc_options(cfg), **(split if iterative else {})}
+    out["preconditioner"] = cfg.solver.preconditioner
     return out
 
 
@@ -622,11 +569,16 @@ def run_transient(quick: bool) -> dict:
 #: 2D variants: label -> (solver, extra worker args, sizes it runs at in a full run)
 VARIANTS = {
     "mumps": ("mumps", {}, ("1e4", "1e5", "1e6")),
-    "iterative": ("iterative", {}, ("1e4", "1e5", "1e6")),
-    # needs a solver change (a Picard preconditioning matrix): shows what AMG alone gives
-    "picard-pc": ("picard-pc", {}, ("1e4", "1e5")),
-    # what-if: quadrature degree 2 instead of heterofem's 2 k + 3 = 5 for every volume integral
-    "mumps-q2": ("mumps", {"quadrature_degree": 2}, ("1e4", "1e5")),
+    "iterative": ("iterative", {}, ("1e4", "1e5")),
+    # solver.preconditioner = "picard" with GAMG on both fields: AMG only
+    "picard": ("picard", {}, ("1e4", "1e5", "1e6")),
+    # the same, the preconditioner (GAMG setup) rebuilt every 3rd Newton iteration only
+    "picard-lag3": ("picard", {"extra_options": {"snes_lag_preconditioner": 3}}, ("1e4", "1e5")),
+    # the earlier quadrature: degree 2k + 3 = 5 for every volume integral (now 2k = 2, and
+    # 2k + 6 = 8 for the vacancy flux)
+    "mumps-q5": ("mumps", {"quadrature_degree": 5, "transport_quadrature_degree": 5}, ("1e4", "1e5")),
+    # what-if: no backtracking (one residual per Newton iteration; the 10 kT limiter stays)
+    "mumps-basic-ls": ("mumps", {"extra_options": {"snes_linesearch_type": "basic"}}, ("1e4", "1e5")),
 }
 
 
@@ -636,7 +588,7 @@ def run_scaling(quick: bool) -> dict:
     cases = []
     for label, ny in sizes.items():
         for name, (solver, extra, where) in VARIANTS.items():
-            if label not in where or (quick and name not in ("mumps", "iterative")):
+            if label not in where or (quick and name not in ("mumps", "picard")):
                 continue
             print(f"[2/3] 2D {label}: {name} ...", flush=True)
             res = spawn("scaling", {"ny": ny, "solver": solver, "dts": dts, **extra},
@@ -852,7 +804,7 @@ def markdown(res: dict) -> str:
         L += ["", "Growth exponents (time or memory ~ N^p, least squares over the sizes run): "
               + "; ".join(f"{s}: Newton step {_f(v['newton_step'], '{:.2f}')}, floor {_f(v['floor'], '{:.2f}')}, "
                           f"peak RSS {_f(v['peak_rss'], '{:.2f}')}" for s, v in g.items()) + ".", ""]
-        for name in ("iterative", "picard-pc"):
+        for name in ("iterative", "picard", "picard-lag3"):
             it = next((c for c in reversed(sc["cases"]) if c.get("solver") == name and "options" in c),
                       None)
             if it:

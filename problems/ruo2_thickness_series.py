@@ -1,12 +1,25 @@
-"""RuO2/TiO2(110): interfacial polarization and residual strain against film thickness.
+"""RuO2/TiO2(110): work function, interfacial polarization and residual strain against thickness.
 
-Runs problems/ruo2_tio2_110_polar_1d.toml for each thickness and writes
-results/ruo2_series/table.csv (thickness, interfacial P and displacement, a1*_z of the film,
-residual strains along x = [001] and y = [1-10], the work function and its parts from the
-solved fields) and work_function.png against the paper's KPFM values
-(problems/reference/ruo2_tio2_110_work_function.csv).
+Runs problems/ruo2_tio2_110_polar_1d.toml (calibrated by problems/calibrate_ruo2_work_function.py)
+for each RuO2 thickness, in turn and in this process, and writes to the output directory
+(default results/ruo2_series):
+
+- table.csv: thickness, the work function Phi = E_vac - E_F and its parts (intrinsic RuO2(110)
+  value, band alignment, polarization-induced part), the interfacial P at the buried interface
+  and at the surface, the polar displacement, a1*_z of the film, the interface fields after the
+  strain scaling, the residual strains along x = [001] and y = [1-10];
+- work_function.png: Phi against thickness with the paper's KPFM points
+  (problems/reference/ruo2_tio2_110_work_function.csv) and the polarization-induced part;
+- trilayer.json: the TiO2/RuO2/TiO2 trilayer's interfacial polarization at both interfaces
+  (problems/tio2_ruo2_tio2_110_trilayer_1d.toml, a prediction: nothing of it is fitted);
+- one run directory per thickness (t_<t>nm/) with summary.json, profiles.csv, fields.
+
+Every Phi comes from the solved potential in the vacuum above the film.
 
     .venv/bin/python problems/ruo2_thickness_series.py [--out DIR] [--thickness 1.5 3.5 ...]
+                                                       [--set key=value ...] [--no-trilayer]
+
+It runs under ``mpirun -n N`` too (each case on all ranks).
 """
 
 from __future__ import annotations
@@ -14,13 +27,75 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
-import sys
+import logging
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "ruo2_tio2_110_polar_1d.toml"
-THICKNESSES_NM = (1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 8.0, 10.0, 13.0, 17.2)
+TRILAYER = HERE / "tio2_ruo2_tio2_110_trilayer_1d.toml"
+REFERENCE = HERE / "reference" / "ruo2_tio2_110_work_function.csv"
+THICKNESSES_NM = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 8.0, 9.0, 10.0,
+                  12.0, 14.0, 17.2)
+
+
+def run_thickness(t_nm: float, out: Path, overrides: list[str] = (), comm=None) -> dict:
+    """Solve the RuO2 film of thickness t_nm; returns one row of the table."""
+    from heterofem.solver.config import load_config
+    from heterofem.solver.dolfinx_env import MPI
+    from heterofem.solver.run import run_case
+
+    cfg = load_config(CONFIG, [f"layers.film.thickness_nm={t_nm}", *overrides])
+    summary = run_case(cfg, out, comm or MPI.COMM_WORLD, overwrite=True)
+    return row(t_nm, summary)
+
+
+def row(t_nm: float, summary: dict) -> dict:
+    pol, wf = summary["polarization"], summary["work_function"]
+    iface = pol["interfaces"]["substrate/film"]
+    strain = pol["strain"]["film"]
+    bias = pol.get("polar_bias_V", {})
+    return {
+        "thickness_nm": t_nm,
+        "work_function_eV": wf["work_function_eV"],
+        "wf_intrinsic_eV": wf["intrinsic_eV"],
+        "wf_band_alignment_eV": wf["band_alignment_eV"],
+        "wf_polarization_eV": wf["polarization_eV"],
+        "wf_charges_eV": wf["charges_eV"],
+        "P_interface_C_m2": iface["P_C_m2"],
+        "P_surface_C_m2": pol["interfaces"]["film/gap"]["P_C_m2"],
+        "decay_length_in_film_nm": iface.get("decay_length_above_nm") or float("nan"),
+        "max_displacement_pm": pol["max_displacement_pm"],
+        "a1_film_J_m_C2": pol["a1_zz_J_m_C2"]["film"],
+        "bias_interface_V": bias.get("substrate/film", float("nan")),
+        "bias_surface_V": bias.get("film/gap", float("nan")),
+        "strain_x_001": strain["strain_x"],
+        "strain_y_1-10": strain["strain_y"],
+    }
+
+
+def reference_points() -> list[tuple[float, float]]:
+    lines = REFERENCE.read_text().splitlines()
+    data = [line for line in lines if line and not line.startswith("#")][1:]  # past "x,y"
+    return [tuple(float(v) for v in line.split(",")) for line in data]
+
+
+def trilayer(out: Path, overrides: list[str] = ()) -> dict:
+    """The trilayer's interfacial polarization (a prediction with the calibrated data)."""
+    from heterofem.solver.config import load_config
+    from heterofem.solver.dolfinx_env import MPI
+    from heterofem.solver.run import run_case
+
+    summary = run_case(load_config(TRILAYER, list(overrides)), out, MPI.COMM_WORLD, overwrite=True)
+    pol = summary["polarization"]
+    return {
+        "P_lower_interface_C_m2": pol["interfaces"]["buffer/film"]["P_C_m2"],
+        "P_upper_interface_C_m2": pol["interfaces"]["film/cap"]["P_C_m2"],
+        "P_surface_C_m2": pol["interfaces"]["cap/gap"]["P_C_m2"],
+        "decay_length_lower_nm": pol["interfaces"]["buffer/film"].get("decay_length_above_nm"),
+        "decay_length_upper_nm": pol["interfaces"]["film/cap"].get("decay_length_below_nm"),
+        "max_displacement_pm": pol["max_displacement_pm"],
+        "work_function_eV": summary.get("work_function", {}).get("work_function_eV"),
+    }
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -28,38 +103,28 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--out", type=Path, default=Path("results/ruo2_series"))
     parser.add_argument("--thickness", type=float, nargs="+", default=list(THICKNESSES_NM))
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--no-trilayer", action="store_true", help="skip the trilayer prediction")
     args = parser.parse_args(argv)
+    from heterofem.solver.dolfinx_env import MPI
+
+    logging.getLogger("heterofem").setLevel(logging.WARNING)
+    rank0 = MPI.COMM_WORLD.rank == 0
     rows = []
     for t in args.thickness:
-        run_dir = args.out / f"t_{t:g}nm"
-        sets = [f"layers.film.thickness_nm={t}"] + args.overrides
-        cmd = [sys.executable, "-m", "heterofem.solver.cli", "run", str(CONFIG), "--out",
-               str(run_dir), "--overwrite"] + [a for s in sets for a in ("--set", s)]
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
-        summary = json.loads((run_dir / "summary.json").read_text())
-        pol, wf = summary["polarization"], summary["work_function"]
-        iface = pol["interfaces"]["substrate/film"]
-        strain = pol["strain"]["film"]
-        rows.append({
-            "thickness_nm": t,
-            "P_interface_C_m2": iface["P_C_m2"],
-            "decay_length_in_film_nm": iface.get("decay_length_above_nm") or float("nan"),
-            "max_displacement_pm": pol["max_displacement_pm"],
-            "a1_film_J_m_C2": pol["a1_zz_J_m_C2"]["film"],
-            "strain_x_001": strain["strain_x"],
-            "strain_y_1-10": strain["strain_y"],
-            "work_function_eV": wf["work_function_eV"],
-            "wf_band_alignment_eV": wf["band_alignment_eV"],
-            "wf_polarization_eV": wf["polarization_eV"],
-            "wf_charges_eV": wf["charges_eV"],
-        })
-        print(", ".join(f"{k} = {v:.4g}" for k, v in rows[-1].items()), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "table.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    _figure(rows, args.out / "work_function.png")
+        rows.append(run_thickness(t, args.out / f"t_{t:g}nm", args.overrides))
+        if rank0:
+            print(", ".join(f"{k} = {v:.4g}" for k, v in rows[-1].items()), flush=True)
+    tri = None if args.no_trilayer else trilayer(args.out / "trilayer")
+    if rank0:
+        args.out.mkdir(parents=True, exist_ok=True)
+        with open(args.out / "table.csv", "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        if tri is not None:
+            (args.out / "trilayer.json").write_text(json.dumps(tri, indent=2) + "\n")
+            print("trilayer: " + ", ".join(f"{k} = {v}" for k, v in tri.items()), flush=True)
+        _figure(rows, args.out / "work_function.png")
     return rows
 
 
@@ -70,18 +135,20 @@ def _figure(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    lines = (HERE / "reference" / "ruo2_tio2_110_work_function.csv").read_text().splitlines()
-    data = [line for line in lines if line and not line.startswith("#")][1:]  # past "x,y"
-    ref = np.array([[float(v) for v in line.split(",")] for line in data])
+    ref = np.array(reference_points())
     t = [r["thickness_nm"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(t, [r["work_function_eV"] for r in rows], "o-", color="k", label="heterofem")
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot(t, [r["work_function_eV"] for r in rows], "o-", color="k", label="heterofem: Phi")
     ax.plot(t, [r["work_function_eV"] - r["wf_polarization_eV"] for r in rows], "--",
-            color="0.5", label="without the polarization part")
-    ax.plot(ref[:, 0], ref[:, 1], "s", color="tab:red", label="KPFM (Jeong et al. 2026)")
+            color="0.5", label="intrinsic + band alignment (no polarization)")
+    ax.plot(t, [r["wf_polarization_eV"] for r in rows], ":", color="tab:blue",
+            label="polarization-induced part")
+    ax.plot(ref[:, 0], ref[:, 1], "s", color="tab:red", ms=8,
+            label="KPFM (Jeong et al. 2026), fitted points")
+    ax.axvspan(4.0, 6.5, color="tab:orange", alpha=0.12, label="[001] strain relaxes")
     ax.set_xlabel("RuO2 thickness [nm]")
     ax.set_ylabel("work function [eV]")
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

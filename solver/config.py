@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 #: Physics switches that exist in the schema but have no solver yet (each lands with its issue).
-NOT_IMPLEMENTED_PHYSICS = ("crystallization",)
+NOT_IMPLEMENTED_PHYSICS: tuple[str, ...] = ()
 
 #: Crystal orientations understood by :mod:`heterofem.solver.orientation`: the crystal
 #: direction along the growth axis z.
@@ -127,6 +127,12 @@ class PhysicsSection(_Strict):
     electrons: Literal["none", "boltzmann", "fermi-dirac"] = "none"
     #: vacancy statistics: site exclusion theta/(1-theta), or the dilute (Boltzmann) limit
     vacancy_statistics: Literal["site-exclusion", "dilute"] = "site-exclusion"
+    #: quadrature degree of every volume integral (None: 2 x element_degree, exact for the
+    #: mass matrix and optimal-order accurate for the nonlinear terms; see Domain)
+    quadrature_degree: Annotated[int, Field(ge=1, le=12)] | None = None
+    #: quadrature degree of the vacancy flux (its mobility is exponential in mu; None: 2 x
+    #: element_degree + 6, converged to ~0.3 % in the transported amount, see Domain)
+    transport_quadrature_degree: Annotated[int, Field(ge=1, le=20)] | None = None
 
 
 class StrainSection(_Strict):
@@ -152,11 +158,88 @@ class WorkFunctionSection(_Strict):
 
     #: compute it; default: whenever the top layer is vacuum
     enabled: bool | None = None
-    #: "none", or "exponential": (W_substrate - W_film) exp(-t / band_alignment_length_nm)
-    band_alignment: Literal["none", "exponential"] = "none"
+    #: "none"; "exponential": (W_substrate - W_film) exp(-t / band_alignment_length_nm);
+    #: "linear": (W_substrate - W_film) max(0, 1 - t / band_alignment_length_nm)
+    band_alignment: Literal["none", "exponential", "linear"] = "none"
     band_alignment_length_nm: Annotated[float, Field(gt=0.0)] = 1.0
     #: 2D/3D: height of the KPFM-like map above the highest surface point (default: the top)
     probe_height_nm: Annotated[float, Field(gt=0.0)] | None = None
+
+
+class DepositionSection(_Strict):
+    """Film growth on a fixed mesh (solver/physics/crystallization.py): the crystallizing
+    layers are meshed to their final thickness; material above the growth surface
+    z_s(t) = z_0 + initial_thickness_nm + rate x t waits frozen (no transport, no
+    crystallization) at the deposition state and joins as the surface passes."""
+
+    #: growth rate [nm/s]; or give nm_per_pulse and pulse_rate_Hz (PLD)
+    rate_nm_s: Annotated[float, Field(gt=0.0)] | None = None
+    nm_per_pulse: Annotated[float, Field(gt=0.0)] | None = None
+    pulse_rate_Hz: Annotated[float, Field(gt=0.0)] | None = None
+    #: thickness already deposited at t = 0 [nm]
+    initial_thickness_nm: Annotated[float, Field(ge=0.0)] = 0.0
+    #: oxygen deficiency delta of the arriving (amorphous) material; or derive it from the
+    #: growth pO2 by the amorphous material's non-stoichiometry law (give pO2_mTorr)
+    delta: Annotated[float, Field(gt=0.0, lt=2.0)] | None = None
+    pO2_mTorr: Annotated[float, Field(gt=0.0)] | None = None
+    #: width of the smoothed growth surface [nm] (default: the phase-field interface width)
+    surface_width_nm: Annotated[float, Field(gt=0.0)] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DepositionSection":
+        pulsed = (self.nm_per_pulse is not None, self.pulse_rate_Hz is not None)
+        if any(pulsed) and not all(pulsed):
+            raise ValueError("give nm_per_pulse together with pulse_rate_Hz")
+        if self.rate_nm_s is not None and any(pulsed):
+            raise ValueError("give either rate_nm_s or nm_per_pulse and pulse_rate_Hz, not both")
+        if self.rate_nm_s is None and not any(pulsed):
+            raise ValueError("give the growth rate: rate_nm_s, or nm_per_pulse and pulse_rate_Hz")
+        if self.delta is not None and self.pO2_mTorr is not None:
+            raise ValueError("give either delta or pO2_mTorr for the deposited material, not both")
+        return self
+
+    @property
+    def rate(self) -> float:
+        """Growth rate [nm/s]."""
+        if self.rate_nm_s is not None:
+            return self.rate_nm_s
+        return self.nm_per_pulse * self.pulse_rate_Hz
+
+
+def deposition_delta(material, pO2_mTorr: float) -> float:
+    """delta of TiO2-delta deposited at pO2 by the non-stoichiometry law
+    delta = delta_ref (pO2 / p_ref)^(-1/n) of the (amorphous) material (PARAMETERS.md 5c)."""
+    ref = material.value("nonstoichiometry_delta_ref", "dimensionless")
+    p_ref = material.value("nonstoichiometry_pO2_ref", "Pa")
+    n = material.value("nonstoichiometry_exponent", "dimensionless")
+    pO2_Pa = pO2_mTorr * 1e-3 * 101325.0 / 760.0
+    return ref * (pO2_Pa / p_ref) ** (-1.0 / n)
+
+
+class CrystallizationSection(_Strict):
+    """Amorphous -> crystalline phase field (solver/physics/crystallization.py, docs/model.md).
+
+    The listed layers' material is the crystal (e.g. "TiO2"); ``amorphous_material`` gives the
+    properties of the as-deposited phase and the transformation parameters."""
+
+    #: layers in which the phase field lives (the deposited film)
+    layers: list[Name] = []
+    amorphous_material: str = "TiO2_amorphous"
+    #: facet held crystalline (xi = 1): the epitaxial seed; default: the interface below the
+    #: lowest crystallizing layer; "none" for no seed
+    seed: str | None = None
+    #: a flat crystalline region below this height [nm] at t = 0 (tanh profile); default none
+    initial_front_nm: float | None = None
+    #: diffuse-interface width l [nm]: xi = (1 - tanh(z / (2 l))) / 2 across a flat front
+    interface_width_nm: Annotated[float, Field(gt=0.0)] = 1.0
+    #: overrides of the amorphous material's values (J/m^3, J/m^2, m^3/(J s), eV)
+    driving_force_J_m3: float | None = None
+    interface_energy_J_m2: Annotated[float, Field(gt=0.0)] | None = None
+    mobility_M0_m3_J_s: Annotated[float, Field(gt=0.0)] | None = None
+    mobility_Ea_eV: Annotated[float, Field(ge=0.0)] | None = None
+    #: the film counts as crystallized when its crystalline thickness exceeds this [nm]
+    crystallized_threshold_nm: Annotated[float, Field(gt=0.0)] = 2.0
+    deposition: DepositionSection | None = None
 
 
 class InitialSection(_Strict):
@@ -215,6 +298,10 @@ class BoundaryCondition(_Strict):
     polar_bias_V: float | None = None
     #: polarization: extrapolation length of the surface energy (g / (2 lambda)) P^2 [nm]
     polar_extrapolation_nm: Annotated[float, Field(gt=0.0)] | None = None
+    #: polarization: scale polar_bias_V by the retained fraction r of the misfit along lab
+    #: "x" or "y" of the strained layer at this facet (the strain-stabilised interface dipole
+    #: fades as that strain relaxes; solver/physics/polarization.py); None: a constant bias
+    polar_bias_follows_strain: Literal["x", "y"] | None = None
     #: mechanics: None = the module's default (bottom fixed, lateral sides roller, top and
     #: interfaces free); "displacement" with displacement_nm, "traction" with traction_GPa
     mechanics: Literal["fixed", "roller", "free", "displacement", "traction"] | None = None
@@ -265,6 +352,12 @@ class SolverSection(_Strict):
     #: kT/q; the default limits updates when exponential (Boltzmann-type) terms are present
     #: and not otherwise; 0 switches the limiter off
     max_update_kT: Annotated[float, Field(ge=0.0)] | None = None
+    #: preconditioning matrix of the coupled Newton solve: "exact" (the Jacobian itself) or
+    #: "picard" (the Jacobian with the vacancy mobility held fixed in its derivative: the mu
+    #: block becomes an M-matrix that GAMG handles; for a field split with GAMG on both
+    #: fields, see benchmarks/README.md). Newton's convergence is unchanged: only the
+    #: preconditioner differs.
+    preconditioner: Literal["exact", "picard"] = "exact"
 
 
 class OutputSection(_Strict):
@@ -288,6 +381,7 @@ class Config(_Strict):
     boundary: dict[str, BoundaryCondition] = {}
     strain: StrainSection = StrainSection()
     workfunction: WorkFunctionSection = WorkFunctionSection()
+    crystallization: CrystallizationSection = CrystallizationSection()
     initial: InitialSection = InitialSection()
     time: TimeSection | None = None
     materials: dict[str, dict[str, Any]] = {}
@@ -301,6 +395,21 @@ class Config(_Strict):
         free_top = top is None or top.phi_V is None  # a biased probe fixes the vacuum level
         auto = self.layers[-1].material == "vacuum" and len(self.solid_layers) > 0 and free_top
         return auto if self.workfunction.enabled is None else self.workfunction.enabled
+
+    def deposited_delta(self, layer: str) -> float | None:
+        """delta of a crystallizing layer set by [crystallization.deposition] (delta given, or
+        from pO2 by the amorphous material's law; see solver/physics/crystallization.py)."""
+        dep = self.crystallization.deposition
+        if not self.physics.crystallization or dep is None or layer not in self.crystallization.layers:
+            return None
+        if dep.delta is not None:
+            return dep.delta
+        if dep.pO2_mTorr is not None:
+            from heterofem.solver.materials import resolve_materials
+
+            mat = resolve_materials(self)[self.crystallization.amorphous_material]
+            return deposition_delta(mat, dep.pO2_mTorr)
+        return None
 
     @property
     def solid_layers(self) -> list[Layer]:
@@ -524,6 +633,7 @@ def _cross_checks(cfg: Config) -> list[tuple[str, str]]:
         problems.append(("mesh.file", f"cannot read '{cfg.mesh.file}'; give an existing Gmsh .msh file"))
 
     problems.extend(_vacancy_checks(cfg))
+    problems.extend(_crystallization_checks(cfg))
     if cfg.physics.mechanics and cfg.run.dimension == 1:
         problems.append(("physics.mechanics", "linear elasticity needs run.dimension = 2 or 3 (in 1D "
                          "the strain of each layer is its residual misfit, see [strain])"))
@@ -590,6 +700,58 @@ def _lattice_problems(cfg: Config, materials) -> list[tuple[str, str]]:
     return problems
 
 
+def _crystallization_checks(cfg: Config) -> list[tuple[str, str]]:
+    section, problems = cfg.crystallization, []
+    used = section.layers or section.deposition is not None
+    if not cfg.physics.crystallization:
+        if used:
+            problems.append(("physics.crystallization", "a [crystallization] table needs "
+                             "[physics] crystallization = true"))
+        return problems
+    names = [lay.name for lay in cfg.layers]
+    if not section.layers:
+        problems.append(("crystallization.layers", "name the layer(s) the phase field lives in, "
+                         "e.g. layers = [\"film\"]"))
+    for i, name in enumerate(section.layers):
+        if name not in names:
+            problems.append((f"crystallization.layers.{i}", f"no layer '{name}'; layers are {names}"))
+    if problems:
+        return problems
+    from heterofem.solver.materials import known_material_names
+
+    if section.amorphous_material not in set(known_material_names()) | set(cfg.materials):
+        problems.append(("crystallization.amorphous_material", f"unknown material "
+                         f"'{section.amorphous_material}'; see `heterofem materials` (or define it "
+                         "under [materials.<name>])"))
+    idx = sorted(names.index(n) for n in section.layers)
+    if idx != list(range(idx[0], idx[-1] + 1)):
+        problems.append(("crystallization.layers", "the crystallizing layers must be adjacent"))
+    if section.seed not in (None, "none") and section.seed not in cfg.facet_names():
+        problems.append(("crystallization.seed", f"no facet '{section.seed}'; facets are "
+                         f"{cfg.facet_names()} or \"none\""))
+    if section.seed is None and idx[0] == 0 and section.initial_front_nm is None:
+        problems.append(("crystallization.seed", "the lowest crystallizing layer is the bottom "
+                         "layer: name a seed facet, or set seed = \"none\""))
+    dep = section.deposition
+    if dep is not None:
+        if idx[-1] != len(names) - 1 and cfg.layers[idx[-1] + 1].material != "vacuum":
+            problems.append(("crystallization.deposition", "the growing layer must be the top solid "
+                             "layer"))
+        top = cfg.layers[idx[-1]]
+        if dep.initial_thickness_nm >= top.thickness_nm:
+            problems.append(("crystallization.deposition.initial_thickness_nm", "must be smaller "
+                             f"than the thickness of layer '{top.name}' ({top.thickness_nm} nm), "
+                             "which is the final deposited thickness"))
+        if dep.delta is not None or dep.pO2_mTorr is not None:
+            for i, lay in enumerate(cfg.layers):
+                if lay.name in section.layers and lay.delta is not None:
+                    problems.append((f"layers.{i}.delta", "the deposition sets this layer's delta "
+                                     "(crystallization.deposition.delta or pO2_mTorr): remove one"))
+    if cfg.time is None:
+        problems.append(("time", "crystallization is a transient: add a [time] table"))
+    return problems
+
+
 def _vacancy_checks(cfg: Config) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     vac_keys = [(name, bc) for name, bc in cfg.boundary.items()
@@ -605,7 +767,8 @@ def _vacancy_checks(cfg: Config) -> list[tuple[str, str]]:
             problems.append((f"boundary.{name}.vacancy", "vacancy conditions apply on outer facets "
                              "and on surfaces facing vacuum only (interfaces keep mu continuous)"))
     for i, lay in enumerate(cfg.layers):
-        if lay.material != "vacuum" and lay.delta is None and cfg.initial.mu_eV is None:
+        if lay.material != "vacuum" and lay.delta is None and cfg.initial.mu_eV is None \
+                and cfg.deposited_delta(lay.name) is None:
             problems.append((f"layers.{i}.delta", "the initial vacancy content is undefined: give "
                              "this layer a delta, or set [initial] mu_eV for a uniform start"))
     from heterofem.solver.materials import MaterialError, resolve_materials

@@ -49,7 +49,7 @@ def active_physics(domain: Domain) -> list[Physics]:
         modules.append(Electrostatics(domain))
     if domain.cfg.physics.vacancies:
         vac = Vacancies(domain)
-        modules[0].extra_charge.append(lambda u: vac.charge_density(vac.c_hat(u["mu"], u["phi"])))
+        modules[0].extra_charge.append(lambda u: vac.charge_density(vac.c_state(u)))
         modules.append(vac)
     if domain.cfg.physics.polarization:
         modules.append(Polarization(domain))
@@ -60,6 +60,11 @@ def active_physics(domain: Domain) -> list[Physics]:
         strains = layer_strains(domain.cfg, domain.materials)
         modules.append(Mechanics(domain, misfit={n: (s.strain_x, s.strain_y)
                                                  for n, s in strains.items()}))
+    if domain.cfg.physics.crystallization:
+        from heterofem.solver.physics.crystallization import Crystallization
+
+        modules.append(Crystallization(domain, vacancies=vac if domain.cfg.physics.vacancies
+                                       else None, electrostatics=modules[0]))
     return modules
 
 
@@ -198,6 +203,66 @@ class CoupledProblem:
             offset += n
         snes.getKSP().getPC().setFieldSplitIS(*splits)
 
+    def preconditioner_forms(self) -> list[list[ufl.Form]] | None:
+        """The preconditioning matrix's block forms (``solver.preconditioner``).
+
+        "exact": None (the Jacobian preconditions itself). "picard": the Jacobian with the
+        coefficients of grad(mu) held fixed in the mu rows (the vacancy mobility, exponential
+        in mu and phi, is not differentiated): the mu block is then storage + a
+        mobility-weighted Laplacian, an M-matrix that GAMG handles, where the exact block has
+        a convection-like part (dM/dmu) grad(mu) that defeats AMG, SOR and ILU. Newton still
+        uses the exact Jacobian, so the answer and the Newton iterations are unchanged; the
+        Krylov solver pays for the difference (tens of iterations)."""
+        if self.domain.cfg.solver.preconditioner == "exact" or "mu" not in self.names:
+            return None
+        if len(self.names) == 1:
+            return None
+        if self.petsc_options(self.domain.cfg).get("ksp_type") == "preonly":
+            log.warning("solver.preconditioner = \"picard\" with ksp_type = \"preonly\": the "
+                        "linear step is the Picard step, Newton loses its quadratic convergence; "
+                        "use a Krylov solver (ksp_type = \"gmres\") with the field split")
+        from ufl.corealg.map_dag import map_expr_dag
+        from ufl.corealg.multifunction import MultiFunction
+
+        mu = self.u["mu"]
+        frozen = dolfinx.fem.Function(mu.function_space, name="mu_grad")  # stands in for grad's mu
+
+        class _GradOfMu(MultiFunction):
+            expr = MultiFunction.reuse_if_untouched
+
+            def grad(self, o, *ops):
+                if o.ufl_operands[0] == mu:
+                    return ufl.grad(frozen)
+                return self.reuse_if_untouched(o, *ops)
+
+        def summands(e):
+            return (summands(e.ufl_operands[0]) + summands(e.ufl_operands[1])
+                    if isinstance(e, ufl.classes.Sum) else [e])
+
+        flux, rest = [], []
+        for itg in self.residual["mu"].integrals():
+            for term in summands(itg.integrand()):
+                swapped = map_expr_dag(_GradOfMu(), term)
+                (flux if swapped != term else rest).append(itg.reconstruct(integrand=term))
+                if swapped != term:
+                    flux[-1] = itg.reconstruct(integrand=swapped)
+        F_flux, F_rest = ufl.Form(flux), ufl.Form(rest)
+        P = dolfinx.fem.forms.derivative_block([self.residual[n] for n in self.names],
+                                               [self.u[n] for n in self.names])
+        row = self.names.index("mu")
+        for j, name in enumerate(self.names):
+            du = ufl.TrialFunction(self.spaces[name])
+            form = ufl.derivative(F_rest, self.u[name], du) if rest else None
+            if name == "mu" and flux:
+                picard = ufl.algorithms.expand_derivatives(ufl.derivative(F_flux, frozen, du))
+                form = (form + picard) if form is not None else picard
+            if form is not None:
+                form = ufl.replace(ufl.algorithms.expand_derivatives(form), {frozen: mu})
+                if not form.integrals():
+                    form = None
+            P[row][j] = form
+        return P
+
     @property
     def problem(self) -> dolfinx.fem.petsc.NonlinearProblem:
         if self._problem is None:
@@ -208,7 +273,7 @@ class CoupledProblem:
             self._problem = dolfinx.fem.petsc.NonlinearProblem(
                 F, u, bcs=bcs, petsc_options_prefix=PREFIX,
                 petsc_options=self.petsc_options(self.domain.cfg),
-                kind=None if single else "mpi",
+                kind=None if single else "mpi", P=self.preconditioner_forms(),
             )
             if not single and self.petsc_options(self.domain.cfg).get("pc_type") == "fieldsplit":
                 self._install_fieldsplit(self._problem.solver)

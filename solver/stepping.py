@@ -75,6 +75,10 @@ class Stepper:
         for const, value in zip(h.a, coeffs):
             const.value = value
 
+    def _set_time(self, t: float) -> None:
+        for module in self.problem.modules.values():
+            module.set_time(t)
+
     def _shift_history(self) -> None:
         h, u = self.problem.history, self.problem.u
         for name, f in u.items():
@@ -94,16 +98,19 @@ class Stepper:
             t, dt, prev_dt = 0.0, min(cfg.dt_initial_s, cfg.dt_max), None
         else:
             t, dt, prev_dt = self.resume(*resume_from)
+            self._set_time(t)
         st = self.stats
         while t < end - tol:
             next_out = next(o for o in outputs if o > t + tol)
             step = min(dt, cfg.dt_max, next_out - t)
             self._set_scheme(step, prev_dt)
+            self._set_time(t + step)
             snap = problem.snapshot()
             try:
                 its = problem.solve()
             except SolveError as exc:
                 problem.restore(snap)
+                self._set_time(t)
                 st["rejected_steps"] += 1
                 dt = step * cfg.cut
                 if dt < cfg.dt_min:
@@ -116,6 +123,7 @@ class Stepper:
                 continue
             self._shift_history()
             t = next_out if abs(next_out - (t + step)) <= tol else t + step
+            self._set_time(t)
             prev_dt = step
             st["steps"] += 1
             st["newton_iterations"] += its

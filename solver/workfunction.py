@@ -11,7 +11,9 @@ Phi = E_vac - E_F is split into
 - dPhi_band: band alignment of an ultrathin film with its substrate (``[workfunction]
   band_alignment``): "none", or "exponential": (W_substrate - W_top) exp(-t/l), so a film much
   thinner than l shows the substrate's value and a thick one its own (l =
-  ``band_alignment_length_nm``, a parameter to calibrate);
+  ``band_alignment_length_nm``, a parameter to calibrate); or "linear": (W_substrate - W_top)
+  max(0, 1 - t/l), the baseline the RuO2/TiO2 paper subtracts (TiO2 value at t = 0 to the
+  thickest film's at l = 17.2 nm): its "polarization-induced part" is defined against it;
 - dPhi_charges = -phi_vac,ref: the vacuum-level shift of every charge except the polarization
   (vacancies, electrons, fixed charges, screening), phi_vac,ref being the potential solved
   with the polarization's bound charge removed and everything else frozen;
@@ -44,7 +46,10 @@ def band_alignment(cfg, materials) -> float:
     film, substrate = solid[-1], solid[0]
     w_top = materials[film.material].value("work_function", "eV")
     w_sub = materials[substrate.material].value("work_function", "eV")
-    return (w_sub - w_top) * math.exp(-film.thickness_nm / wf.band_alignment_length_nm)
+    t, length = film.thickness_nm, wf.band_alignment_length_nm
+    if wf.band_alignment == "linear":
+        return (w_sub - w_top) * max(0.0, 1.0 - t / length)
+    return (w_sub - w_top) * math.exp(-t / length)
 
 
 def work_function(problem, out: Path) -> dict:

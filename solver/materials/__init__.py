@@ -610,8 +610,11 @@ def resolve_materials(cfg: Any) -> dict[str, Material]:
     if problems:
         raise MaterialError(problems)
     used: dict[str, Material] = {}
-    for layer in cfg.layers:
-        name = layer.material
+    names = [layer.material for layer in cfg.layers]
+    physics, cryst = getattr(cfg, "physics", None), getattr(cfg, "crystallization", None)
+    if physics is not None and physics.crystallization and cryst is not None:
+        names.append(cryst.amorphous_material)  # the as-deposited phase of the film
+    for name in names:
         if name in used:
             continue
         if name in configured:

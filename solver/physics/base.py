@@ -110,6 +110,9 @@ class Physics:
     def initialise(self, u: dict[str, dolfinx.fem.Function]) -> None:
         """Set initial values / the Newton initial guess (default: zero)."""
 
+    def set_time(self, t_s: float) -> None:
+        """The physical time [s] of the state being solved for (transients; default: unused)."""
+
     def start(self, u: dict[str, dolfinx.fem.Function]) -> None:
         """Called once the initial state is set (e.g. to record initial inventories)."""
 

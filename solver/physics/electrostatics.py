@@ -114,6 +114,9 @@ class Electrostatics(Physics):
         #: functions of the state giving charge densities [C/m^3] that other physics add
         #: (their Poisson terms come with their own residuals; this is for the summary)
         self.extra_charge: list = []
+        #: the permittivity as a function of the state, when another physics changes it
+        #: (crystallization interpolates it between phases); None: the fixed cell-wise eps
+        self.eps_of = None
 
     def unknowns(self):
         return [Unknown("phi", self.domain.cfg.physics.element_degree, "V",
@@ -140,7 +143,8 @@ class Electrostatics(Physics):
             for name, bc in d.cfg.boundary.items()
             if bc.surface_charge_C_m2 is not None
         ]
-        return {"phi": poisson_residual(u["phi"], v["phi"], self.eps, d.dx, sources,
+        eps = self.eps if self.eps_of is None else self.eps_of(u)
+        return {"phi": poisson_residual(u["phi"], v["phi"], eps, d.dx, sources,
                                         screening, fluxes)}
 
     def dirichlet(self, spaces):

@@ -17,7 +17,13 @@ whose material has Landau data). Free energy density [J/m^3]:
   P0 appears where a1*_z < 0, the transition strain is where it changes sign.
 - Interfaces break inversion symmetry (per facet in ``[boundary."a/b"]``): a surface energy
   -h P.e_z (``polar_bias_V`` = h; positive favours P along +z) and/or (g / (2 lambda)) |P|^2
-  (``polar_extrapolation_nm`` = lambda).
+  (``polar_extrapolation_nm`` = lambda). With ``polar_bias_follows_strain = "x"`` (or "y")
+  h is multiplied by the retained fraction r of the misfit along that axis of the strained
+  layer at the facet (the [strain] law): the symmetry breaking comes from the strained polar
+  (mm2) state, which turns nonpolar (4/mmm) as the strain relaxes (RuO2/TiO2(110), SHG). Why
+  it is needed: in a metal the vacuum level sees only the surface dipole, which is limited by
+  its own depolarization field (a shift ~ h), not by the strain-softened a1*, so a constant h
+  gives a work function that hardly changes when the [001] strain relaxes (docs/model.md).
 - Poisson: D = eps0 eps_inf E + P, i.e. the bound charge -div P enters the potential.
 
 Euler-Lagrange equation (weak form, divided by s = 1e9 V/m; lengths in nm):
@@ -156,6 +162,39 @@ class Polarization(Physics):
         self.strain_x = cw({n: s.strain_x for n, s in self.strains.items()}, "strain_x")
         self.strain_y = cw({n: s.strain_y for n, s in self.strains.items()}, "strain_y")
 
+    def facet_layers(self, facet: str) -> list[str]:
+        """The layers a named facet touches ("lower/upper", "bottom", "top")."""
+        names = [lay.name for lay in self.domain.cfg.layers]
+        if facet == "bottom":
+            return names[:1]
+        if facet == "top":
+            return names[-1:]
+        return [n for n in facet.split("/") if n in names]
+
+    def bias_strain_fraction(self, facet: str) -> float:
+        """r of ``polar_bias_follows_strain``: the retained fraction of the misfit along the
+        chosen lab axis of the strained layer at the facet (the adjacent layer with the
+        largest misfit along that axis); 1 for a constant bias or no strained neighbour."""
+        bc = self.domain.cfg.boundary[facet]
+        axis = bc.polar_bias_follows_strain
+        if axis is None:
+            return 1.0
+        best, frac = 0.0, 1.0
+        for name in self.facet_layers(facet):
+            st = self.strains.get(name)
+            if st is None:
+                continue
+            f, r = (st.misfit_x, st.retained_x) if axis == "x" else (st.misfit_y, st.retained_y)
+            if abs(f) > best:
+                best, frac = abs(f), r
+        return frac
+
+    def effective_bias(self, facet: str) -> float:
+        """The interface field h [V] on a facet: ``polar_bias_V``, times the retained strain
+        fraction where the bias follows the strain."""
+        bc = self.domain.cfg.boundary[facet]
+        return float(bc.polar_bias_V) * self.bias_strain_fraction(facet)
+
     def stable_pseudo_dt(self) -> float:
         """Largest first pseudo-time step that does not overshoot the unstable P = 0 state:
         backward Euler on dP/dt = lambda P with lambda = 2 |a1*| / (P_SCALE KINETIC) flips
@@ -188,7 +227,8 @@ class Polarization(Physics):
             measure = d.facet_measure(name)
             side = (lambda x: x("+")) if measure.integral_type() == "interior_facet" else (lambda x: x)
             if bc.polar_bias_V is not None:
-                F -= bc.polar_bias_V / (units.NM * P_SCALE) * ufl.inner(ez, side(w)) * measure
+                h = self.effective_bias(name)
+                F -= h / (units.NM * P_SCALE) * ufl.inner(ez, side(w)) * measure
             if bc.polar_extrapolation_nm is not None:
                 g_side = self.g("+") + self.g("-") if measure.integral_type() == "interior_facet" \
                     else self.g
@@ -260,8 +300,11 @@ class Polarization(Physics):
                         + [eps_b.value("eps_inf_c", "dimensionless", 1.0)]),
                 d.cfg.layer(name).orientation), d.dim)[-1, -1])
             bare[name] = units.SIGMA_SCALE * d.integrate(Pz, d.dx(tag)) / eps_zz / area
+        biases = {name: self.effective_bias(name) for name, bc in d.cfg.boundary.items()
+                  if bc.polar_bias_V is not None}
         return {
             "interfaces": interfaces,
+            "polar_bias_V": biases,
             "a1_zz_J_m_C2": self.a1_zz,
             "strain": {n: s.as_dict() for n, s in self.strains.items()},
             "max_abs_P_C_m2": float(np.nanmax(np.abs(pz))) if pz.size else 0.0,

@@ -50,22 +50,32 @@ class Vacancies(Physics):
         self.dilute = cfg.physics.vacancy_statistics == "dilute"
         self.solid = [lay for lay in cfg.layers if lay.material != "vacuum"]
         n_o, e_f, diff, k_ex, theta0 = {}, {}, {}, {}, {}
+        #: crystallizing layers (solver/physics/crystallization.py): the base values are the
+        #: amorphous phase's; the crystal's formation energy and diffusivity are kept apart
+        cryst = cfg.crystallization.layers if cfg.physics.crystallization else []
+        e_f_cryst, diff_cryst = {}, {}
         for lay in self.solid:
             mat = domain.material(lay)
             n_o[lay.name] = mat.value("oxygen_site_density", "m^-3")
             e_f[lay.name] = mat.value("vacancy_formation_energy", "eV")
-            d_a = _arrhenius(mat.value("vacancy_D0_a", "m^2/s"), mat.value("vacancy_Ea_a", "eV"), self.kT)
-            d_c = _arrhenius(mat.value("vacancy_D0_c", "m^2/s"), mat.value("vacancy_Ea_c", "eV"), self.kT)
-            lab = orientation.to_lab(np.diag([d_a, d_a, d_c]), lay.orientation)
-            diff[lay.name] = orientation.reduce_to_dim(lab, dim)
+            diff[lay.name] = self._diffusivity(mat, lay.orientation, dim)
+            if lay.name in cryst:
+                am = domain.materials[cfg.crystallization.amorphous_material]
+                e_f_cryst[lay.name] = e_f[lay.name] - am.value("vacancy_formation_energy", "eV")
+                diff_cryst[lay.name] = diff[lay.name]
+                e_f[lay.name] = am.value("vacancy_formation_energy", "eV")
+                diff[lay.name] = self._diffusivity(am, lay.orientation, dim)
+                mat = am  # surface exchange of the growing (amorphous) surface
             if mat.has("surface_exchange_k0"):
                 k_ex[lay.name] = _arrhenius(mat.value("surface_exchange_k0", "m/s"),
                                             mat.value("surface_exchange_Ea", "eV", 0.0), self.kT)
-            if lay.delta is not None:
-                theta0[lay.name] = lay.delta / 2.0  # MO(2-delta): 2 O sites per formula unit
+            delta = lay.delta if lay.delta is not None else cfg.deposited_delta(lay.name)
+            if delta is not None:
+                theta0[lay.name] = delta / 2.0  # MO(2-delta): 2 O sites per formula unit
         self._warn_if_ill_posed(k_ex)
         self.N_ref = max(n_o.values())
-        self.D_ref = max(float(np.max(np.linalg.eigvalsh(d))) for d in diff.values())
+        self.D_ref = max(float(np.max(np.linalg.eigvalsh(d)))
+                         for d in list(diff.values()) + list(diff_cryst.values()))
         self.time_scale_s = units.NM**2 / self.D_ref
         self.diffusivity_m2_s = {name: np.diag(d).tolist() for name, d in diff.items()}
 
@@ -75,12 +85,20 @@ class Vacancies(Physics):
         self.D_hat = cw({k: v / self.D_ref for k, v in diff.items()}, "D_hat", (dim, dim))
         self.k_hat = cw({k: v * units.NM / self.D_ref for k, v in k_ex.items()}, "k_exchange_hat")
         self.is_solid = cw({lay.name: 1.0 for lay in self.solid}, "solid")
+        #: crystal minus amorphous formation energy [eV], and the crystal's scaled diffusivity,
+        #: in crystallizing layers; self.phase is the Crystallization module when there is one
+        self.dE_cryst = cw(e_f_cryst, "dE_f_cryst_eV")
+        self.D_hat_cryst = cw({k: v / self.D_ref for k, v in diff_cryst.items()}, "D_hat_cryst",
+                              (dim, dim))
+        self.phase = None
         self.theta0 = theta0
         # one quadrature rule for the residual and for the inventories, so that the discrete
         # conservation (sum of the mu rows = d/dt of the inventory) holds for what is reported
         self.dx = domain.dx
         tags = tuple(domain.stack.layer_ids[lay.name] for lay in self.solid)
         self.dx_solid = self.dx(tags)
+        #: the flux: its mobility is exponential in mu, a higher degree (Domain.dx_transport)
+        self.dx_flux = domain.dx_transport(tags)
         #: the Poisson equation is divided by this (V/nm^2 per unit c^), so that both equations'
         #: residuals count vacancies on the same scale
         self.poisson_scale = units.RHO_SCALE * units.Q_E * Z_V * self.N_ref
@@ -107,21 +125,55 @@ class Vacancies(Physics):
                         "the steady state is ill-determined; use a [time] table (transient) "
                         "or a fixed_mu facet", k)
 
+    def _diffusivity(self, mat, orient: str, dim: int) -> np.ndarray:
+        """Arrhenius D tensor [m^2/s] of a material, rotated to the lab frame."""
+        d_a = _arrhenius(mat.value("vacancy_D0_a", "m^2/s"), mat.value("vacancy_Ea_a", "eV"), self.kT)
+        d_c = _arrhenius(mat.value("vacancy_D0_c", "m^2/s"), mat.value("vacancy_Ea_c", "eV"), self.kT)
+        lab = orientation.to_lab(np.diag([d_a, d_a, d_c]), orient)
+        return orientation.reduce_to_dim(lab, dim)
+
     # -- constitutive relations ----------------------------------------------------------------
-    def theta(self, mu, phi):
-        x = (self.E_f + Z_V * phi - mu) / self.kT
+    def theta(self, mu, phi, shift=0.0):
+        """Site fraction; ``shift`` is added to the formation energy (the crystal's offset)."""
+        x = (self.E_f + shift + Z_V * phi - mu) / self.kT
         if self.dilute:
             return ufl.exp(-x)
         return 0.5 * (1.0 - ufl.tanh(0.5 * x))
 
-    def c_hat(self, mu, phi):
-        """Scaled concentration c / N_ref (zero outside the solid)."""
-        return self.n_hat * self.theta(mu, phi)
+    def c_hat(self, mu, phi, xi=None):
+        """Scaled concentration c / N_ref (zero outside the solid); with a phase field xi the
+        mixture h c_cryst + (1 - h) c_am in the crystallizing layers."""
+        if xi is None or self.phase is None:
+            return self.n_hat * self.theta(mu, phi)
+        h = self.phase.h_film(xi)
+        return self.n_hat * ((1.0 - h) * self.theta(mu, phi)
+                             + h * self.theta(mu, phi, self.dE_cryst))
 
-    def mobility(self, mu, phi):
-        theta = self.theta(mu, phi)
-        factor = self.n_hat * theta if self.dilute else self.n_hat * theta * (1.0 - theta)
-        return self.D_hat * factor / self.kT
+    def theta_state(self, u):
+        """Site fraction of a state dict (the phase mixture in crystallizing layers)."""
+        mu, phi, xi = u["mu"], u["phi"], u.get("xi")
+        if xi is None or self.phase is None:
+            return self.theta(mu, phi)
+        h = self.phase.h_film(xi)
+        return (1.0 - h) * self.theta(mu, phi) + h * self.theta(mu, phi, self.dE_cryst)
+
+    def c_state(self, u):
+        """c_hat of a state dict (with its phase field, if any)."""
+        return self.c_hat(u["mu"], u["phi"], u.get("xi"))
+
+    def mobility(self, mu, phi, xi=None):
+        def part(theta, D):
+            factor = self.n_hat * theta if self.dilute else self.n_hat * theta * (1.0 - theta)
+            return D * factor / self.kT
+
+        if xi is None or self.phase is None:
+            return part(self.theta(mu, phi), self.D_hat)
+        h = self.phase.h_film(xi)
+        M = (1.0 - h) * part(self.theta(mu, phi), self.D_hat) \
+            + h * part(self.theta(mu, phi, self.dE_cryst), self.D_hat_cryst)
+        if self.phase.activation is not None:  # material not yet deposited does not move
+            M = self.phase.activation * M
+        return M
 
     def charge_density(self, c_hat):
         """Vacancy charge density [C/m^3] of a scaled concentration."""
@@ -136,20 +188,24 @@ class Vacancies(Physics):
                         "vacancy electrochemical potential")]
 
     def residual(self, u, v, history=None):
-        mu, phi = u["mu"], u["phi"]
+        mu, phi, xi = u["mu"], u["phi"], u.get("xi")
         dx = self.dx_solid
-        F = ufl.inner(self.mobility(mu, phi) * ufl.grad(mu), ufl.grad(v["mu"])) * dx
+        F = ufl.inner(self.mobility(mu, phi, xi) * ufl.grad(mu), ufl.grad(v["mu"])) * self.dx_flux
         if history is not None:
-            F += history.ddt(lambda s: self.c_hat(s["mu"], s["phi"]), u) * v["mu"] * dx
+            F += history.ddt(self.c_state, u) * v["mu"] * dx
+        growing = self.phase.deposition is not None if self.phase is not None else False
         for name, bc in self.domain.cfg.boundary.items():
             if bc.vacancy != "gas":
+                continue
+            if growing and self._on_growth_surface(name):
+                F += self._growth_surface_exchange(u, v["mu"], bc)
                 continue
             mu_gas = thermo.mu_vacancy_gas(self.domain.cfg.run.temperature_K, bc.pO2)
             k = self.k_hat
             if bc.exchange_k0_m_s is not None:
                 k_si = _arrhenius(bc.exchange_k0_m_s, bc.exchange_Ea_eV or 0.0, self.kT)
                 k = self.is_solid * k_si * units.NM / self.D_ref
-            flux = k * (self.c_hat(mu, phi) - self.c_hat(mu_gas, phi))
+            flux = k * (self.c_hat(mu, phi, xi) - self.c_hat(mu_gas, phi, xi))
             measure = self.domain.facet_measure(name)
             if measure.integral_type() == "interior_facet":
                 # between a solid and vacuum: the vacuum side has k = c = 0, so the sum of the
@@ -160,8 +216,26 @@ class Vacancies(Physics):
         pattern = self.domain.pattern_term(mu, v["mu"], [lay.name for lay in self.solid])
         if pattern is not None:
             F += pattern
-        rho = self.charge_density(self.c_hat(mu, phi))
+        rho = self.charge_density(self.c_state(u))
         return {"mu": F, "phi": -units.RHO_SCALE * rho * v["phi"] * dx}
+
+    def _on_growth_surface(self, facet: str) -> bool:
+        """The top facet of a growing film (it sits above the growth surface, in material that
+        is not deposited yet): its gas exchange acts on the moving surface instead."""
+        top = self.phase.layers[-1]
+        return facet == "top" or facet.split("/")[0] == top
+
+    def _growth_surface_exchange(self, u, v_mu, bc):
+        """J.n = k (c - c_gas) on the diffuse growth surface (solver/physics/crystallization.py),
+        with the exchange coefficient of the facet's config or the amorphous material."""
+        mu, phi, xi = u["mu"], u["phi"], u.get("xi")
+        mu_gas = thermo.mu_vacancy_gas(self.domain.cfg.run.temperature_K, bc.pO2)
+        if bc.exchange_k0_m_s is not None:
+            k = _arrhenius(bc.exchange_k0_m_s, bc.exchange_Ea_eV or 0.0, self.kT) * units.NM / self.D_ref
+        else:
+            k = self.k_hat
+        flux = k * (self.c_hat(mu, phi, xi) - self.c_hat(mu_gas, phi, xi))
+        return flux * self.phase.surface_delta * v_mu * self.dx_solid
 
     def dirichlet(self, spaces):
         V, d = spaces["mu"], self.domain
@@ -211,11 +285,11 @@ class Vacancies(Physics):
 
     # -- outputs -------------------------------------------------------------------------------
     def outputs(self, u):
-        mu, phi = u["mu"], u["phi"]
-        theta = self.theta(mu, phi) * self.is_solid
+        mu = u["mu"]
+        theta = self.theta_state(u) * self.is_solid
         return [
             OutputField("mu", "eV", mu),
-            OutputField("c_V", "m^-3", self.N_ref * self.c_hat(mu, phi), kind="cell"),
+            OutputField("c_V", "m^-3", self.N_ref * self.c_state(u), kind="cell"),
             OutputField("theta_V", "1", theta, kind="cell"),
             OutputField("delta", "1", 2.0 * theta, kind="cell"),
         ]
@@ -223,7 +297,7 @@ class Vacancies(Physics):
     def inventory(self, u) -> dict[str, float]:
         """Vacancies per lateral area [m^-2] in each solid layer."""
         d = self.domain
-        c = self.c_hat(u["mu"], u["phi"])
+        c = self.c_state(u)
         scale = self.N_ref * units.NM / d.lateral_area_nm2
         return {lay.name: scale * d.integrate(c, self.dx(d.stack.layer_ids[lay.name]))
                 for lay in self.solid}
@@ -231,7 +305,7 @@ class Vacancies(Physics):
     def mean_delta(self, u) -> dict[str, float]:
         """delta of MO(2-delta) averaged over each solid layer."""
         d = self.domain
-        theta = self.theta(u["mu"], u["phi"])
+        theta = self.theta_state(u)
         out = {}
         for lay in self.solid:
             dx = self.dx(d.stack.layer_ids[lay.name])

@@ -81,3 +81,24 @@ def test_polarization_serial_and_two_ranks_agree(tmp_path):
     for name, entry in serial["polarization"]["interfaces"].items():
         for k, v in entry.items():
             assert (v is None) == (parallel["polarization"]["interfaces"][name][k] is None), k
+
+
+@pytest.mark.mpi
+def test_calibrated_work_function_serial_and_two_ranks_agree(tmp_path):
+    """The calibrated RuO2/TiO2(110) study at its peak thickness (strain-scaled interface
+    fields, linear band alignment): Phi and its parts agree between 1 and 2 ranks."""
+    from conftest import PROBLEMS
+
+    config = str(PROBLEMS / "ruo2_tio2_110_polar_1d.toml")
+    sets = ("--set", "layers.film.thickness_nm=3.5")
+    heterofem("run", config, "--out", str(tmp_path / "serial"), *sets)
+    heterofem("run", config, "--out", str(tmp_path / "mpi"), *sets, np=2)
+    serial, parallel = read_summary(tmp_path / "serial"), read_summary(tmp_path / "mpi")
+    assert parallel["mpi_size"] == 2 and serial["converged"] and parallel["converged"]
+    a, b = serial["work_function"], parallel["work_function"]
+    assert a["polarization_eV"] > 1.0
+    for key in ("work_function_eV", "polarization_eV", "band_alignment_eV", "phi_vacuum_V"):
+        assert b[key] == pytest.approx(a[key], rel=1e-7, abs=1e-9), key
+    for facet in ("substrate/film", "film/gap"):
+        assert parallel["polarization"]["interfaces"][facet]["P_C_m2"] == pytest.approx(
+            serial["polarization"]["interfaces"][facet]["P_C_m2"], rel=1e-7, abs=1e-10)

@@ -87,9 +87,22 @@ def test_unknown_facet_names_valid_ones(tmp_path):
     assert "substrate/film" in problems["boundary.topp"]
 
 
-def test_not_implemented_physics_rejected(tmp_path):
+def test_crystallization_inputs_checked(tmp_path):
+    # the switch without layers, then a layer that does not exist and a steady run
     problems = _problems(tmp_path, BASE + "\n[physics]\ncrystallization = true\n")
-    assert "not implemented yet" in problems["physics.crystallization"]
+    assert "name the layer" in problems["crystallization.layers"]
+    text = BASE + "\n[physics]\ncrystallization = true\n\n[crystallization]\nlayers = [\"flim\"]\n"
+    problems = _problems(tmp_path, text)
+    assert "no layer 'flim'" in problems["crystallization.layers.0"]
+    # a [crystallization] table without the switch
+    text = BASE + "\n[crystallization]\nlayers = [\"film\"]\n"
+    assert "crystallization = true" in _problems(tmp_path, text)["physics.crystallization"]
+    # deposition: the initial thickness must be below the layer's (final) thickness
+    text = BASE + ("\n[physics]\ncrystallization = true\n\n[crystallization]\nlayers = [\"film\"]\n"
+                   "\n[crystallization.deposition]\nrate_nm_s = 0.01\ninitial_thickness_nm = 500.0\n"
+                   "\n[time]\nend_s = 10.0\ndt_initial_s = 0.1\n")
+    assert "must be smaller" in _problems(tmp_path, text)[
+        "crystallization.deposition.initial_thickness_nm"]
 
 
 def test_vacancy_inputs_checked(tmp_path):

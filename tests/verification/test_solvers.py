@@ -43,3 +43,50 @@ def test_fieldsplit_matches_direct_solver(tmp_path):
             assert b[key] == pytest.approx(a[key], rel=1e-7, abs=1e-9 * moved), key
         elif key.startswith("electrostatics."):  # volts, C/m^2, J/m^2
             assert b[key] == pytest.approx(a[key], rel=1e-7, abs=1e-9), key
+
+
+PICARD = {
+    "ksp_type": "gmres", "ksp_rtol": 1e-12, "ksp_max_it": 400, "ksp_gmres_restart": 200,
+    "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
+    "fieldsplit_phi_ksp_type": "preonly", "fieldsplit_phi_pc_type": "gamg",
+    "fieldsplit_mu_ksp_type": "preonly", "fieldsplit_mu_pc_type": "gamg",
+}
+
+
+def test_picard_preconditioner_matches_direct_solver(tmp_path):
+    """solver.preconditioner = "picard" (mobility frozen in the preconditioning matrix) with
+    GAMG on both fields: Newton still uses the exact Jacobian, so the answer is MUMPS's.
+    (On this small mesh GAMG copes with the exact mu block too; on the 2D benchmark stack it
+    does not, see benchmarks/README.md.)"""
+    direct = run_case(Config.model_validate(STACK), tmp_path / "lu", MPI.COMM_WORLD)
+    picard = run_case(Config.model_validate(
+        {**STACK, "solver": {"preconditioner": "picard", "petsc_options": PICARD}}),
+        tmp_path / "picard", MPI.COMM_WORLD)
+    a, b = flat_scalars(direct), flat_scalars(picard)
+    moved = direct["vacancies"]["oxygen_transferred_up_m2"]["template/film"]
+    assert moved > 1e17
+    for key in a:
+        if key.startswith("vacancies."):
+            assert b[key] == pytest.approx(a[key], rel=1e-7, abs=1e-9 * moved), key
+        elif key.startswith("electrostatics."):
+            assert b[key] == pytest.approx(a[key], rel=1e-7, abs=1e-9), key
+    assert picard["time"]["steps"] == direct["time"]["steps"]
+
+
+def test_picard_preconditioner_forms():
+    """The Picard preconditioner differs from the Jacobian only in the mu-mu and mu-phi
+    blocks (the phi rows are exact) and is absent by default."""
+    from heterofem.solver.coupling import CoupledProblem, active_physics
+    from heterofem.solver.domain import Domain
+    from heterofem.meshes import create_stack_mesh
+    from heterofem.solver.materials import resolve_materials
+
+    cfg = Config.model_validate({**STACK, "solver": {"preconditioner": "picard"}})
+    domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
+    problem = CoupledProblem(domain, active_physics(domain), transient=True)
+    P = problem.preconditioner_forms()
+    assert problem.names == ["phi", "mu"]
+    assert len(P) == 2 and all(f is not None for f in P[1])
+    assert problem.problem._P_mat is not None  # SNES gets a separate preconditioning matrix
+    cfg.solver.preconditioner = "exact"
+    assert problem.preconditioner_forms() is None

@@ -1,0 +1,162 @@
+"""The goals of issue #10, each as a measured ratio, from the benchmark JSONs in one report.
+
+    python benchmarks/report.py [--dir benchmarks/results]
+
+Reads ``vacancy_poisson.json``, ``coupled_cases.json``, ``scipy_poisson.json``,
+``scaling.json`` and ``sweep_throughput.json`` (whichever exist; nothing is rerun) and writes
+``report.md`` and ``report.png`` (time per Newton iteration, ratio to the floor and memory per
+unknown against N for the 2D vacancy + Poisson variants). ``make bench`` runs it last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def load(d: Path, name: str):
+    p = d / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def kb_per_unknown(rss_mib: float, dofs: int) -> float:
+    return rss_mib * 1024.0 / dofs  # KiB per unknown
+
+
+def goals(d: Path) -> list[str]:
+    vp, cc, spy = load(d, "vacancy_poisson"), load(d, "coupled_cases"), load(d, "scipy_poisson")
+    sc, sw = load(d, "scaling"), load(d, "sweep_throughput")
+    out = []
+    table = (vp or {}).get("scaling", {}).get("table", [])
+    rows = [r for r in table if "ratio" in r and r["converged"]]
+    big = [r for r in rows if r["dofs"] > 5e5]
+    if big:
+        best = min(big, key=lambda r: r["ratio"])
+        out.append(
+            f"**Newton step within 4x of the GAMG Poisson floor at 1e6: "
+            f"{'MET' if best['ratio'] <= 4 else 'NOT MET'}**: best {best['ratio']:.1f}x "
+            f"({best['solver']}, {best['dofs']} dofs, {best['newton_step_s']:.2f} s per Newton "
+            f"iteration against {best['floor_median_s']:.2f} s); "
+            + ", ".join(f"{r['solver']} {r['ratio']:.1f}x" for r in big) + ".")
+        for solver in dict.fromkeys(r["solver"] for r in big):
+            mine = sorted((r for r in rows if r["solver"] == solver), key=lambda r: r["dofs"])
+            if len(mine) >= 2 and mine[0]["dofs"] < 2e4:
+                n0, n1 = mine[0]["dofs"], mine[-1]["dofs"]
+                grow = mine[-1]["newton_step_s"] / mine[0]["newton_step_s"]
+                nlogn = n1 * math.log(n1) / (n0 * math.log(n0))
+                out.append(f"**Growth no worse than N log N ({solver}): "
+                           f"{'MET' if grow <= nlogn else 'NOT MET'}**: time per Newton iteration "
+                           f"x{grow:.0f} from {n0} to {n1} dofs, N log N allows x{nlogn:.0f} "
+                           f"(exponent {math.log(grow) / math.log(n1 / n0):.2f}).")
+        mem = min(big, key=lambda r: r["peak_rss_mib"])
+        kb = kb_per_unknown(mem["peak_rss_mib"], mem["dofs"])
+        out.append(f"**Memory below 2 kB per unknown at 1e6 (coupled 2D): "
+                   f"{'MET' if kb < 2 else 'NOT MET'}**: {kb:.2f} KiB ({mem['solver']}, peak RSS "
+                   f"{mem['peak_rss_mib']:.0f} MiB incl. the ~150 MiB interpreter and libraries); "
+                   + ", ".join(f"{r['solver']} {kb_per_unknown(r['peak_rss_mib'], r['dofs']):.2f}"
+                               for r in big) + ".")
+    fp = (vp or {}).get("fipy", {})
+    if fp.get("speedup_at_target"):
+        s = fp["speedup_at_target"]
+        out.append(f"**10x faster than FiPy at equal accuracy: {'MET' if s >= 10 else 'NOT MET'}**: "
+                   f"{s:.1f}x at {fp['target']:g} relative error in the layer inventories.")
+    if spy:
+        parts = []
+        for c in spy["cases"]:
+            if "failed" in c:
+                continue
+            s = c["solvers"]
+            parts.append(f"{c['dofs']}: SciPy SuperLU {s['scipy-splu']['total_s'] / s['dolfinx-gamg']['total_s']:.1f}x, "
+                         f"SciPy CG+Jacobi {s['scipy-cg']['total_s'] / s['dolfinx-gamg']['total_s']:.1f}x, "
+                         f"DOLFINx+MUMPS {s['dolfinx-mumps']['total_s'] / s['dolfinx-gamg']['total_s']:.1f}x")
+        if parts:
+            out.append("**SciPy (plain assembly) on the same scalar Poisson problem**, time relative to "
+                       "heterofem's DOLFINx + GAMG floor (no goal set; > 1: heterofem faster): "
+                       + "; ".join(parts) + ".")
+    if sc:
+        st = next((r for r in sc["strong"] if r["ranks"] == 2), None)
+        wk = next((r for r in sc["weak"] if r["ranks"] == 2), None)
+        if st and wk:
+            ok = st["efficiency"] > 0.8 and wk["efficiency"] > 0.8
+            out.append(f"**Parallel efficiency above 80 % at 2 ranks: {'MET' if ok else 'NOT MET'}** "
+                       f"(scaling.py, {st['dofs']} dofs): strong {100 * st['efficiency']:.0f} %, "
+                       f"weak {100 * wk['efficiency']:.0f} %.")
+        big_r = [r for r in sc["strong"] if r["ranks"] >= 16]
+        out.append("Parallel efficiency above 70 % at 16 ranks: "
+                   + (f"{100 * big_r[0]['efficiency']:.0f} %" if big_r
+                      else "not measured (no 16-core machine here; `scaling.py --ranks 1 2 4 8 16`)") + ".")
+    if cc:
+        effs = [c for c in cc["cases"] if c.get("parallel_efficiency")]
+        if effs:
+            out.append("Strong-scaling efficiency at 2 ranks per case (coupled_cases.py): "
+                       + ", ".join(f"{c['problem']} {c['dim']}D {c['dofs']}: "
+                                   f"{100 * c['parallel_efficiency']:.0f} %" for c in effs) + ".")
+    if sw:
+        out.append(f"Sweep throughput ({sw['cases']} cases, mpirun -n {sw['ranks']}): "
+                   f"{sw['speedup']:.2f}x against one after another (goal 1.8x: "
+                   f"{'MET' if sw['speedup'] >= 1.8 else 'NOT MET'}).")
+    return out
+
+
+def plot(d: Path) -> bool:
+    vp = load(d, "vacancy_poisson")
+    table = (vp or {}).get("scaling", {}).get("table", [])
+    if not table:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    solvers = list(dict.fromkeys(r["solver"] for r in table if "ratio" in r))
+    for i, solver in enumerate(solvers):
+        rows = sorted((r for r in table if r.get("solver") == solver and "ratio" in r),
+                      key=lambda r: r["dofs"])
+        n = [r["dofs"] for r in rows]
+        kw = dict(marker="o", color=f"C{i}", label=solver)
+        ax[0].loglog(n, [r["newton_step_s"] for r in rows], **kw)
+        ax[1].semilogx(n, [r["ratio"] for r in rows], **kw)
+        ax[2].loglog(n, [kb_per_unknown(r["peak_rss_mib"], r["dofs"]) for r in rows], **kw)
+    floors = sorted({(r["dofs"], r["floor_median_s"]) for r in table if "floor_median_s" in r})
+    ax[0].loglog([f[0] for f in floors], [f[1] for f in floors], "k--", marker="x",
+                 label="floor (CG+GAMG Poisson)")
+    ax[0].set_ylabel("time per Newton iteration [s]")
+    ax[1].axhline(4.0, color="k", ls=":", lw=1, label="goal 4x")
+    ax[1].set_ylabel("Newton iteration / floor")
+    ax[2].axhline(2.0, color="k", ls=":", lw=1, label="goal 2 kB")
+    ax[2].set_ylabel("peak RSS per unknown [KiB]")
+    for a in ax:
+        a.set_xlabel("unknowns (phi, mu)")
+        a.grid(True, which="both", alpha=0.3)
+        a.legend(fontsize=7)
+    fig.suptitle("2D vacancy + Poisson, one backward-Euler step (vacancy_poisson.py)")
+    fig.tight_layout()
+    fig.savefig(d / "report.png", dpi=110)
+    return True
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dir", default=str(HERE / "results"))
+    a = p.parse_args(argv)
+    d = Path(a.dir)
+    lines = ["# Benchmark report: the goals of issue #10", "",
+             "Generated by `benchmarks/report.py` from the JSON files next to it; details in "
+             "vacancy_poisson.md, coupled_cases.md, scipy_poisson.md, scaling.md.", ""]
+    lines += [f"- {g}" for g in goals(d)]
+    if plot(d):
+        lines += ["", "![vacancy + Poisson: time, ratio to the floor, memory](report.png)"]
+    if (d / "coupled_cases.png").exists():
+        lines += ["", "![coupled cases 1D/2D/3D, 1 and 2 ranks](coupled_cases.png)"]
+    (d / "report.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
