@@ -137,8 +137,8 @@ def figure(series: dict, sweep: list[dict], out: Path) -> Path:
     for row in sweep:
         if row.get("status") != "ok":
             continue
-        T = float(row["run.temperature_K"])
-        ax.plot(float(row["time.end_s"]) / 60, float(row["crystallization.epitaxial_thickness_nm"]),
+        T = float(row["param.run.temperature_K"])
+        ax.plot(float(row["param.time.end_s"]) / 60, float(row["crystallization.epitaxial_thickness_nm"]),
                 "o", mfc="none", color="C0" if T < 500 else "C3")
     if sweep:
         ax.plot([], [], "o", mfc="none", color="k", label="sweep of growth time")
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> dict:
         writer.writerows(rows)
     sweep = [] if args.no_sweep else run_sweep(args.out, args.overrides)
     result = checks(series, rate)
-    result["sweep"] = [{k: row[k] for k in ("time.end_s", "run.temperature_K", "status",
+    result["sweep"] = [{k: row[k] for k in ("param.time.end_s", "param.run.temperature_K", "status",
                                              "crystallization.epitaxial_thickness_nm") if k in row}
                        for row in sweep]
     result["figure"] = str(figure(series, sweep, args.out))
