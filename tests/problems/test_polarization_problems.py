@@ -33,8 +33,13 @@ def test_trilayer_mirror_symmetric_interfacial_polarization(tmp_path):
     pol = run_case(cfg, tmp_path / "run", MPI.COMM_WORLD)["polarization"]
     lower, upper = pol["interfaces"]["buffer/film"], pol["interfaces"]["film/cap"]
     assert lower["P_C_m2"] > 0.05 and upper["P_C_m2"] < -0.05  # from TiO2 into RuO2, both
-    assert abs(upper["P_C_m2"]) == pytest.approx(lower["P_C_m2"], rel=0.1)
-    assert pol["max_displacement_pm"] > 3.0
+    # mirror-symmetric up to the environment: the upper interface's insulating TiO2 cap faces
+    # the vacuum (its depolarizing field), the lower one a buffer on a non-polar substrate
+    assert abs(upper["P_C_m2"]) == pytest.approx(lower["P_C_m2"], rel=0.2)
+    # ptychography (Jeong et al., Nat. Commun. 2026, Fig. 1d): ~9 pm averaged over an atomic
+    # plane (17.4 pm locally); the calibrated fields predict it within a factor of 2
+    assert 9.0 / 2 < pol["max_displacement_pm"] < 9.0 * 2
+    assert 0.1 < lower["P_C_m2"] < 0.6  # C/m^2: u = P Omega / (Z* e), 32.6 pm per C/m^2
     assert abs(pol["interfaces"]["cap/gap"]["P_C_m2"]) < 1e-3  # vanishes at the surface
     assert pol["strain"]["film"]["strain_x"] == pytest.approx(-0.0476, abs=5e-4)
 
@@ -51,6 +56,9 @@ def test_calibrated_thickness_study_reproduces_the_kpfm_targets(tmp_path):
     assert phi[peak_t] > max(phi[1.5], phi[5.0], phi[17.2])  # a peak in 3-4.5 nm
     assert phi[7.0] < phi[5.0] and phi[7.0] < phi[9.0]  # a minimum between 5 and 9 nm
     assert rows[peak_t]["wf_polarization_eV"] > 1.0
+    # ... from a physical interfacial polarization (ptychography: ~9 pm, i.e. ~0.3 C/m^2)
+    assert 0.1 < rows[3.5]["P_interface_C_m2"] < 0.6
+    assert rows[3.5]["max_displacement_pm"] < 2 * 9.0
     # the parts add up, and the relaxed film has lost its polarization part
     for r in rows.values():
         assert r["work_function_eV"] == pytest.approx(
@@ -61,3 +69,29 @@ def test_calibrated_thickness_study_reproduces_the_kpfm_targets(tmp_path):
     assert rows[3.5]["strain_x_001"] == pytest.approx(-0.0476, abs=5e-4)
     assert abs(rows[17.2]["strain_x_001"]) < 1e-4
     assert rows[17.2]["strain_y_1-10"] == pytest.approx(0.0227, abs=5e-4)
+
+
+def test_calibration_report_has_interior_fit():
+    """The committed calibration: both interface fields inside their bounds, with their
+    uncertainties, written to the problem file."""
+    import json
+
+    calib = _calibration()
+    result = json.loads((PROBLEMS / "reports" / "ruo2_work_function_calibration.json").read_text())
+    for name, _, _, lo, hi in calib.PARAMETERS:
+        p = result["parameters"][name]
+        assert lo < p["value"] < hi and 0 < p["std"] < 0.5 * (hi - lo), name
+        assert abs(p["value"] - lo) > 3 * p["std"] and abs(hi - p["value"]) > 3 * p["std"], name
+    text = (PROBLEMS / "ruo2_tio2_110_polar_1d.toml").read_text()
+    assert f"h_interface_V = {result['parameters']['h_interface_V']['value']:.4g}" in text
+
+
+def _calibration():
+    import sys
+
+    sys.path.insert(0, str(PROBLEMS))
+    spec = importlib.util.spec_from_file_location(
+        "calib", PROBLEMS / "calibrate_ruo2_work_function.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
