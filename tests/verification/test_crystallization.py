@@ -292,7 +292,7 @@ def test_vacancies_conserved_while_the_front_moves(tmp_path):
     np.testing.assert_allclose(ts["deposited_thickness_nm"], 0.5 + 0.01 * ts["t_s"], rtol=1e-10)
     cr = summary["crystallization"]
     assert cr["epitaxial_thickness_nm"] == pytest.approx(ts["crystalline_thickness_nm"][-1],
-                                                         rel=1e-12)
+                                                         rel=1e-10)  # csv: 12 digits
     assert cr["deposited_thickness_nm"] == pytest.approx(5.5, rel=1e-12)
     assert summary["vacancies"]["total_inventory_m2"] == pytest.approx(total[0], rel=1e-8)
     # P1 with a consistent mass matrix has no discrete maximum principle: a small undershoot
