@@ -24,13 +24,14 @@ test: venv
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not mpi"
 
-## Benchmarks (FiPy comparison needs the bench extra; about 20 min, --quick about 2 min);
+## Benchmarks (FiPy comparison needs the bench extra; ~45 min on the loaded 2 cores here, less idle; --quick ~3 min);
 ## benchmarks/results/report.md states each goal of issue #10 as a measured ratio
 bench: venv
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python benchmarks/vacancy_poisson.py
 	$(BIN)/python benchmarks/scipy_poisson.py
 	$(BIN)/python benchmarks/coupled_cases.py
+	$(BIN)/python benchmarks/assembly_cost.py
 	$(BIN)/python benchmarks/sweep_throughput.py
 	$(BIN)/python benchmarks/scaling.py --ranks 1 2
 	$(BIN)/python benchmarks/report.py

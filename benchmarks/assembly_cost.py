@@ -1,0 +1,123 @@
+"""Assembly cost of the coupled vacancy + Poisson forms by quadrature choice, side by side.
+
+    python benchmarks/assembly_cost.py [--ny 154] [--repeats 5]
+
+On the 2D structured stack mesh of vacancy_poisson.py (ny = 154: 9.6e4 unknowns), one process
+builds the coupled problem for each quadrature setting and assembles its residual, Jacobian
+and (for "picard") the preconditioning matrix, interleaved, ``--repeats`` times; the best time
+of each is reported with the ratio to the scalar Poisson assembly (DOLFINx, UFL's degree) on
+the same mesh. Interleaving in one process makes the ratios robust to the machine's load (the
+2-core machine here ran other work; single-case timings in vacancy_poisson.md varied 2x).
+Writes results/assembly_cost.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SETTINGS = {  # label -> (quadrature_degree, transport_quadrature_degree, preconditioner)
+    "default (2, flux 8)": (None, None, "exact"),
+    "earlier (5, flux 5)": (5, 5, "exact"),
+    "cheap (2, flux 2)": (2, 2, "exact"),
+    "default + picard P": (None, None, "picard"),
+}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--ny", type=int, default=154)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--out", default=str(HERE / "results"))
+    a = p.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    from vacancy_poisson import STACK_2D, structured_stack_mesh
+
+    import ufl
+    from heterofem.solver.config import load_config
+    from heterofem.solver.coupling import CoupledProblem, active_physics
+    from heterofem.solver.dolfinx_env import dolfinx
+    from heterofem.solver.domain import Domain
+    from heterofem.solver.materials import resolve_materials
+    from dolfinx.fem.petsc import assemble_matrix, assemble_vector
+
+    cfg0 = load_config(STACK_2D)
+    stack, _ = structured_stack_mesh(cfg0, a.ny)
+    built = {}
+    for label, (q, qt, pc) in SETTINGS.items():
+        cfg = load_config(STACK_2D)
+        cfg.physics.quadrature_degree, cfg.physics.transport_quadrature_degree = q, qt
+        cfg.solver.preconditioner = pc
+        if pc == "picard":
+            cfg.solver.petsc_options = {"ksp_type": "gmres"}
+        domain = Domain(cfg, stack, resolve_materials(cfg))
+        problem = CoupledProblem(domain, active_physics(domain), transient=True)
+        nl = problem.problem
+        built[label] = (nl, domain)
+    # the scalar Poisson matrix (the floor's assembly)
+    es = active_physics(built["default (2, flux 8)"][1])[0]
+    V = dolfinx.fem.functionspace(stack.mesh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    a_form = dolfinx.fem.form(ufl.inner(es.eps * ufl.grad(u), ufl.grad(v)) * ufl.dx
+                              + es.k_tf * u * v * ufl.dx)
+    A0 = assemble_matrix(a_form)
+    A0.assemble()
+    mats = {}
+    for label, (nl, _) in built.items():
+        mats[label] = {"F": assemble_vector(nl._F, kind="mpi"),
+                       "J": assemble_matrix(nl._J, kind="mpi")}
+        if nl._preconditioner is not None:
+            mats[label]["P"] = assemble_matrix(nl._preconditioner, kind="mpi")
+    best = {label: {} for label in built}
+    best_poisson = float("inf")
+    for _ in range(a.repeats):
+        t0 = time.perf_counter()
+        A0.zeroEntries()
+        assemble_matrix(A0, a_form)
+        A0.assemble()
+        best_poisson = min(best_poisson, time.perf_counter() - t0)
+        for label, (nl, _) in built.items():
+            m = mats[label]
+            t0 = time.perf_counter()
+            with m["F"].localForm() as loc:
+                loc.set(0.0)
+            assemble_vector(m["F"], nl._F)
+            t1 = time.perf_counter()
+            m["J"].zeroEntries()
+            assemble_matrix(m["J"], nl._J)
+            m["J"].assemble()
+            t2 = time.perf_counter()
+            times = {"residual": t1 - t0, "jacobian": t2 - t1}
+            if "P" in m:
+                m["P"].zeroEntries()
+                assemble_matrix(m["P"], nl._preconditioner)
+                m["P"].assemble()
+                times["preconditioner"] = time.perf_counter() - t2
+            for k, t in times.items():
+                best[label][k] = min(best[label].get(k, float("inf")), t)
+    dofs = sum(V.dofmap.index_map.size_global for _ in range(2))
+    res = {"ny": a.ny, "dofs": dofs, "repeats": a.repeats, "poisson_matrix_s": best_poisson,
+           "settings": {k: {"quadrature_degree": s[0], "transport_quadrature_degree": s[1],
+                            "preconditioner": s[2], **best[k]} for k, s in SETTINGS.items()}}
+    lines = [f"# assembly_cost (ny = {a.ny}, {dofs} unknowns, best of {a.repeats}, interleaved)", "",
+             f"Scalar Poisson matrix assembly (the floor's): {best_poisson:.4f} s.", "",
+             "| setting | residual [s] | Jacobian [s] | preconditioner [s] | residual + Jacobian (+ P) / Poisson matrix |",
+             "|---|---|---|---|---|"]
+    for label, b in best.items():
+        tot = b["residual"] + b["jacobian"] + b.get("preconditioner", 0.0)
+        lines.append(f"| {label} | {b['residual']:.4f} | {b['jacobian']:.4f} | "
+                     f"{b.get('preconditioner', float('nan')):.4f} | {tot / best_poisson:.1f} |")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "assembly_cost.json").write_text(json.dumps(res, indent=1))
+    (out / "assembly_cost.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
