@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,31 @@ BIN = Path(sys.executable).parent
 def mpirun_path() -> str | None:
     cand = BIN / "mpirun"
     return str(cand) if cand.exists() else shutil.which("mpirun")
+
+
+def run_in_group(cfg: Path, out: Path, np: int | None = None, timeout: float = 120) -> None:
+    """``heterofem run cfg --out out``, serially or under mpirun, in its own process group: on
+    a timeout (a deadlock) the whole group (mpirun, its proxy and the ranks) is killed instead
+    of left spinning, and the failure shows the end of run.log."""
+    cmd = [sys.executable, "-m", "heterofem.solver.cli", "run", str(cfg), "--out", str(out)]
+    if np is not None:
+        mpirun = mpirun_path()
+        if mpirun is None:
+            pytest.fail("mpirun not found next to the Python interpreter or on PATH")
+        cmd = [mpirun, "-n", str(np), sys.executable, "-m", "mpi4py", *cmd[1:]]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        log = (out / "run.log").read_text() if (out / "run.log").exists() else ""
+        pytest.fail(f"{' '.join(cmd)} did not finish in {timeout} s (a deadlock? a collective "
+                    "call skipped on a rank without cells of some layer); run.log ends:\n"
+                    + log[-800:])
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{stdout}\n{stderr}"
 
 
 def heterofem(*args: str, np: int | None = None, check: bool = True,

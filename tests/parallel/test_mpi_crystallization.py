@@ -10,16 +10,12 @@ are split across ranks). Adaptive BDF2 stepping: the step sequence must be the s
 from __future__ import annotations
 
 import copy
-import os
-import signal
-import subprocess
-import sys
 from collections import defaultdict
 
 import pytest
 import tomli_w
 
-from conftest import flat_scalars, mpirun_path, read_summary
+from conftest import flat_scalars, read_summary, run_in_group
 
 #: a rank waiting in a collective that another rank skipped spins for ever: give up after this
 TIMEOUT_S = 120
@@ -52,27 +48,7 @@ def _config(dim: int) -> dict:
 
 
 def _run(cfg, out, np=None) -> None:
-    """The CLI, serially or under mpirun, in its own process group: on a timeout (a deadlock)
-    the whole group (mpirun, its proxy and the ranks) is killed instead of left spinning."""
-    cmd = [sys.executable, "-m", "heterofem.solver.cli", "run", str(cfg), "--out", str(out)]
-    if np is not None:
-        mpirun = mpirun_path()
-        if mpirun is None:
-            pytest.fail("mpirun not found next to the Python interpreter or on PATH")
-        cmd = [mpirun, "-n", str(np), sys.executable, "-m", "mpi4py", *cmd[1:]]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        log = (out / "run.log").read_text() if (out / "run.log").exists() else ""
-        pytest.fail(f"{' '.join(cmd)} did not finish in {TIMEOUT_S} s (a deadlock? a collective "
-                    "call skipped on a rank without cells of some layer); run.log ends:\n"
-                    + log[-800:])
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{stdout}\n{stderr}"
+    run_in_group(cfg, out, np, timeout=TIMEOUT_S)
 
 
 @pytest.mark.mpi
