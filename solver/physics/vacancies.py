@@ -140,22 +140,21 @@ class Vacancies(Physics):
             return ufl.exp(-x)
         return 0.5 * (1.0 - ufl.tanh(0.5 * x))
 
-    def c_hat(self, mu, phi, xi=None):
-        """Scaled concentration c / N_ref (zero outside the solid); with a phase field xi the
-        mixture h c_cryst + (1 - h) c_am in the crystallizing layers."""
-        if xi is None or self.phase is None:
-            return self.n_hat * self.theta(mu, phi)
-        h = self.phase.h_film(xi)
-        return self.n_hat * ((1.0 - h) * self.theta(mu, phi)
-                             + h * self.theta(mu, phi, self.dE_cryst))
-
-    def theta_state(self, u):
-        """Site fraction of a state dict (the phase mixture in crystallizing layers)."""
-        mu, phi, xi = u["mu"], u["phi"], u.get("xi")
+    def theta_mix(self, mu, phi, xi=None):
+        """Site fraction; with a phase field xi the mixture h theta_cryst + (1 - h) theta_am in
+        the crystallizing layers (solver/physics/crystallization.py)."""
         if xi is None or self.phase is None:
             return self.theta(mu, phi)
         h = self.phase.h_film(xi)
         return (1.0 - h) * self.theta(mu, phi) + h * self.theta(mu, phi, self.dE_cryst)
+
+    def c_hat(self, mu, phi, xi=None):
+        """Scaled concentration c / N_ref (zero outside the solid), phase mixture with xi."""
+        return self.n_hat * self.theta_mix(mu, phi, xi)
+
+    def theta_state(self, u):
+        """Site fraction of a state dict (the phase mixture in crystallizing layers)."""
+        return self.theta_mix(u["mu"], u["phi"], u.get("xi"))
 
     def c_state(self, u):
         """c_hat of a state dict (with its phase field, if any)."""
