@@ -33,7 +33,7 @@ import numpy as np
 import ufl
 
 from heterofem.solver import orientation, thermo, units
-from heterofem.solver.dolfinx_env import MPI, dolfinx
+from heterofem.solver.dolfinx_env import dolfinx
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
 
 Z_V = 2  #: vacancy charge number
