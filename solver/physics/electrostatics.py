@@ -24,6 +24,8 @@ Scaled form (lengths in nm, phi in V, see :mod:`heterofem.solver.units`):
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import ufl
 
@@ -108,15 +110,24 @@ class Electrostatics(Physics):
         self.dEc = domain.cellwise(offset, "dEc_eV") if nc else None
         self.rho = domain.cellwise(rho, "rho_fixed_C_m3") if rho else None
         self.k_tf = domain.cellwise(screen, "k_TF") if screen else None
-        self.eps_zz = domain.cellwise({n: e[-1, -1] for n, e in eps.items()}, "eps_zz")
-        self.layer_id = domain.cellwise(
-            {n: float(i) for n, i in domain.stack.layer_ids.items()}, "layer_id")
+        self._eps_zz_values = {n: e[-1, -1] for n, e in eps.items()}
         #: functions of the state giving charge densities [C/m^3] that other physics add
         #: (their Poisson terms come with their own residuals; this is for the summary)
         self.extra_charge: list = []
         #: the permittivity as a function of the state, when another physics changes it
         #: (crystallization interpolates it between phases); None: the fixed cell-wise eps
         self.eps_of = None
+
+    @cached_property
+    def eps_zz(self):
+        """eps_r[z, z] per cell (DG0; an output field, built when first written)."""
+        return self.domain.cellwise(self._eps_zz_values, "eps_zz")
+
+    @cached_property
+    def layer_id(self):
+        """The layer tag per cell (DG0; an output field, built when first written)."""
+        return self.domain.cellwise(
+            {n: float(i) for n, i in self.domain.stack.layer_ids.items()}, "layer_id")
 
     def unknowns(self):
         return [Unknown("phi", self.domain.cfg.physics.element_degree, "V",

@@ -28,6 +28,7 @@ that touch no solid cell are fixed (they carry nothing).
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 
 import numpy as np
 import ufl
@@ -86,10 +87,9 @@ class Vacancies(Physics):
         self.k_hat = cw({k: v * units.NM / self.D_ref for k, v in k_ex.items()}, "k_exchange_hat")
         self.is_solid = cw({lay.name: 1.0 for lay in self.solid}, "solid")
         #: crystal minus amorphous formation energy [eV], and the crystal's scaled diffusivity,
-        #: in crystallizing layers; self.phase is the Crystallization module when there is one
-        self.dE_cryst = cw(e_f_cryst, "dE_f_cryst_eV")
-        self.D_hat_cryst = cw({k: v / self.D_ref for k, v in diff_cryst.items()}, "D_hat_cryst",
-                              (dim, dim))
+        #: in crystallizing layers (built on first use: dE_cryst, D_hat_cryst); self.phase is
+        #: the Crystallization module when there is one
+        self._cryst_values = (e_f_cryst, {k: v / self.D_ref for k, v in diff_cryst.items()})
         self.phase = None
         self.theta0 = theta0
         # one quadrature rule for the residual and for the inventories, so that the discrete
@@ -139,6 +139,17 @@ class Vacancies(Physics):
         if self.dilute:
             return ufl.exp(-x)
         return 0.5 * (1.0 - ufl.tanh(0.5 * x))
+
+    @cached_property
+    def dE_cryst(self):
+        """Crystal minus amorphous formation energy [eV] (DG0), 0 outside crystallizing layers."""
+        return self.domain.cellwise(self._cryst_values[0], "dE_f_cryst_eV")
+
+    @cached_property
+    def D_hat_cryst(self):
+        """The crystal's scaled diffusivity (DG0 tensor), 0 outside crystallizing layers."""
+        dim = self.domain.dim
+        return self.domain.cellwise(self._cryst_values[1], "D_hat_cryst", (dim, dim))
 
     def theta_mix(self, mu, phi, xi=None):
         """Site fraction; with a phase field xi the mixture h theta_cryst + (1 - h) theta_am in
