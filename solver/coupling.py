@@ -276,7 +276,12 @@ class CoupledProblem:
                 kind=None if single else "mpi", P=self.preconditioner_forms(),
             )
             if not single:
-                _assemble_blockwise(self._problem, bcs)
+                try:
+                    _assemble_blockwise(self._problem, bcs)
+                except (AttributeError, ImportError, TypeError) as exc:
+                    # another DOLFINx than the pinned 0.11 (conda, container): keep its own
+                    # callbacks, which pack every block at once (more memory, same results)
+                    log.debug("block-by-block assembly not available (%s)", exc)
                 if self.petsc_options(self.domain.cfg).get("pc_type") == "fieldsplit":
                     self._install_fieldsplit(self._problem.solver)
             cap = self.max_update()
