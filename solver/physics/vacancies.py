@@ -227,7 +227,10 @@ class Vacancies(Physics):
         if pattern is not None:
             F += pattern
         rho = self.charge_density(self.c_state(u))
-        return {"mu": F, "phi": -units.RHO_SCALE * rho * v["phi"] * dx}
+        # over every cell (rho is zero outside the solid, n_hat = 0 there): the same measure as
+        # the electrostatics' terms, so UFL merges them into one integral whose coefficients
+        # are packed once, not once per integral (half the memory of the phi-phi block)
+        return {"mu": F, "phi": -units.RHO_SCALE * rho * v["phi"] * self.dx}
 
     def _on_growth_surface(self, facet: str) -> bool:
         """The top facet of a growing film (it sits above the growth surface, in material that
