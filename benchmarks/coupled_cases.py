@@ -89,20 +89,19 @@ def peak_rss_mib() -> float:
 
 def worker(args: dict) -> dict:
     rss_imports = None
-    from heterofem.solver.dolfinx_env import MPI, PETSc, dolfinx
+    from heterofem.solver.dolfinx_env import MPI, dolfinx
 
     comm = MPI.COMM_WORLD
     rss_imports = peak_rss_mib()
-    import ufl
-    from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
-
     from heterofem.meshes import create_stack_mesh
-    from heterofem.solver import units
     from heterofem.solver.config import load_config
     from heterofem.solver.domain import Domain
     from heterofem.solver.materials import resolve_materials
     from heterofem.solver.physics.electrostatics import Electrostatics
     from heterofem.solver.run import run_case
+
+    sys.path.insert(0, str(HERE))
+    from vacancy_poisson import assemble_floor, floor_forms, floor_ksp
 
     out_dir = Path(args["out"])
     size, iface = args["mesh"]
@@ -123,37 +122,16 @@ def worker(args: dict) -> dict:
     stack = create_stack_mesh(cfg, comm)
     domain = Domain(cfg, stack, resolve_materials(cfg))
     es = Electrostatics(domain)
-    V = dolfinx.fem.functionspace(stack.mesh, ("Lagrange", 1))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    dx = ufl.Measure("dx", domain=stack.mesh, subdomain_data=stack.cell_tags)
-    a = ufl.inner(es.eps * ufl.grad(u), ufl.grad(v)) * dx
-    if es.k_tf is not None:
-        a += es.k_tf * u * v * dx
-    rho = es.rho if es.rho is not None else dolfinx.fem.Constant(stack.mesh, 1.0)
-    a_form, L_form = dolfinx.fem.form(a), dolfinx.fem.form(units.RHO_SCALE * rho * v * dx)
-    bcs = es.dirichlet({"phi": V})["phi"]
+    V, a_form, L_form, bcs = floor_forms(es, stack)
     A = dolfinx.fem.petsc.create_matrix(a_form)
     b = dolfinx.fem.petsc.create_vector(V)
     x = b.duplicate()
-    ksp = PETSc.KSP().create(comm)
-    ksp.setOptionsPrefix("floor_")
-    opts = PETSc.Options()
-    for k, val in {"ksp_type": "cg", "ksp_rtol": 1e-8, "pc_type": "gamg"}.items():
-        opts[f"floor_{k}"] = val
-    ksp.setFromOptions()
+    ksp = floor_ksp(comm)
     floors = []
     for _ in range(3):
         comm.Barrier()
         t1 = time.perf_counter()
-        A.zeroEntries()
-        assemble_matrix(A, a_form, bcs=bcs)
-        A.assemble()
-        with b.localForm() as loc:
-            loc.set(0.0)
-        assemble_vector(b, L_form)
-        apply_lifting(b, [a_form], bcs=[bcs])
-        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        set_bc(b, bcs)
+        assemble_floor(A, b, a_form, L_form, bcs)
         ksp.setOperators(A)
         x.set(0.0)
         ksp.solve(b, x)

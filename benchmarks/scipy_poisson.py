@@ -60,10 +60,9 @@ def worker(args: dict) -> dict:
     import scipy
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
-    import ufl
 
     sys.path.insert(0, str(HERE))
-    from vacancy_poisson import structured_stack_mesh
+    from vacancy_poisson import assemble_floor, floor_forms, structured_stack_mesh
 
     from heterofem.solver import units
     from heterofem.solver.config import load_config
@@ -71,22 +70,13 @@ def worker(args: dict) -> dict:
     from heterofem.solver.dolfinx_env import PETSc, dolfinx
     from heterofem.solver.domain import Domain
     from heterofem.solver.materials import resolve_materials
-    from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
 
     cfg = load_config(STACK_2D)
     stack, _ = structured_stack_mesh(cfg, args["ny"])
     mesh = stack.mesh
     domain = Domain(cfg, stack, resolve_materials(cfg))
     es = active_physics(domain)[0]
-    V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    dx = ufl.Measure("dx", domain=mesh, subdomain_data=stack.cell_tags)
-    a = ufl.inner(es.eps * ufl.grad(u), ufl.grad(v)) * dx
-    if es.k_tf is not None:
-        a += es.k_tf * u * v * dx
-    L = units.RHO_SCALE * es.rho * v * dx
-    a_form, L_form = dolfinx.fem.form(a), dolfinx.fem.form(L)
-    bcs = es.dirichlet({"phi": V})["phi"]
+    V, a_form, L_form, bcs = floor_forms(es, stack)
     out = {"ny": args["ny"], "dofs": V.dofmap.index_map.size_global,
            "cells": mesh.topology.index_map(2).size_global, "scipy_version": scipy.__version__,
            "rss_mib": {"setup": peak_rss_mib()}}
@@ -96,15 +86,7 @@ def worker(args: dict) -> dict:
     b = dolfinx.fem.petsc.create_vector(V)
 
     def assemble():
-        A.zeroEntries()
-        assemble_matrix(A, a_form, bcs=bcs)
-        A.assemble()
-        with b.localForm() as loc:
-            loc.set(0.0)
-        assemble_vector(b, L_form)
-        apply_lifting(b, [a_form], bcs=[bcs])
-        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        set_bc(b, bcs)
+        assemble_floor(A, b, a_form, L_form, bcs)
 
     t_asm, _ = _best(assemble)
     res = {}

@@ -156,6 +156,59 @@ def worker_transient(args: dict) -> dict:
     }
 
 
+def floor_forms(es, stack):
+    """The floor's scalar Poisson problem on a stack: the stiffness of the electrostatics'
+    permittivity (plus its Thomas-Fermi term), its fixed charge as the source (1 C/m^3 where
+    the stack has none) and its Dirichlet facets. Returns (V, a_form, L_form, bcs).
+
+    UFL's own quadrature degrees (exact for these polynomial integrands: 1 point for the
+    stiffness of P1, 3 for the mass), not heterofem's one degree for every integral."""
+    import ufl
+
+    from heterofem.solver import units
+    from heterofem.solver.dolfinx_env import dolfinx
+
+    V = dolfinx.fem.functionspace(stack.mesh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    dx = ufl.Measure("dx", domain=stack.mesh, subdomain_data=stack.cell_tags)
+    a = ufl.inner(es.eps * ufl.grad(u), ufl.grad(v)) * dx
+    if es.k_tf is not None:
+        a += es.k_tf * u * v * dx
+    rho = es.rho if es.rho is not None else dolfinx.fem.Constant(stack.mesh, 1.0)
+    a_form, L_form = dolfinx.fem.form(a), dolfinx.fem.form(units.RHO_SCALE * rho * v * dx)
+    return V, a_form, L_form, es.dirichlet({"phi": V})["phi"]
+
+
+def floor_ksp(comm):
+    """The floor's Krylov solver: CG + GAMG (FLOOR_OPTIONS, under the prefix floor_)."""
+    from heterofem.solver.dolfinx_env import PETSc
+
+    ksp = PETSc.KSP().create(comm)
+    ksp.setOptionsPrefix("floor_")
+    opts = PETSc.Options()
+    for k, val in FLOOR_OPTIONS.items():
+        opts[f"floor_{k}"] = val
+    ksp.setFromOptions()
+    return ksp
+
+
+def assemble_floor(A, b, a_form, L_form, bcs) -> None:
+    """Assemble the floor's matrix and right-hand side (Dirichlet rows by lifting)."""
+    from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
+
+    from heterofem.solver.dolfinx_env import PETSc
+
+    A.zeroEntries()
+    assemble_matrix(A, a_form, bcs=bcs)
+    A.assemble()
+    with b.localForm() as loc:
+        loc.set(0.0)
+    assemble_vector(b, L_form)
+    apply_lifting(b, [a_form], bcs=[bcs])
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    set_bc(b, bcs)
+
+
 def structured_stack_mesh(cfg, ny: int):
     """The 2D stack on a structured triangle mesh (create_rectangle): ny cells across the
     height, 2 ny across the width; cells tagged by layer from their midpoints (a "step" feature
@@ -258,40 +311,17 @@ def worker_scaling(args: dict) -> dict:
     domain = Domain(cfg, stack, resolve_materials(cfg))
     modules = active_physics(domain)
     es = modules[0]
-    V = dolfinx.fem.functionspace(stack.mesh, ("Lagrange", 1))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    # UFL's own quadrature degrees (exact for these polynomial integrands: 1 point for the
-    # stiffness of P1, 3 for the mass), not heterofem's one degree for every integral
-    dx = ufl.Measure("dx", domain=stack.mesh, subdomain_data=stack.cell_tags)
-    a = ufl.inner(es.eps * ufl.grad(u), ufl.grad(v)) * dx
-    if es.k_tf is not None:
-        a += es.k_tf * u * v * dx
-    L = units.RHO_SCALE * es.rho * v * dx
-    a_form, L_form = dolfinx.fem.form(a), dolfinx.fem.form(L)
-    bcs = es.dirichlet({"phi": V})["phi"]
+    V, a_form, L_form, bcs = floor_forms(es, stack)
     A = dolfinx.fem.petsc.create_matrix(a_form)
     b = dolfinx.fem.petsc.create_vector(V)
     x = b.duplicate()
-    ksp = PETSc.KSP().create(stack.mesh.comm)
-    ksp.setOptionsPrefix("floor_")
-    opts = PETSc.Options()
-    for k, val in FLOOR_OPTIONS.items():
-        opts[f"floor_{k}"] = val
-    ksp.setFromOptions()
+    ksp = floor_ksp(stack.mesh.comm)
     out["floor_setup_s"] = time.perf_counter() - t0
     runs = []
     for _ in range(3):
         e0 = _event_times(PETSc)
         t0 = time.perf_counter()
-        A.zeroEntries()
-        assemble_matrix(A, a_form, bcs=bcs)
-        A.assemble()
-        with b.localForm() as loc:
-            loc.set(0.0)
-        assemble_vector(b, L_form)
-        apply_lifting(b, [a_form], bcs=[bcs])
-        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        set_bc(b, bcs)
+        assemble_floor(A, b, a_form, L_form, bcs)
         t_asm = time.perf_counter()
         ksp.setOperators(A)
         x.set(0.0)
@@ -335,13 +365,8 @@ def worker_scaling(args: dict) -> dict:
     out["rss_mib"]["coupled_setup"] = peak_rss_mib()
     h = problem.history
 
-    def shift():
-        for name, f in problem.u.items():
-            h.older[name].x.array[:] = h.old[name].x.array
-            h.old[name].x.array[:] = f.x.array
-
-    shift()
-    shift()
+    h.shift(problem.u)  # old = older = the initial state
+    h.shift(problem.u)
     steps = []
     from heterofem.solver.coupling import SolveError
 
@@ -368,7 +393,7 @@ def worker_scaling(args: dict) -> dict:
                       "ksp_its_per_newton": None if lin is None else lin / max(its, 1)})
         if not ok:
             break
-        shift()
+        h.shift(problem.u)
     out["steps"] = steps
     if iterative:  # what PETSc actually set up inside the split
         sub = snes.getKSP().getPC().getFieldSplitSubKSP()
@@ -478,19 +503,14 @@ def worker_hf_series(args: dict) -> dict:
         vac, es = problem.modules["vacancies"], problem.modules["electrostatics"]
         h = problem.history
 
-        def shift():
-            for name, f in problem.u.items():
-                h.older[name].x.array[:] = h.old[name].x.array
-                h.old[name].x.array[:] = f.x.array
-
-        shift()
-        shift()
+        h.shift(problem.u)  # old = older = the initial state
+        h.shift(problem.u)
         t2 = time.perf_counter()
         t, its, scalars = 0.0, 0, {}
         for dt in sched:
             h.dt.value = dt / h.time_scale_s
             its += problem.solve()
-            shift()
+            h.shift(problem.u)
             t += dt
             for m in marks:
                 if abs(t - m) <= 1e-9 * m:

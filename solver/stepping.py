@@ -80,10 +80,7 @@ class Stepper:
             module.set_time(t)
 
     def _shift_history(self) -> None:
-        h, u = self.problem.history, self.problem.u
-        for name, f in u.items():
-            h.older[name].x.array[:] = h.old[name].x.array
-            h.old[name].x.array[:] = f.x.array
+        self.problem.history.shift(self.problem.u)
 
     def run(self, resume_from: tuple[dict, dict] | None = None) -> dict:
         """March to the end time; ``resume_from`` = a checkpoint's (state, fields)."""

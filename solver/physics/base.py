@@ -75,6 +75,12 @@ class History:
         a0, a1, a2 = self.a
         return (a0 * q(u) + a1 * q(self.old) + a2 * q(self.older)) / self.dt
 
+    def shift(self, u: dict) -> None:
+        """Accept a step: older <- old <- u (the state's arrays are copied)."""
+        for name, f in u.items():
+            self.older[name].x.array[:] = self.old[name].x.array
+            self.old[name].x.array[:] = f.x.array
+
 
 class Physics:
     """Base class; see the module docstring."""
