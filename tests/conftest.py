@@ -68,6 +68,22 @@ def read_summary(run_dir: Path) -> dict:
     return json.loads((Path(run_dir) / "summary.json").read_text())
 
 
+def assert_scalars_agree(serial: dict, parallel: dict, rel: float) -> dict[str, float]:
+    """Every numeric scalar of two summaries agrees to ``rel``, with an absolute floor of 1e-9
+    of the largest value of the same group (the key without its last part: phi at a grounded
+    facet is 0 beside volts elsewhere). Returns the serial run's flat scalars."""
+    a, b = flat_scalars(serial), flat_scalars(parallel)
+    assert a.keys() == b.keys()
+    scale: dict[str, float] = {}
+    for key, value in a.items():
+        group = key.rsplit(".", 1)[0]
+        scale[group] = max(scale.get(group, 0.0), abs(value))
+    for key in a:
+        group = scale[key.rsplit(".", 1)[0]]
+        assert b[key] == pytest.approx(a[key], rel=rel, abs=1e-9 * group), key
+    return a
+
+
 def flat_scalars(d: dict, prefix: str = "") -> dict[str, float]:
     """Every numeric leaf of a summary, keyed by dotted path (no timings or versions)."""
     out = {}

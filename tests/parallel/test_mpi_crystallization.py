@@ -10,12 +10,11 @@ are split across ranks). Adaptive BDF2 stepping: the step sequence must be the s
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
 
 import pytest
 import tomli_w
 
-from conftest import flat_scalars, read_summary, run_in_group
+from conftest import assert_scalars_agree, read_summary, run_in_group
 
 #: a rank waiting in a collective that another rank skipped spins for ever: give up after this
 TIMEOUT_S = 120
@@ -47,10 +46,6 @@ def _config(dim: int) -> dict:
     return data
 
 
-def _run(cfg, out, np=None) -> None:
-    run_in_group(cfg, out, np, timeout=TIMEOUT_S)
-
-
 @pytest.mark.mpi
 @pytest.mark.parametrize("dim", [1, 2])
 def test_epitaxial_growth_serial_and_two_ranks_agree(tmp_path, dim):
@@ -58,8 +53,8 @@ def test_epitaxial_growth_serial_and_two_ranks_agree(tmp_path, dim):
     and 2e-12 (2D: 0.28 nm after 40 s, 9 steps) relative; the worst is the net charge."""
     cfg = tmp_path / f"growth_{dim}d.toml"
     cfg.write_text(tomli_w.dumps(_config(dim)))
-    _run(cfg, tmp_path / "serial")
-    _run(cfg, tmp_path / "mpi", np=2)
+    run_in_group(cfg, tmp_path / "serial", timeout=TIMEOUT_S)
+    run_in_group(cfg, tmp_path / "mpi", np=2, timeout=TIMEOUT_S)
     serial, parallel = read_summary(tmp_path / "serial"), read_summary(tmp_path / "mpi")
     assert serial["mpi_size"] == 1 and parallel["mpi_size"] == 2
     assert serial["converged"] and parallel["converged"]
@@ -79,11 +74,4 @@ def test_epitaxial_growth_serial_and_two_ranks_agree(tmp_path, dim):
         assert vp["inventory_m2"][name] == pytest.approx(value, rel=1e-6), name
     assert vp["total_inventory_m2"] == pytest.approx(vs["total_inventory_m2"], rel=1e-6)
     # and every other scalar, relative to the largest value of the same group
-    a, b = flat_scalars(serial), flat_scalars(parallel)
-    assert a.keys() == b.keys()
-    scale = defaultdict(float)
-    for key, value in a.items():
-        scale[key.rsplit(".", 1)[0]] = max(scale[key.rsplit(".", 1)[0]], abs(value))
-    for key in a:
-        group = scale[key.rsplit(".", 1)[0]]
-        assert b[key] == pytest.approx(a[key], rel=1e-6, abs=1e-9 * group), key
+    assert_scalars_agree(serial, parallel, rel=1e-6)
