@@ -133,6 +133,10 @@ class PhysicsSection(_Strict):
     #: quadrature degree of the vacancy flux (its mobility is exponential in mu; None: 2 x
     #: element_degree + 6, converged to ~0.3 % in the transported amount, see Domain)
     transport_quadrature_degree: Annotated[int, Field(ge=1, le=20)] | None = None
+    #: the vacancy flux integral: "exact" (closed-form cell average of the exponential
+    #: mobility for P1 on intervals and triangles, solver/physics/cell_average.py; elsewhere,
+    #: and with crystallization, quadrature at transport_quadrature_degree) or "quadrature"
+    vacancy_flux: Literal["exact", "quadrature"] = "exact"
 
 
 class StrainSection(_Strict):

@@ -35,6 +35,7 @@ import ufl
 
 from heterofem.solver import orientation, thermo, units
 from heterofem.solver.dolfinx_env import dolfinx
+from heterofem.solver.physics import cell_average
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
 
 Z_V = 2  #: vacancy charge number
@@ -99,6 +100,9 @@ class Vacancies(Physics):
         self.dx_solid = self.dx(tags)
         #: the flux: its mobility is exponential in mu, a higher degree (Domain.dx_transport)
         self.dx_flux = domain.dx_transport(tags)
+        #: the one-point (centroid) rule of the closed-form flux (see flux_term)
+        self.dx_centroid = ufl.Measure("dx", domain=domain.mesh, subdomain_data=domain.stack.cell_tags,
+                                       metadata={"quadrature_degree": 1})(tags)
         #: the Poisson equation is divided by this (V/nm^2 per unit c^), so that both equations'
         #: residuals count vacancies on the same scale
         self.poisson_scale = units.RHO_SCALE * units.Q_E * Z_V * self.N_ref
@@ -185,6 +189,33 @@ class Vacancies(Physics):
             M = self.phase.activation * M
         return M
 
+    @cached_property
+    def exact_flux(self) -> bool:
+        """Whether the flux integral uses the closed-form cell average of the mobility
+        (:mod:`heterofem.solver.physics.cell_average`; ``physics.vacancy_flux``): P1 on
+        intervals or triangles, no phase field (its h(xi) mixes two mobilities)."""
+        cfg = self.domain.cfg
+        if cfg.physics.vacancy_flux == "quadrature":
+            return False
+        kind = "exp" if self.dilute else "logistic'"
+        ok = (cfg.physics.element_degree == 1 and not cfg.physics.crystallization
+              and cell_average.supported(kind, self.domain.dim))
+        if not ok:
+            log.debug("vacancy flux: quadrature of degree %d (no closed form for this case)",
+                      self.domain.transport_quadrature_degree)
+        return ok
+
+    def flux_term(self, mu, phi, xi, v_mu):
+        """int M grad mu . grad v over the solid: exact per-cell average of the mobility where
+        available (:attr:`exact_flux`), else quadrature at the transport degree."""
+        if not self.exact_flux:
+            return ufl.inner(self.mobility(mu, phi, xi) * ufl.grad(mu), ufl.grad(v_mu)) * self.dx_flux
+        s = (mu - self.E_f - Z_V * phi) / self.kT  # linear on each cell: E_f is cell-wise
+        kind = "exp" if self.dilute else "logistic'"
+        mean = cell_average.cell_average(kind, s, self.domain.mesh)
+        M = self.D_hat * self.n_hat * mean / self.kT
+        return ufl.inner(M * ufl.grad(mu), ufl.grad(v_mu)) * self.dx_centroid
+
     def charge_density(self, c_hat):
         """Vacancy charge density [C/m^3] of a scaled concentration."""
         return Z_V * units.Q_E * self.N_ref * c_hat
@@ -200,7 +231,7 @@ class Vacancies(Physics):
     def residual(self, u, v, history=None):
         mu, phi, xi = u["mu"], u["phi"], u.get("xi")
         dx = self.dx_solid
-        F = ufl.inner(self.mobility(mu, phi, xi) * ufl.grad(mu), ufl.grad(v["mu"])) * self.dx_flux
+        F = self.flux_term(mu, phi, xi, v["mu"])
         if history is not None:
             F += history.ddt(self.c_state, u) * v["mu"] * dx
         growing = self.phase.deposition is not None if self.phase is not None else False

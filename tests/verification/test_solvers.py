@@ -75,18 +75,26 @@ def test_picard_preconditioner_matches_direct_solver(tmp_path):
 
 def test_picard_preconditioner_forms():
     """The Picard preconditioner differs from the Jacobian only in the mu-mu and mu-phi
-    blocks (the phi rows are exact) and is absent by default."""
+    blocks (the phi rows are exact), keeps the off-diagonal blocks only for a Schur split,
+    and is absent by default."""
     from heterofem.solver.coupling import CoupledProblem, active_physics
     from heterofem.solver.domain import Domain
     from heterofem.meshes import create_stack_mesh
     from heterofem.solver.materials import resolve_materials
 
-    cfg = Config.model_validate({**STACK, "solver": {"preconditioner": "picard"}})
+    cfg = Config.model_validate({**STACK, "solver": {"preconditioner": "picard",
+                                                     "petsc_options": PICARD}})
     domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
     problem = CoupledProblem(domain, active_physics(domain), transient=True)
     P = problem.preconditioner_forms()
     assert problem.names == ["phi", "mu"]
-    assert len(P) == 2 and all(f is not None for f in P[1])
+    # a multiplicative split reads only the diagonal blocks of the preconditioning matrix
+    assert len(P) == 2 and P[0][0] is not None and P[1][1] is not None
+    assert P[0][1] is None and P[1][0] is None
     assert problem.problem._P_mat is not None  # SNES gets a separate preconditioning matrix
+    cfg.solver.petsc_options = {**PICARD, "pc_fieldsplit_type": "schur"}
+    assert all(f is not None for f in problem.preconditioner_forms()[1])  # Schur reads them
+    cfg.solver.petsc_options = {"ksp_type": "gmres"}  # one preconditioner for both fields
+    assert all(f is not None for f in problem.preconditioner_forms()[1])
     cfg.solver.preconditioner = "exact"
     assert problem.preconditioner_forms() is None
