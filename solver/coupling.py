@@ -290,9 +290,10 @@ class CoupledProblem:
                 petsc_options=self.petsc_options(self.domain.cfg),
                 kind=None if single else "mpi", P=self.preconditioner_forms(),
             )
+            exact_bcs = None
             if not single:
                 try:
-                    _assemble_blockwise(self._problem, bcs)
+                    exact_bcs = _assemble_blockwise(self._problem, bcs)
                 except (AttributeError, ImportError, TypeError) as exc:
                     # another DOLFINx than the pinned 0.11 (conda, container): keep its own
                     # callbacks, which pack every block at once (more memory, same results)
@@ -300,8 +301,8 @@ class CoupledProblem:
                 if self.petsc_options(self.domain.cfg).get("pc_type") == "fieldsplit":
                     self._install_fieldsplit(self._problem.solver)
             cap = self.max_update()
-            if cap:
-                self._problem.solver.setLineSearchPreCheck(_limiter(cap))
+            if cap or exact_bcs:
+                self._problem.solver.setLineSearchPreCheck(_precheck(cap, exact_bcs))
         return self._problem
 
     def max_update(self) -> float:
@@ -322,6 +323,9 @@ class CoupledProblem:
         """Newton solve; returns the iteration count, raises :class:`SolveError` on failure
         (including a solution that is not finite)."""
         problem = self.problem
+        for name, bcs in self.bcs.items():  # the iterate starts on the Dirichlet values exactly
+            for bc in bcs:
+                bc.set(self.u[name].x.array)
         try:
             problem.solve()
         except PETSc.Error as exc:  # e.g. a failed factorisation: treat as a failed solve
@@ -379,7 +383,8 @@ class _PackOnDemandRow:
 def _assemble_blockwise(problem, bcs) -> None:
     """Replace the SNES callbacks of a blocked (kind="mpi") NonlinearProblem by the same
     assembly (``dolfinx.fem.petsc.assemble_residual`` / ``assemble_jacobian``) with the
-    coefficients packed block by block (:class:`_PackOnDemand`)."""
+    coefficients packed block by block (:class:`_PackOnDemand`). Returns the line-search
+    pre-check step that keeps the Dirichlet values exact."""
     from dolfinx.fem import bcs_by_block, extract_function_spaces
     from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, assign, set_bc
 
@@ -426,18 +431,30 @@ def _assemble_blockwise(problem, bcs) -> None:
             assemble_matrix(mat, forms, bcs, diag=1.0, coeffs=_PackOnDemand(forms, nested=True))
             mat.assemble()
 
+    def exact_bcs(x, y) -> None:
+        """Newton update on the constrained dofs set to exactly x - g (a Krylov solve gives it
+        only to its tolerance): the iterate then keeps the Dirichlet values to the last bit,
+        and the residual can skip its lifting (_satisfies_bcs)."""
+        y.setAttr("_blocks", blocks)
+        set_bc(y, bcs0, x0=x, alpha=-1.0)
+
     snes.setFunction(residual, problem.b)
     snes.setJacobian(jacobian, problem.A, problem.P_mat)
+    return exact_bcs
 
 
-def _limiter(cap: float):
-    """A line-search pre-check that shortens the Newton update so that no component changes
-    by more than ``cap`` (the direction is kept, so it stays a descent direction)."""
+def _precheck(cap: float, exact_bcs=None):
+    """A line-search pre-check: the update shortened so that no component changes by more
+    than ``cap`` (0: no limit; the direction is kept, so it stays a descent direction), then
+    the exact update on the Dirichlet dofs (``exact_bcs``)."""
 
     def precheck(x, y):
-        biggest = y.norm(PETSc.NormType.INFINITY)
-        if biggest > cap:
-            y.scale(cap / biggest)
+        if cap:
+            biggest = y.norm(PETSc.NormType.INFINITY)
+            if biggest > cap:
+                y.scale(cap / biggest)
+        if exact_bcs is not None:
+            exact_bcs(x, y)
 
     return precheck
 

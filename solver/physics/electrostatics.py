@@ -49,7 +49,8 @@ def fermi_dirac_half(eta):
     j = 0.5
     gamma = 0.886226925  # Gamma(3/2)
     base = b + eta + (abs(eta - b) ** c + a**c) ** (1.0 / c)
-    unnormalised = 1.0 / ((j + 1) * 2 ** (j + 1) / base ** (j + 1) + lib.exp(-eta) / gamma)
+    base_15 = base * lib.sqrt(base)  # base ** (j + 1): a square root is cheaper than a power
+    unnormalised = 1.0 / ((j + 1) * 2 ** (j + 1) / base_15 + lib.exp(-eta) / gamma)
     return unnormalised / gamma
 
 
@@ -107,6 +108,7 @@ class Electrostatics(Physics):
         self.eps = domain.cellwise(eps, "eps_r", (dim, dim))
         self.v_t = units.K_B_EV * cfg.run.temperature_K  #: thermal voltage [V]
         self.n_c = domain.cellwise(nc, "N_c_m3") if nc else None
+        self._electron_tags = tuple(domain.stack.layer_ids[name] for name in nc) if nc else ()
         self.dEc = domain.cellwise(offset, "dEc_eV") if nc else None
         self.rho = domain.cellwise(rho, "rho_fixed_C_m3") if rho else None
         self.k_tf = domain.cellwise(screen, "k_TF") if screen else None
@@ -146,8 +148,8 @@ class Electrostatics(Physics):
         d = self.domain
         sources = [(units.RHO_SCALE * self.rho, d.dx)] if self.rho is not None else []
         n = self.electron_density(u["phi"])
-        if n is not None:
-            sources.append((-units.RHO_SCALE * units.Q_E * n, d.dx))
+        if n is not None:  # only where there are electrons: F_1/2 is the costliest integrand
+            sources.append((-units.RHO_SCALE * units.Q_E * n, d.dx(self._electron_tags)))
         screening = [(self.k_tf, 0.0, d.dx)] if self.k_tf is not None else []
         fluxes = [
             (units.SIGMA_SCALE * bc.surface_charge_C_m2, d.facet_measure(name))
