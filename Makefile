@@ -35,6 +35,7 @@ bench: venv
 	$(BIN)/python benchmarks/sweep_throughput.py
 	$(BIN)/python benchmarks/scaling.py --ranks 1 2
 	$(BIN)/python benchmarks/scaling.py --ranks 1 2 --size-nm 0.2
+	$(BIN)/python benchmarks/scaling.py --ranks 1 2 --size-nm 0.2 --solver picard
 	$(BIN)/python benchmarks/report.py
 
 bench-quick: venv

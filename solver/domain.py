@@ -73,6 +73,23 @@ class Domain:
                            metadata={"quadrature_degree": self.quadrature_degree})
 
     @cached_property
+    def dx_layers(self):
+        """dx over every layer by its tag: the same cells as dx when every cell carries a layer
+        tag, but as subdomain integrals, so that a term added on some layers only (electrons,
+        polarization) merges into the same per-layer kernels instead of making DOLFINx visit
+        (and pack the coefficients of) those cells twice, once for an all-cell integral.
+        Plain dx where some cell has no layer tag."""
+        tags = self.stack.cell_tags
+        cmap = self.mesh.topology.index_map(self.dim)
+        n_local = cmap.size_local + cmap.num_ghosts
+        ids = tuple(sorted(self.stack.layer_ids.values()))
+        tagged = np.isin(tags.values, ids)
+        complete = np.unique(tags.indices[tagged]).size == n_local
+        if not self.comm.allreduce(bool(complete), op=MPI.LAND):
+            return self.dx
+        return self.dx(ids)
+
+    @cached_property
     def dx_transport(self) -> ufl.Measure:
         """dx at :attr:`transport_quadrature_degree` (same subdomain data as :attr:`dx`)."""
         return ufl.Measure("dx", domain=self.mesh, subdomain_data=self.stack.cell_tags,

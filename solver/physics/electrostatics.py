@@ -146,18 +146,19 @@ class Electrostatics(Physics):
 
     def residual(self, u, v, history=None):
         d = self.domain
-        sources = [(units.RHO_SCALE * self.rho, d.dx)] if self.rho is not None else []
+        dx = d.dx_layers  # per layer: the electron term below merges into the same kernels
+        sources = [(units.RHO_SCALE * self.rho, dx)] if self.rho is not None else []
         n = self.electron_density(u["phi"])
         if n is not None:  # only where there are electrons: F_1/2 is the costliest integrand
             sources.append((-units.RHO_SCALE * units.Q_E * n, d.dx(self._electron_tags)))
-        screening = [(self.k_tf, 0.0, d.dx)] if self.k_tf is not None else []
+        screening = [(self.k_tf, 0.0, dx)] if self.k_tf is not None else []
         fluxes = [
             (units.SIGMA_SCALE * bc.surface_charge_C_m2, d.facet_measure(name))
             for name, bc in d.cfg.boundary.items()
             if bc.surface_charge_C_m2 is not None
         ]
         eps = self.eps if self.eps_of is None else self.eps_of(u)
-        return {"phi": poisson_residual(u["phi"], v["phi"], eps, d.dx, sources,
+        return {"phi": poisson_residual(u["phi"], v["phi"], eps, dx, sources,
                                         screening, fluxes)}
 
     def dirichlet(self, spaces):

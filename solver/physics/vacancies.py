@@ -258,10 +258,10 @@ class Vacancies(Physics):
         if pattern is not None:
             F += pattern
         rho = self.charge_density(self.c_state(u))
-        # over every cell (rho is zero outside the solid, n_hat = 0 there): the same measure as
-        # the electrostatics' terms, so UFL merges them into one integral whose coefficients
-        # are packed once, not once per integral (half the memory of the phi-phi block)
-        return {"mu": F, "phi": -units.RHO_SCALE * rho * v["phi"] * self.dx}
+        # over every layer (rho is zero outside the solid, n_hat = 0 there): the same measure
+        # as the electrostatics' terms, so UFL merges them into one kernel per layer whose
+        # coefficients are packed once, not once per integral (half the memory of phi-phi)
+        return {"mu": F, "phi": -units.RHO_SCALE * rho * v["phi"] * self.domain.dx_layers}
 
     def _on_growth_surface(self, facet: str) -> bool:
         """The top facet of a growing film (it sits above the growth surface, in material that
