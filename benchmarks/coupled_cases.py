@@ -260,6 +260,12 @@ def main(argv=None) -> int:
     out = Path(a.out or (HERE / "results" / ("quick" if a.quick else "")))
     t0 = time.perf_counter()
     cases = []
+    previous = out / "coupled_cases.json"
+    if previous.exists():  # a partial run keeps the other problems' and dimensions' cases
+        old = json.loads(previous.read_text())
+        rerun = {(p, d) for p in a.problems.split(",") for d in map(int, a.dims.split(","))}
+        if old.get("quick") == a.quick:
+            cases = [c for c in old["cases"] if (c["problem"], c["dim"]) not in rerun]
     for prob in a.problems.split(","):
         for dim in map(int, a.dims.split(",")):
             if dim not in PROBLEMS[prob] or (a.quick and prob in NOT_QUICK):

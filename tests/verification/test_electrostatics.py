@@ -127,3 +127,42 @@ def test_mms_convergence_piecewise_anisotropic(dim, degree, sizes):
     assert rates[-1, 0] == pytest.approx(degree + 1, abs=0.15), rates
     assert rates[-1, 1] == pytest.approx(degree, abs=0.15), rates
     assert np.all(errors[1:, 0] < errors[:-1, 0])
+
+
+def test_per_layer_measure_is_the_whole_domain():
+    """Domain.dx_layers (the Poisson terms' measure: per-layer kernels, so terms on some layers
+    merge into them) integrates over exactly the cells of dx: the coupled phi residual
+    assembled with it equals the all-cell one to rounding, and a mesh with an untagged cell
+    falls back to plain dx (a cell left out of Poisson's equation would be silent)."""
+    import dolfinx.fem.petsc  # noqa: F401
+
+    from heterofem.meshes import StackMesh, create_stack_mesh
+    from heterofem.solver.coupling import CoupledProblem, active_physics
+    from heterofem.solver.domain import Domain
+    from heterofem.solver.materials import resolve_materials
+    from test_vacancies import _stack_2d
+
+    cfg = Config.model_validate(_stack_2d())  # vacancies, Fermi-Dirac electrons, a vacuum layer
+    stack = create_stack_mesh(cfg, MPI.COMM_WORLD)
+    domain = Domain(cfg, stack, resolve_materials(cfg))
+    assert domain.dx_layers.subdomain_id() == tuple(sorted(stack.layer_ids.values()))
+    problem = CoupledProblem(domain, active_physics(domain))
+    F = problem.residual["phi"]
+    layers = domain.dx_layers.subdomain_id()
+    # the same form with every per-layer integral over all cells instead
+    moved = [itg for itg in F.integrals() if itg.subdomain_id() == layers]
+    assert moved  # the Poisson terms do use the per-layer measure
+    F_all = ufl.Form([itg.reconstruct(subdomain_id="everywhere") if itg.subdomain_id() == layers
+                      else itg for itg in F.integrals()])
+    b = dolfinx.fem.assemble_vector(dolfinx.fem.form(F)).array
+    b_all = dolfinx.fem.assemble_vector(dolfinx.fem.form(F_all)).array
+    assert np.abs(b).max() > 0
+    np.testing.assert_allclose(b, b_all, rtol=0, atol=1e-12 * np.abs(b).max())
+
+    # one cell without a layer tag: plain dx
+    tags = stack.cell_tags
+    keep = tags.indices != tags.indices[0]
+    partial = dolfinx.mesh.meshtags(stack.mesh, stack.mesh.topology.dim, tags.indices[keep],
+                                    tags.values[keep])
+    broken = StackMesh(stack.mesh, partial, stack.facet_tags, stack.layer_ids, stack.facet_ids)
+    assert Domain(cfg, broken, resolve_materials(cfg)).dx_layers.subdomain_id() == "everywhere"
