@@ -192,13 +192,17 @@ class Vacancies(Physics):
     @cached_property
     def exact_flux(self) -> bool:
         """Whether the flux integral uses the closed-form cell average of the mobility
-        (:mod:`heterofem.solver.physics.cell_average`; ``physics.vacancy_flux``): P1 on
+        (:mod:`heterofem.solver.physics.cell_average`; ``physics.vacancy_flux``): P1 on affine
         intervals or triangles, no phase field (its h(xi) mixes two mobilities)."""
         cfg = self.domain.cfg
         if cfg.physics.vacancy_flux == "quadrature":
             return False
         kind = "exp" if self.dilute else "logistic'"
+        mesh = self.domain.mesh
+        simplex = mesh.topology.cell_type in (dolfinx.mesh.CellType.interval,
+                                              dolfinx.mesh.CellType.triangle)
         ok = (cfg.physics.element_degree == 1 and not cfg.physics.crystallization
+              and simplex and mesh.geometry.cmaps[0].degree == 1  # s linear on affine simplices
               and cell_average.supported(kind, self.domain.dim))
         if not ok:
             log.debug("vacancy flux: quadrature of degree %d (no closed form for this case)",

@@ -135,3 +135,28 @@ def test_exact_flux_is_the_converged_quadrature(tmp_path):
         moved[label] = summary["vacancies"]["oxygen_transferred_up_m2"]["template/film"]
     assert moved["exact"] == pytest.approx(moved["q16"], rel=1e-5)
     assert moved["q2"] < 0.2 * moved["exact"]
+
+
+@pytest.mark.parametrize("dim,physics,expected", [
+    (1, {}, True),
+    (2, {"vacancy_statistics": "dilute"}, True),
+    (2, {"vacancy_flux": "quadrature"}, False),
+    (1, {"element_degree": 2}, False),   # s is not linear on the cell
+    (3, {}, False),                      # tetrahedra: no closed form implemented
+])
+def test_where_the_closed_form_is_used(dim, physics, expected):
+    from test_vacancies import STACK
+
+    from heterofem.meshes import create_stack_mesh
+    from heterofem.solver.config import Config
+    from heterofem.solver.domain import Domain
+    from heterofem.solver.materials import resolve_materials
+    from heterofem.solver.physics.vacancies import Vacancies
+
+    data = copy.deepcopy(STACK)
+    data["run"]["dimension"] = dim
+    data["physics"].update(physics)
+    data["mesh"] = {"size_nm": 2.0, "interface_size_nm": 1.0, "width_nm": 4.0, "depth_nm": 4.0}
+    cfg = Config.model_validate(data)
+    domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
+    assert Vacancies(domain).exact_flux is expected
