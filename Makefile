@@ -24,7 +24,7 @@ test: venv
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not mpi"
 
-## Benchmarks (FiPy comparison needs the bench extra; ~45 min on the loaded 2 cores here, less idle; --quick ~3 min);
+## Benchmarks (FiPy comparison needs the bench extra; ~40 min on the quiet 2 cores here; bench-quick ~1.5 min);
 ## benchmarks/results/report.md states each goal of issue #10 as a measured ratio
 bench: venv
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
