@@ -103,7 +103,7 @@ def _antiderivative(kind: str, n: int) -> list:
         return p * (1.0 - 6.0 * p)
 
     chain = [_softplus, _sigma, sig1, sig2, sig3]  # softplus' = sigma, sigma' = sigma(1-sigma)
-    return chain[2 - n:] if n == 1 else chain
+    return chain[2 - n:]  # 1D: from sigma (G' = sigma'); 2D: from softplus
 
 
 def _dd1(G, a, b):
@@ -120,11 +120,9 @@ def _dd2(G, a, b, c):
     m = (a + b + c) / 3.0
     taylor = G[2](m) / 2.0 + G[4](m) * ((a - m) ** 2 + (b - m) ** 2 + (c - m) ** 2) / 48.0
     r_ab, r_bc, r_ac = abs(a - b), abs(b - c), abs(a - c)
-    h1 = [G[k] for k in (0, 1, 3)]  # what _dd1 uses: G, G', G'''
-    G1 = [h1[0], h1[1], None, h1[2]]
 
     def first(x, y):
-        return _dd1(G1, x, y)
+        return _dd1(G, x, y)
 
     mid_b = (first(a, b) - first(b, c)) / (a - c)
     mid_a = (first(b, a) - first(a, c)) / (b - c)
