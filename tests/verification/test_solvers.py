@@ -53,14 +53,23 @@ PICARD = {
 }
 
 
-def test_picard_preconditioner_matches_direct_solver(tmp_path):
+@pytest.mark.parametrize("ksp_rtol", [1e-12, 1e-4])
+def test_picard_preconditioner_matches_direct_solver(tmp_path, ksp_rtol):
     """solver.preconditioner = "picard" (mobility frozen in the preconditioning matrix) with
-    GAMG on both fields: Newton still uses the exact Jacobian, so the answer is MUMPS's.
+    GAMG on both fields: Newton still uses the exact Jacobian, so the answer is MUMPS's; also
+    as an inexact Newton method (linear solves to 1e-4, the benchmarks' "picard-inexact"): the
+    Newton tolerances, not the linear ones, decide the answer of a step. (Inexact solves change
+    the Newton iteration counts, which the adaptive stepper grows dt by, and so the step
+    sequence: that case runs fixed steps of 1 s, as the benchmark does.)
     (On this small mesh GAMG copes with the exact mu block too; on the 2D benchmark stack it
     does not, see benchmarks/README.md.)"""
-    direct = run_case(Config.model_validate(STACK), tmp_path / "lu", MPI.COMM_WORLD)
+    stack = dict(STACK)
+    if ksp_rtol > 1e-8:
+        stack["time"] = {"end_s": 12.0, "dt_initial_s": 1.0, "dt_max_s": 1.0}
+    direct = run_case(Config.model_validate(stack), tmp_path / "lu", MPI.COMM_WORLD)
+    options = {**PICARD, "ksp_rtol": ksp_rtol}
     picard = run_case(Config.model_validate(
-        {**STACK, "solver": {"preconditioner": "picard", "petsc_options": PICARD}}),
+        {**stack, "solver": {"preconditioner": "picard", "petsc_options": options}}),
         tmp_path / "picard", MPI.COMM_WORLD)
     a, b = flat_scalars(direct), flat_scalars(picard)
     moved = direct["vacancies"]["oxygen_transferred_up_m2"]["template/film"]
