@@ -4,8 +4,8 @@ The vacancy mobility is exp(s) (dilute) or theta (1 - theta) = sigma'(s) (site e
 s = (mu - E_f - 2 phi) / kT, and s changes by many units inside one interface element early in
 a transient. Quadrature needs degree 8 (16 points per triangle) to get the flux through those
 elements right (Domain.transport_quadrature_degree), and that was half the cost of the
-Jacobian's assembly. For P1 fields s is linear on each simplex, and the average of f(s) over the cell
-has a closed form (Hermite-Genocchi):
+Jacobian's assembly. For P1 fields s is linear on each simplex, and the average of f(s) over
+the cell has a closed form (Hermite-Genocchi):
 
     (1 / |T|) int_T f(s) dx = n! G[s_0, ..., s_n],   G^(n) = f,
 
