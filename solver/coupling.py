@@ -223,7 +223,8 @@ class CoupledProblem:
             return None
         if len(self.names) == 1:
             return None
-        if self.petsc_options(self.domain.cfg).get("ksp_type") == "preonly":
+        opts = self.petsc_options(self.domain.cfg)
+        if opts.get("ksp_type") == "preonly":
             log.warning("solver.preconditioner = \"picard\" with ksp_type = \"preonly\": the "
                         "linear step is the Picard step, Newton loses its quadratic convergence; "
                         "use a Krylov solver (ksp_type = \"gmres\") with the field split")
@@ -267,7 +268,6 @@ class CoupledProblem:
                 if not form.integrals():
                     form = None
             P[row][j] = form
-        opts = self.petsc_options(self.domain.cfg)
         if opts.get("pc_type") == "fieldsplit" and opts.get("pc_fieldsplit_type") != "schur":
             # additive and (symmetric) multiplicative splits take their residual updates from
             # the operator (PETSc's Afield rows of Amat) and only the diagonal blocks from this

@@ -67,10 +67,14 @@ class Domain:
         q = self.cfg.physics.transport_quadrature_degree
         return q if q is not None else 2 * self.cfg.physics.element_degree + 6
 
+    def dx_at(self, degree: int) -> ufl.Measure:
+        """dx (layer tags as subdomain data) with a given quadrature degree."""
+        return ufl.Measure("dx", domain=self.mesh, subdomain_data=self.stack.cell_tags,
+                           metadata={"quadrature_degree": degree})
+
     @cached_property
     def dx(self) -> ufl.Measure:
-        return ufl.Measure("dx", domain=self.mesh, subdomain_data=self.stack.cell_tags,
-                           metadata={"quadrature_degree": self.quadrature_degree})
+        return self.dx_at(self.quadrature_degree)
 
     @cached_property
     def dx_layers(self):
@@ -92,8 +96,7 @@ class Domain:
     @cached_property
     def dx_transport(self) -> ufl.Measure:
         """dx at :attr:`transport_quadrature_degree` (same subdomain data as :attr:`dx`)."""
-        return ufl.Measure("dx", domain=self.mesh, subdomain_data=self.stack.cell_tags,
-                           metadata={"quadrature_degree": self.transport_quadrature_degree})
+        return self.dx_at(self.transport_quadrature_degree)
 
     @cached_property
     def ds(self) -> ufl.Measure:

@@ -101,8 +101,7 @@ class Vacancies(Physics):
         #: the flux: its mobility is exponential in mu, a higher degree (Domain.dx_transport)
         self.dx_flux = domain.dx_transport(tags)
         #: the one-point (centroid) rule of the closed-form flux (see flux_term)
-        self.dx_centroid = ufl.Measure("dx", domain=domain.mesh, subdomain_data=domain.stack.cell_tags,
-                                       metadata={"quadrature_degree": 1})(tags)
+        self.dx_centroid = domain.dx_at(1)(tags)
         #: the Poisson equation is divided by this (V/nm^2 per unit c^), so that both equations'
         #: residuals count vacancies on the same scale
         self.poisson_scale = units.RHO_SCALE * units.Q_E * Z_V * self.N_ref
@@ -189,6 +188,11 @@ class Vacancies(Physics):
             M = self.phase.activation * M
         return M
 
+    @property
+    def _mobility_kind(self) -> str:
+        """The mobility's shape in s for cell_average: theta (dilute) or theta (1 - theta)."""
+        return "exp" if self.dilute else "logistic'"
+
     @cached_property
     def exact_flux(self) -> bool:
         """Whether the flux integral uses the closed-form cell average of the mobility
@@ -197,13 +201,12 @@ class Vacancies(Physics):
         cfg = self.domain.cfg
         if cfg.physics.vacancy_flux == "quadrature":
             return False
-        kind = "exp" if self.dilute else "logistic'"
         mesh = self.domain.mesh
         simplex = mesh.topology.cell_type in (dolfinx.mesh.CellType.interval,
                                               dolfinx.mesh.CellType.triangle)
         ok = (cfg.physics.element_degree == 1 and not cfg.physics.crystallization
               and simplex and mesh.geometry.cmaps[0].degree == 1  # s linear on affine simplices
-              and cell_average.supported(kind, self.domain.dim))
+              and cell_average.supported(self._mobility_kind, self.domain.dim))
         if not ok:
             log.debug("vacancy flux: quadrature of degree %d (no closed form for this case)",
                       self.domain.transport_quadrature_degree)
@@ -215,8 +218,7 @@ class Vacancies(Physics):
         if not self.exact_flux:
             return ufl.inner(self.mobility(mu, phi, xi) * ufl.grad(mu), ufl.grad(v_mu)) * self.dx_flux
         s = (mu - self.E_f - Z_V * phi) / self.kT  # linear on each cell: E_f is cell-wise
-        kind = "exp" if self.dilute else "logistic'"
-        mean = cell_average.cell_average(kind, s, self.domain.mesh)
+        mean = cell_average.cell_average(self._mobility_kind, s, self.domain.mesh)
         M = self.D_hat * self.n_hat * mean / self.kT
         return ufl.inner(M * ufl.grad(mu), ufl.grad(v_mu)) * self.dx_centroid
 
