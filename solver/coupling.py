@@ -193,10 +193,9 @@ class CoupledProblem:
             opts["pc_type"] = "gamg"
         return opts
 
-    def _install_fieldsplit(self, snes) -> None:
-        """Index sets of the unknowns in the blocked system, named after them, so that
-        ``fieldsplit_phi_pc_type = "gamg"`` etc. reach the right block (DOLFINx gives a
-        blocked matrix none). Each rank owns the fields' dofs one after another."""
+    def split_index_sets(self) -> list[tuple[str, PETSc.IS]]:
+        """(name, index set) of each unknown in the blocked system (DOLFINx gives a blocked
+        matrix none): each rank owns the fields' dofs one after another."""
         spaces = [self.spaces[n] for n in self.names]
         sizes = [V.dofmap.index_map.size_local * V.dofmap.index_map_bs for V in spaces]
         comm = self.domain.comm
@@ -206,28 +205,29 @@ class CoupledProblem:
             splits.append((name, PETSc.IS().createGeneral(
                 np.arange(offset, offset + n, dtype=PETSc.IntType), comm=comm)))
             offset += n
-        snes.getKSP().getPC().setFieldSplitIS(*splits)
+        return splits
 
-    def preconditioner_forms(self) -> list[list[ufl.Form]] | None:
-        """The preconditioning matrix's block forms (``solver.preconditioner``).
+    def _install_fieldsplit(self, snes) -> None:
+        """The unknowns' index sets, named after them, so that ``fieldsplit_phi_pc_type =
+        "gamg"`` etc. reach the right block."""
+        snes.getKSP().getPC().setFieldSplitIS(*self.split_index_sets())
 
-        "exact": None (the Jacobian preconditions itself). "picard": the Jacobian with the
-        coefficients of grad(mu) held fixed in the mu rows (the vacancy mobility, exponential
-        in mu and phi, is not differentiated): the mu block is then storage + a
-        mobility-weighted Laplacian, an M-matrix that GAMG handles, where the exact block has
-        a convection-like part (dM/dmu) grad(mu) that defeats AMG, SOR and ILU. Newton still
-        uses the exact Jacobian, so the answer and the Newton iterations are unchanged; the
-        Krylov solver pays for the difference (tens of iterations). A field split other than
-        Schur's reads only the diagonal blocks: the off-diagonal ones are not built then."""
-        if self.domain.cfg.solver.preconditioner == "exact" or "mu" not in self.names:
-            return None
-        if len(self.names) == 1:
-            return None
+    def _picard_active(self) -> bool:
+        return (self.domain.cfg.solver.preconditioner == "picard" and "mu" in self.names
+                and len(self.names) > 1)
+
+    def _diagonal_split(self) -> bool:
+        """Whether the PETSc options ask for a field split that reads only the diagonal blocks
+        of the preconditioning matrix (additive or (symmetric) multiplicative: they take their
+        residual updates from the operator, PETSc's Afield rows of Amat)."""
         opts = self.petsc_options(self.domain.cfg)
-        if opts.get("ksp_type") == "preonly":
-            log.warning("solver.preconditioner = \"picard\" with ksp_type = \"preonly\": the "
-                        "linear step is the Picard step, Newton loses its quadratic convergence; "
-                        "use a Krylov solver (ksp_type = \"gmres\") with the field split")
+        return opts.get("pc_type") == "fieldsplit" and opts.get("pc_fieldsplit_type") != "schur"
+
+    def _picard_parts(self):
+        """The mu equation split for the Picard preconditioner: (flux, rest, frozen), where
+        ``flux`` is the form of the terms with grad(mu), their grad(mu) written with the
+        stand-in ``frozen`` (so that differentiating by mu reaches only the mobility, and by
+        ``frozen`` only grad(mu)), and ``rest`` the other terms (storage, exchange)."""
         from ufl.corealg.map_dag import map_expr_dag
         from ufl.corealg.multifunction import MultiFunction
 
@@ -250,60 +250,128 @@ class CoupledProblem:
         for itg in self.residual["mu"].integrals():
             for term in summands(itg.integrand()):
                 swapped = map_expr_dag(_GradOfMu(), term)
-                (flux if swapped != term else rest).append(itg.reconstruct(integrand=term))
                 if swapped != term:
-                    flux[-1] = itg.reconstruct(integrand=swapped)
-        F_flux, F_rest = ufl.Form(flux), ufl.Form(rest)
+                    flux.append(itg.reconstruct(integrand=swapped))
+                else:
+                    rest.append(itg.reconstruct(integrand=term))
+        return ufl.Form(flux), ufl.Form(rest), frozen
+
+    def _derivative(self, form: ufl.Form, wrt, du, frozen) -> ufl.Form | None:
+        """d form / d wrt in direction du, the stand-in then set back to mu (None if zero)."""
+        if not form.integrals():
+            return None
+        d = ufl.algorithms.expand_derivatives(ufl.derivative(form, wrt, du))
+        d = ufl.replace(d, {frozen: self.u["mu"]})
+        return d if d.integrals() else None
+
+    def preconditioner_forms(self) -> list[list[ufl.Form]] | None:
+        """The preconditioning matrix's block forms (``solver.preconditioner``).
+
+        "exact": None (the Jacobian preconditions itself). "picard": the Jacobian with the
+        coefficients of grad(mu) held fixed in the mu rows (the vacancy mobility, exponential
+        in mu and phi, is not differentiated): the mu block is then storage + a
+        mobility-weighted Laplacian, an M-matrix that GAMG handles, where the exact block has
+        a convection-like part (dM/dmu) grad(mu) that defeats AMG, SOR and ILU. Newton still
+        uses the exact Jacobian, so the answer and the Newton iterations are unchanged; the
+        Krylov solver pays for the difference (tens of iterations). A field split other than
+        Schur's reads only the diagonal blocks: the off-diagonal ones are not built then (and
+        :meth:`picard_split` builds the matrix without a second assembly of the phi block)."""
+        if self.domain.cfg.solver.preconditioner == "exact" or not self._picard_active():
+            return None
+        opts = self.petsc_options(self.domain.cfg)
+        if opts.get("ksp_type") == "preonly":
+            log.warning("solver.preconditioner = \"picard\" with ksp_type = \"preonly\": the "
+                        "linear step is the Picard step, Newton loses its quadratic convergence; "
+                        "use a Krylov solver (ksp_type = \"gmres\") with the field split")
+        flux, rest, frozen = self._picard_parts()
         P = dolfinx.fem.forms.derivative_block([self.residual[n] for n in self.names],
                                                [self.u[n] for n in self.names])
         row = self.names.index("mu")
         for j, name in enumerate(self.names):
             du = ufl.TrialFunction(self.spaces[name])
-            form = ufl.derivative(F_rest, self.u[name], du) if rest else None
-            if name == "mu" and flux:
-                picard = ufl.algorithms.expand_derivatives(ufl.derivative(F_flux, frozen, du))
-                form = (form + picard) if form is not None else picard
-            if form is not None:
-                form = ufl.replace(ufl.algorithms.expand_derivatives(form), {frozen: mu})
-                if not form.integrals():
-                    form = None
-            P[row][j] = form
-        if opts.get("pc_type") == "fieldsplit" and opts.get("pc_fieldsplit_type") != "schur":
-            # additive and (symmetric) multiplicative splits take their residual updates from
-            # the operator (PETSc's Afield rows of Amat) and only the diagonal blocks from this
-            # matrix: the off-diagonal blocks would be assembled for nothing
+            parts = [self._derivative(rest, self.u[name], du, frozen)]
+            if name == "mu":
+                parts.append(self._derivative(flux, frozen, du, frozen))
+            parts = [f for f in parts if f is not None]
+            P[row][j] = sum(parts[1:], parts[0]) if parts else None
+        if self._diagonal_split():  # the off-diagonal blocks would be assembled for nothing
             for i in range(len(P)):
                 for j in range(len(P)):
                     if i != j:
                         P[i][j] = None
         return P
 
+    def picard_split(self) -> tuple[ufl.Form, ufl.Form] | None:
+        """The exact mu-mu Jacobian block as (Picard block, remainder), for a field split that
+        reads only diagonal blocks (:meth:`_diagonal_split`), else None.
+
+        The remainder is the mobility's derivative, (dM/dmu) du grad(mu) . grad(v); the
+        Picard block is the rest. Assembling the Jacobian with the Picard block in the mu-mu
+        place, copying it as the preconditioning matrix, then adding the remainder gives both
+        matrices for the cost of the Jacobian and one copy: the phi block is not assembled
+        twice and the mobility's average is not evaluated twice (measured in
+        benchmarks/README.md). The copy's off-diagonal blocks are exact, which a diagonal
+        split does not read anyway."""
+        if not (self._picard_active() and self._diagonal_split()):
+            return None
+        flux, rest, frozen = self._picard_parts()
+        mu = self.u["mu"]
+        du = ufl.TrialFunction(mu.function_space)
+        remainder = self._derivative(flux, mu, du, frozen)
+        parts = [f for f in (self._derivative(rest, mu, du, frozen),
+                             self._derivative(flux, frozen, du, frozen)) if f is not None]
+        if remainder is None or not parts:
+            return None
+        return sum(parts[1:], parts[0]), remainder
+
     @property
     def problem(self) -> dolfinx.fem.petsc.NonlinearProblem:
         if self._problem is None:
             single = len(self.names) == 1
-            F = self.residual[self.names[0]] if single else [self.residual[n] for n in self.names]
-            u = self.u[self.names[0]] if single else [self.u[n] for n in self.names]
             bcs = [bc for n in self.names for bc in self.bcs[n]]
-            self._problem = dolfinx.fem.petsc.NonlinearProblem(
-                F, u, bcs=bcs, petsc_options_prefix=PREFIX,
-                petsc_options=self.petsc_options(self.domain.cfg),
-                kind=None if single else "mpi", P=self.preconditioner_forms(),
-            )
+            split = None if single else self.picard_split()
             exact_bcs = None
-            if not single:
-                try:
-                    exact_bcs = _assemble_blockwise(self._problem, bcs)
-                except (AttributeError, ImportError, TypeError) as exc:
-                    # another DOLFINx than the pinned 0.11 (conda, container): keep its own
-                    # callbacks, which pack every block at once (more memory, same results)
-                    log.debug("block-by-block assembly not available (%s)", exc)
-                if self.petsc_options(self.domain.cfg).get("pc_type") == "fieldsplit":
-                    self._install_fieldsplit(self._problem.solver)
+            try:
+                self._problem = self._nonlinear_problem(bcs, split)
+                if not single:
+                    exact_bcs = _assemble_blockwise(self._problem, bcs, split_remainder=(
+                        (self.names.index("mu"), split[1], self._exact_jacobian())
+                        if split else None))
+            except (AttributeError, ImportError, TypeError) as exc:
+                # another DOLFINx than the pinned 0.11 (conda, container): keep its own
+                # callbacks, which pack every block at once (more memory, same results), and
+                # a preconditioning matrix of its own
+                log.debug("block-by-block assembly not available (%s)", exc)
+                if split is not None:
+                    self._problem = self._nonlinear_problem(bcs, None)
+            if not single and self.petsc_options(self.domain.cfg).get("pc_type") == "fieldsplit":
+                self._install_fieldsplit(self._problem.solver)
             cap = self.max_update()
             if cap or exact_bcs:
                 self._problem.solver.setLineSearchPreCheck(_precheck(cap, exact_bcs))
         return self._problem
+
+    def _exact_jacobian(self) -> list[list[ufl.Form]]:
+        return dolfinx.fem.forms.derivative_block([self.residual[n] for n in self.names],
+                                                  [self.u[n] for n in self.names])
+
+    def _nonlinear_problem(self, bcs, split) -> dolfinx.fem.petsc.NonlinearProblem:
+        """DOLFINx's NonlinearProblem of the coupled residual; with ``split`` (picard_split)
+        the Jacobian's mu-mu block is the Picard block (_assemble_blockwise adds the rest)."""
+        single = len(self.names) == 1
+        F = self.residual[self.names[0]] if single else [self.residual[n] for n in self.names]
+        u = self.u[self.names[0]] if single else [self.u[n] for n in self.names]
+        J = P = None
+        if split is not None:
+            J = self._exact_jacobian()
+            row = self.names.index("mu")
+            J[row][row] = split[0]
+        else:
+            P = self.preconditioner_forms()
+        return dolfinx.fem.petsc.NonlinearProblem(
+            F, u, bcs=bcs, petsc_options_prefix=PREFIX,
+            petsc_options=self.petsc_options(self.domain.cfg),
+            kind=None if single else "mpi", J=J, P=P)
 
     def max_update(self) -> float:
         """Largest Newton update of a potential [V or eV] (0: no limit).
@@ -380,11 +448,17 @@ class _PackOnDemandRow:
         return self.owner._pack(self.row[j])
 
 
-def _assemble_blockwise(problem, bcs) -> None:
+def _assemble_blockwise(problem, bcs, split_remainder=None):
     """Replace the SNES callbacks of a blocked (kind="mpi") NonlinearProblem by the same
     assembly (``dolfinx.fem.petsc.assemble_residual`` / ``assemble_jacobian``) with the
     coefficients packed block by block (:class:`_PackOnDemand`). Returns the line-search
-    pre-check step that keeps the Dirichlet values exact."""
+    pre-check step that keeps the Dirichlet values exact.
+
+    ``split_remainder`` = (row, form, exact) (:meth:`CoupledProblem.picard_split`): the
+    problem's Jacobian has the Picard block in the (row, row) place; the preconditioning matrix
+    is a copy of it (same sparsity as the Jacobian), and the form is then added to make the
+    Jacobian. ``exact`` is the exact Jacobian's UFL blocks, compiled only if the residual ever
+    needs a lifting (an iterate off its Dirichlet values)."""
     from dolfinx.fem import bcs_by_block, extract_function_spaces
     from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, assign, set_bc
 
@@ -395,6 +469,19 @@ def _assemble_blockwise(problem, bcs) -> None:
     bcs1 = bcs_by_block(extract_function_spaces(J, 1), bcs)
     INSERT, ADD = PETSc.InsertMode.INSERT, PETSc.InsertMode.ADD
     FORWARD, REVERSE = PETSc.ScatterMode.FORWARD, PETSc.ScatterMode.REVERSE
+    P_mat = problem.P_mat
+    add_remainder = None
+    lifting = [J]  # the Jacobian's forms, for the residual's lifting
+    if split_remainder is not None:
+        row, remainder, exact = split_remainder
+        P_mat = problem.A.duplicate()  # the Jacobian's sparsity, values copied per iteration
+        add_remainder = _block_adder(problem.A, F, row, remainder, bcs)
+        lifting = [None]
+
+    def lifting_forms():
+        if lifting[0] is None:
+            lifting[0] = dolfinx.fem.form(exact)
+        return lifting[0]
 
     scratch = problem.b.duplicate()
     scratch.setAttr("_blocks", blocks)
@@ -416,7 +503,8 @@ def _assemble_blockwise(problem, bcs) -> None:
             loc.set(0.0)
         assemble_vector(b, F, coeffs=_PackOnDemand(F))
         if not _satisfies_bcs(x):  # else the lifting J (g - x) is zero: skip its assembly
-            apply_lifting(b, J, bcs=bcs1, x0=x, alpha=-1.0, coeffs=_PackOnDemand(J))
+            J_lift = lifting_forms()
+            apply_lifting(b, J_lift, bcs=bcs1, x0=x, alpha=-1.0, coeffs=_PackOnDemand(J_lift))
         b.ghostUpdate(addv=ADD, mode=REVERSE)
         set_bc(b, bcs0, x0=x, alpha=-1.0)
         b.ghostUpdate(addv=INSERT, mode=FORWARD)
@@ -430,6 +518,14 @@ def _assemble_blockwise(problem, bcs) -> None:
             mat.zeroEntries()
             assemble_matrix(mat, forms, bcs, diag=1.0, coeffs=_PackOnDemand(forms, nested=True))
             mat.assemble()
+        if add_remainder is not None:
+            if P_mat.assembled:
+                A.copy(P_mat, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+            else:  # the first time, by assembly: MatCopy needs a target with its sparsity set
+                assemble_matrix(P_mat, J, bcs, diag=1.0, coeffs=_PackOnDemand(J, nested=True))
+            P_mat.assemble()
+            add_remainder()
+            A.assemble()
 
     def exact_bcs(x, y) -> None:
         """Newton update on the constrained dofs set to exactly x - g (a Krylov solve gives it
@@ -439,8 +535,31 @@ def _assemble_blockwise(problem, bcs) -> None:
         set_bc(y, bcs0, x0=x, alpha=-1.0)
 
     snes.setFunction(residual, problem.b)
-    snes.setJacobian(jacobian, problem.A, problem.P_mat)
+    snes.setJacobian(jacobian, problem.A, P_mat)
     return exact_bcs
+
+
+def _block_adder(A, F, row: int, form: ufl.Form, bcs):
+    """A function that adds the compiled ``form`` to the (row, row) block of the blocked
+    matrix A (as DOLFINx's blocked assemble_matrix inserts a block: rows and columns of
+    Dirichlet dofs skipped, so their unit diagonal stays)."""
+    from dolfinx import cpp as _cpp
+    from dolfinx.fem import pack_constants
+
+    compiled = dolfinx.fem.form(form)
+    spaces = [f.function_spaces[0] for f in F]
+    index_sets = _cpp.la.petsc.create_index_sets(
+        [(V.dofmaps[0].index_map, V.dofmaps[0].index_map_bs) for V in spaces])
+    is_row = index_sets[row]
+    cpp_bcs = [bc._cpp_object for bc in bcs]
+
+    def add() -> None:
+        sub = A.getLocalSubMatrix(is_row, is_row)
+        _cpp.fem.petsc.assemble_matrix(sub, compiled._cpp_object, pack_constants(compiled),
+                                       dolfinx.fem.pack_coefficients(compiled), cpp_bcs, True)
+        A.restoreLocalSubMatrix(is_row, is_row, sub)
+
+    return add
 
 
 def _precheck(cap: float, exact_bcs=None):

@@ -86,24 +86,75 @@ def test_picard_preconditioner_forms():
     """The Picard preconditioner differs from the Jacobian only in the mu-mu and mu-phi
     blocks (the phi rows are exact), keeps the off-diagonal blocks only for a Schur split,
     and is absent by default."""
+    problem = _picard_problem()
+    P = problem.preconditioner_forms()
+    assert problem.names == ["phi", "mu"]
+    # a multiplicative split reads only the diagonal blocks of the preconditioning matrix
+    assert len(P) == 2 and P[0][0] is not None and P[1][1] is not None
+    assert P[0][1] is None and P[1][0] is None
+    cfg = problem.domain.cfg
+    cfg.solver.petsc_options = {**PICARD, "pc_fieldsplit_type": "schur"}
+    assert all(f is not None for f in problem.preconditioner_forms()[1])  # Schur reads them
+    assert problem.picard_split() is None  # Schur reads the Picard off-diagonal blocks too
+    cfg.solver.petsc_options = {"ksp_type": "gmres"}  # one preconditioner for both fields
+    assert all(f is not None for f in problem.preconditioner_forms()[1])
+    assert problem.picard_split() is None
+    cfg.solver.preconditioner = "exact"
+    assert problem.preconditioner_forms() is None
+    assert problem.picard_split() is None
+
+
+def _picard_problem():
+    from heterofem.meshes import create_stack_mesh
     from heterofem.solver.coupling import CoupledProblem, active_physics
     from heterofem.solver.domain import Domain
-    from heterofem.meshes import create_stack_mesh
     from heterofem.solver.materials import resolve_materials
 
     cfg = Config.model_validate({**STACK, "solver": {"preconditioner": "picard",
                                                      "petsc_options": PICARD}})
     domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
     problem = CoupledProblem(domain, active_physics(domain), transient=True)
-    P = problem.preconditioner_forms()
-    assert problem.names == ["phi", "mu"]
-    # a multiplicative split reads only the diagonal blocks of the preconditioning matrix
-    assert len(P) == 2 and P[0][0] is not None and P[1][1] is not None
-    assert P[0][1] is None and P[1][0] is None
-    assert problem.problem._P_mat is not None  # SNES gets a separate preconditioning matrix
-    cfg.solver.petsc_options = {**PICARD, "pc_fieldsplit_type": "schur"}
-    assert all(f is not None for f in problem.preconditioner_forms()[1])  # Schur reads them
-    cfg.solver.petsc_options = {"ksp_type": "gmres"}  # one preconditioner for both fields
-    assert all(f is not None for f in problem.preconditioner_forms()[1])
-    cfg.solver.preconditioner = "exact"
-    assert problem.preconditioner_forms() is None
+    problem.history.shift(problem.u)
+    return problem
+
+
+def test_picard_split_matrices():
+    """With a diagonal field split the Jacobian is assembled with the Picard block in the
+    mu-mu place, copied as the preconditioning matrix, and completed by the mobility's
+    derivative: the operator must still be the exact Jacobian, the preconditioning matrix
+    exact in the phi block and the Picard block in the mu block. Checked at a perturbed state
+    (grad mu != 0, where the two mu blocks differ), twice (the first call assembles the
+    preconditioning matrix, later ones copy)."""
+    import numpy as np
+
+    from heterofem.solver.dolfinx_env import dolfinx
+    from dolfinx.fem.petsc import assemble_matrix, assign
+
+    problem = _picard_problem()
+    mu = problem.u["mu"]
+    mu.x.array[:] += 0.05 * np.random.default_rng(1).standard_normal(mu.x.array.size)
+    mu.x.scatter_forward()  # ghosts as their owners (each rank drew its own numbers)
+    nl = problem.problem
+    snes = nl.solver
+    A, P = snes.getJacobian()[0], snes.getJacobian()[1]
+    assert P is not None and P.handle != A.handle
+    assign([problem.u[n] for n in problem.names], nl.x)
+    bcs = [bc for n in problem.names for bc in problem.bcs[n]]
+    exact = assemble_matrix(dolfinx.fem.form(problem._exact_jacobian()), bcs=bcs, kind="mpi")
+    exact.assemble()
+    forms = problem.preconditioner_forms()
+    picard_mu = assemble_matrix(dolfinx.fem.form(forms[1][1]), bcs=problem.bcs["mu"])
+    picard_mu.assemble()
+    (_, is_phi), (_, is_mu) = problem.split_index_sets()
+    for _ in range(2):
+        snes.getJacobian()[2][0](snes, nl.x, A, P)
+
+        def diff(M, N):
+            D = M.copy()
+            D.axpy(-1.0, N)
+            return D.norm() / N.norm()
+
+        assert diff(A, exact) < 1e-13
+        assert diff(P.createSubMatrix(is_phi, is_phi), exact.createSubMatrix(is_phi, is_phi)) < 1e-13
+        assert diff(P.createSubMatrix(is_mu, is_mu), picard_mu) < 1e-13
+        assert diff(P.createSubMatrix(is_mu, is_mu), exact.createSubMatrix(is_mu, is_mu)) > 1e-3
