@@ -98,6 +98,7 @@ class CoupledProblem:
                 dt=dolfinx.fem.Constant(mesh, 1.0),
                 a=tuple(dolfinx.fem.Constant(mesh, v) for v in (1.0, -1.0, 0.0)),
                 time_scale_s=self.time_scale_s,
+                mesh=mesh,
             )
         #: residual terms per module and equation (kept apart for the initial-state solve)
         self.terms = {m.name: m.residual(self.u, self.v, self.history) for m in modules}
@@ -391,6 +392,8 @@ class CoupledProblem:
         """Newton solve; returns the iteration count, raises :class:`SolveError` on failure
         (including a solution that is not finite)."""
         problem = self.problem
+        if self.history is not None:
+            self.history.update()
         for name, bcs in self.bcs.items():  # the iterate starts on the Dirichlet values exactly
             for bc in bcs:
                 bc.set(self.u[name].x.array)

@@ -239,7 +239,7 @@ class Vacancies(Physics):
         dx = self.dx_solid
         F = self.flux_term(mu, phi, xi, v["mu"])
         if history is not None:
-            F += history.ddt(self.c_state, u) * v["mu"] * dx
+            F += history.ddt(self.c_state, u, at=dx) * v["mu"] * dx
         growing = self.phase.deposition is not None if self.phase is not None else False
         for name, bc in self.domain.cfg.boundary.items():
             if bc.vacancy != "gas":
