@@ -515,6 +515,52 @@ def test_conservation_blocking(tmp_path, dim, scheme):
                                rtol=1e-10)
 
 
+def test_history_at_quadrature_points_is_the_same_residual():
+    """The storage term's past part held at the quadrature points (History.ddt(at=dx), updated
+    once per solve) gives the residual of the same term written with the two previous states,
+    for variable-step BDF2 coefficients and three different states; a stale past part (no
+    update after the states change) does not."""
+    from heterofem.meshes import create_stack_mesh
+    from heterofem.solver.coupling import CoupledProblem, active_physics
+    from heterofem.solver.domain import Domain
+    from heterofem.solver.materials import resolve_materials
+
+    cfg = Config.model_validate(_stack_2d())
+    domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
+    problem = CoupledProblem(domain, active_physics(domain), transient=True)
+    h, u, vac = problem.history, problem.u, problem.modules["vacancies"]
+    assert h.past_at_points  # the vacancies' storage term uses it
+    rng = np.random.default_rng(3)
+    for k, states in enumerate((h.older, h.old, u)):
+        for name, f in states.items():
+            f.x.array[:] = u[name].x.array + 0.02 * k * rng.standard_normal(f.x.array.size)
+            f.x.scatter_forward()
+    for const, value in zip(h.a, (1.4, -2.1, 0.7)):
+        const.value = value
+    h.dt.value = 0.3
+    dx, v = vac.dx_solid, problem.v["mu"]
+
+    held_form = dolfinx.fem.form(h.ddt(vac.c_state, u, at=dx) * v * dx)
+    direct_form = dolfinx.fem.form(h.ddt(vac.c_state, u) * v * dx)
+
+    def assemble(form):
+        vec = dolfinx.fem.assemble_vector(form)
+        vec.scatter_reverse(dolfinx.la.InsertMode.add)
+        return vec.array[: vec.index_map.size_local]
+
+    h.update()
+    direct = assemble(direct_form)
+    assert np.abs(direct).max() > 1e-3
+    np.testing.assert_allclose(assemble(held_form), direct, rtol=0,
+                               atol=1e-12 * np.abs(direct).max())
+    h.old["mu"].x.array[:] += 0.05  # not yet updated: the held past part is stale
+    h.old["mu"].x.scatter_forward()
+    assert np.abs(assemble(held_form) - assemble(direct_form)).max() > 1e-6
+    h.update()
+    np.testing.assert_allclose(assemble(held_form), assemble(direct_form), rtol=0,
+                               atol=1e-12 * np.abs(direct).max())
+
+
 # -- 5. steady series flux ---------------------------------------------------------------------
 
 
