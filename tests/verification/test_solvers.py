@@ -53,21 +53,27 @@ PICARD = {
 }
 
 
-@pytest.mark.parametrize("ksp_rtol", [1e-12, 1e-4])
-def test_picard_preconditioner_matches_direct_solver(tmp_path, ksp_rtol):
+@pytest.mark.parametrize("ksp_rtol,lag", [(1e-12, 1), (1e-4, 1), (1e-2, 2)])
+def test_picard_preconditioner_matches_direct_solver(tmp_path, ksp_rtol, lag):
     """solver.preconditioner = "picard" (mobility frozen in the preconditioning matrix) with
     GAMG on both fields: Newton still uses the exact Jacobian, so the answer is MUMPS's; also
-    as an inexact Newton method (linear solves to 1e-4, the benchmarks' "picard-inexact"): the
-    Newton tolerances, not the linear ones, decide the answer of a step. (Inexact solves change
-    the Newton iteration counts, which the adaptive stepper grows dt by, and so the step
-    sequence: that case runs fixed steps of 1 s, as the benchmark does.)
+    as an inexact Newton method (linear solves to 1e-4, the benchmarks' "picard-inexact", and
+    to 1e-2 with the preconditioner rebuilt every second Newton iteration, "picard-lagged"):
+    the Newton tolerances, not the linear ones, decide the answer of a step, once SNES's
+    step-length test is off (snes_stol = 0: a loose solve's short update otherwise passes for
+    convergence; seen at 1e-2). (Inexact solves change the Newton iteration counts, which the
+    adaptive stepper sizes dt by, and so the step sequence: those cases run fixed steps of
+    1 s, as the benchmark does.)
     (On this small mesh GAMG copes with the exact mu block too; on the 2D benchmark stack it
     does not, see benchmarks/README.md.)"""
     stack = dict(STACK)
-    if ksp_rtol > 1e-8:
-        stack["time"] = {"end_s": 12.0, "dt_initial_s": 1.0, "dt_max_s": 1.0}
+    if ksp_rtol > 1e-8:  # fixed steps (target_newton: no cut for the extra iterations)
+        stack["time"] = {"end_s": 12.0, "dt_initial_s": 1.0, "dt_max_s": 1.0,
+                         "target_newton": 50}
     direct = run_case(Config.model_validate(stack), tmp_path / "lu", MPI.COMM_WORLD)
-    options = {**PICARD, "ksp_rtol": ksp_rtol}
+    options = {**PICARD, "ksp_rtol": ksp_rtol, "snes_lag_preconditioner": lag}
+    if ksp_rtol > 1e-8:  # else an update shrunk by the loose solve can pass for convergence
+        options["snes_stol"] = 0.0
     picard = run_case(Config.model_validate(
         {**stack, "solver": {"preconditioner": "picard", "petsc_options": options}}),
         tmp_path / "picard", MPI.COMM_WORLD)
