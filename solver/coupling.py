@@ -279,11 +279,6 @@ class CoupledProblem:
         :meth:`picard_split` builds the matrix without a second assembly of the phi block)."""
         if self.domain.cfg.solver.preconditioner == "exact" or not self._picard_active():
             return None
-        opts = self.petsc_options(self.domain.cfg)
-        if opts.get("ksp_type") == "preonly":
-            log.warning("solver.preconditioner = \"picard\" with ksp_type = \"preonly\": the "
-                        "linear step is the Picard step, Newton loses its quadratic convergence; "
-                        "use a Krylov solver (ksp_type = \"gmres\") with the field split")
         flux, rest, frozen = self._picard_parts()
         P = dolfinx.fem.forms.derivative_block([self.residual[n] for n in self.names],
                                                [self.u[n] for n in self.names])
@@ -330,21 +325,28 @@ class CoupledProblem:
         if self._problem is None:
             single = len(self.names) == 1
             bcs = [bc for n in self.names for bc in self.bcs[n]]
+            if (self._picard_active()
+                    and self.petsc_options(self.domain.cfg).get("ksp_type") == "preonly"):
+                log.warning("solver.preconditioner = \"picard\" with ksp_type = \"preonly\": "
+                            "the linear step is the Picard step, Newton loses its quadratic "
+                            "convergence; use a Krylov solver (ksp_type = \"gmres\") with the "
+                            "field split")
             split = None if single else self.picard_split()
             exact_bcs = None
-            try:
-                self._problem = self._nonlinear_problem(bcs, split)
-                if not single:
+            self._problem = self._nonlinear_problem(bcs, split)
+            if not single:
+                try:
                     exact_bcs = _assemble_blockwise(self._problem, bcs, split_remainder=(
                         (self.names.index("mu"), split[1], self._exact_jacobian())
                         if split else None))
-            except (AttributeError, ImportError, TypeError) as exc:
-                # another DOLFINx than the pinned 0.11 (conda, container): keep its own
-                # callbacks, which pack every block at once (more memory, same results), and
-                # a preconditioning matrix of its own
-                log.debug("block-by-block assembly not available (%s)", exc)
-                if split is not None:
-                    self._problem = self._nonlinear_problem(bcs, None)
+                except (AttributeError, ImportError, TypeError) as exc:
+                    # another DOLFINx than the pinned 0.11 (conda, container): keep its own
+                    # callbacks, which pack every block at once (more memory, same results),
+                    # and with the Picard preconditioner a matrix of its own (the split's
+                    # Jacobian lacks the remainder that only the callbacks here add)
+                    log.debug("block-by-block assembly not available (%s)", exc)
+                    if split is not None:
+                        self._problem = self._nonlinear_problem(bcs, None)
             if not single and self.petsc_options(self.domain.cfg).get("pc_type") == "fieldsplit":
                 self._install_fieldsplit(self._problem.solver)
             cap = self.max_update()

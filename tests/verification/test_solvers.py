@@ -59,11 +59,10 @@ def test_picard_preconditioner_matches_direct_solver(tmp_path, ksp_rtol, lag):
     GAMG on both fields: Newton still uses the exact Jacobian, so the answer is MUMPS's; also
     as an inexact Newton method (linear solves to 1e-4, the benchmarks' "picard-inexact", and
     to 1e-2 with the preconditioner rebuilt every second Newton iteration, "picard-lagged"):
-    the Newton tolerances, not the linear ones, decide the answer of a step, once SNES's
-    step-length test is off (snes_stol = 0: a loose solve's short update otherwise passes for
-    convergence; seen at 1e-2). (Inexact solves change the Newton iteration counts, which the
-    adaptive stepper sizes dt by, and so the step sequence: those cases run fixed steps of
-    1 s, as the benchmark does.)
+    the Newton tolerances, not the linear ones, decide the answer of a step. (Inexact solves
+    change the Newton iteration counts, which the adaptive stepper sizes dt by, and so the
+    step sequence: those cases run fixed steps of 1 s, as the benchmark does; target_newton
+    is raised so that the extra iterations of the 1e-2 case do not shrink them.)
     (On this small mesh GAMG copes with the exact mu block too; on the 2D benchmark stack it
     does not, see benchmarks/README.md.)"""
     stack = dict(STACK)
@@ -72,8 +71,6 @@ def test_picard_preconditioner_matches_direct_solver(tmp_path, ksp_rtol, lag):
                          "target_newton": 50}
     direct = run_case(Config.model_validate(stack), tmp_path / "lu", MPI.COMM_WORLD)
     options = {**PICARD, "ksp_rtol": ksp_rtol, "snes_lag_preconditioner": lag}
-    if ksp_rtol > 1e-8:  # else an update shrunk by the loose solve can pass for convergence
-        options["snes_stol"] = 0.0
     picard = run_case(Config.model_validate(
         {**stack, "solver": {"preconditioner": "picard", "petsc_options": options}}),
         tmp_path / "picard", MPI.COMM_WORLD)
