@@ -69,7 +69,9 @@ class History:
     once per solve (:meth:`update`, called by the coupled solve) instead of in every residual:
     the same numbers at the same points, and the residual packs and evaluates one value per
     point instead of the two previous states (for the vacancies' concentration at 1e6
-    unknowns: 0.59 -> 0.36 s per mu residual, measured in benchmarks/README.md).
+    unknowns: 0.59 -> 0.36 s per mu residual, measured in benchmarks/README.md). Each such
+    call makes a new quadrature function: build the forms once, then :meth:`update` before
+    every solve (CoupledProblem.solve does).
     """
 
     old: dict
