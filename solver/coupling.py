@@ -7,6 +7,7 @@ a plain :class:`dolfinx.fem.petsc.NonlinearProblem`; several give a blocked one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import basix.ufl
@@ -134,10 +135,12 @@ class CoupledProblem:
         phi = self.u["phi"]
         F0 = self.scales["phi"] * (self.terms["electrostatics"]["phi"]
                                    + vac.initial_phi_terms(phi, self.v["phi"]))
-        problem = dolfinx.fem.petsc.NonlinearProblem(
-            F0, phi, bcs=self.bcs["phi"], petsc_options_prefix=PREFIX + "init_",
-            petsc_options=self.petsc_options(self.domain.cfg, single_field=True))
-        problem.solve()
+        opts = self.petsc_options(self.domain.cfg, single_field=True)
+        with petsc_options_set(PREFIX + "init_", opts):
+            problem = dolfinx.fem.petsc.NonlinearProblem(
+                F0, phi, bcs=self.bcs["phi"], petsc_options_prefix=PREFIX + "init_",
+                petsc_options=opts)
+            problem.solve()
         _check(problem.solver, "the initial potential (Poisson with the initial vacancies)")
         mu0 = vac.initial_mu(self.spaces["mu"], phi)
         self.u["mu"].x.array[:] = mu0.x.array
@@ -153,11 +156,12 @@ class CoupledProblem:
         F = sum(terms["phi"] for name, terms in self.terms.items()
                 if name != excluded and "phi" in terms)
         F = self.scales["phi"] * ufl.replace(F, {phi: ref})
-        problem = dolfinx.fem.petsc.NonlinearProblem(
-            F, ref, bcs=self.bcs["phi"],  # a DirichletBC belongs to the space: it applies as is
-            petsc_options_prefix=PREFIX + "ref_",
-            petsc_options=self.petsc_options(self.domain.cfg, single_field=True))
-        problem.solve()
+        opts = self.petsc_options(self.domain.cfg, single_field=True)
+        with petsc_options_set(PREFIX + "ref_", opts):
+            problem = dolfinx.fem.petsc.NonlinearProblem(
+                F, ref, bcs=self.bcs["phi"],  # a DirichletBC belongs to the space: as is
+                petsc_options_prefix=PREFIX + "ref_", petsc_options=opts)
+            problem.solve()
         _check(problem.solver, f"the potential without {excluded}")
         return ref
 
@@ -333,7 +337,8 @@ class CoupledProblem:
                             "field split")
             split = None if single else self.picard_split()
             exact_bcs = None
-            self._problem = self._nonlinear_problem(bcs, split)
+            with petsc_options_set(PREFIX, self.petsc_options(self.domain.cfg)):
+                self._problem = self._nonlinear_problem(bcs, split)
             if not single:
                 try:
                     exact_bcs = _assemble_blockwise(self._problem, bcs, split_remainder=(
@@ -346,7 +351,8 @@ class CoupledProblem:
                     # Jacobian lacks the remainder that only the callbacks here add)
                     log.debug("block-by-block assembly not available (%s)", exc)
                     if split is not None:
-                        self._problem = self._nonlinear_problem(bcs, None)
+                        with petsc_options_set(PREFIX, self.petsc_options(self.domain.cfg)):
+                            self._problem = self._nonlinear_problem(bcs, None)
             if not single and self.petsc_options(self.domain.cfg).get("pc_type") == "fieldsplit":
                 self._install_fieldsplit(self._problem.solver)
             cap = self.max_update()
@@ -400,7 +406,10 @@ class CoupledProblem:
             for bc in bcs:
                 bc.set(self.u[name].x.array)
         try:
-            problem.solve()
+            # the options again for the solve: a field split's sub-solvers read theirs when
+            # the preconditioner is set up (petsc_options_set)
+            with petsc_options_set(PREFIX, self.petsc_options(self.domain.cfg)):
+                problem.solve()
         except PETSc.Error as exc:  # e.g. a failed factorisation: treat as a failed solve
             raise SolveError(f"PETSc error {exc.ierr} in the linear solve of the coupled "
                              "problem (singular or non-finite Jacobian?)") from None
@@ -410,6 +419,28 @@ class CoupledProblem:
             raise SolveError("the Newton iterate is not finite (NaN or Inf)")
         log.debug("Newton converged in %d iteration(s)", its)
         return its
+
+
+@contextlib.contextmanager
+def petsc_options_set(prefix: str, options: dict):
+    """``options`` in PETSc's global options database under ``prefix`` while the block runs,
+    removed afterwards.
+
+    DOLFINx 0.11's NonlinearProblem sets its options and means to delete them after
+    ``setFromOptions``, but petsc4py's ``del`` ignores the pushed prefix: they stayed, and every
+    later problem with the same prefix in the process inherited them (a lagged preconditioner
+    set for one run made a later MUMPS run of a test session inexact). A field split's
+    sub-solvers read their options only when the preconditioner is set up, inside the solve:
+    so the solve runs inside this block too."""
+    db = PETSc.Options()
+    names = [f"{prefix}{key}" for key in options]
+    for name, value in zip(names, options.values()):
+        db[name] = value
+    try:
+        yield
+    finally:
+        for name in names:
+            db.delValue(name)
 
 
 class _PackOnDemand:

@@ -161,3 +161,18 @@ def test_picard_split_matrices():
         assert diff(P.createSubMatrix(is_phi, is_phi), exact.createSubMatrix(is_phi, is_phi)) < 1e-13
         assert diff(P.createSubMatrix(is_mu, is_mu), picard_mu) < 1e-13
         assert diff(P.createSubMatrix(is_mu, is_mu), exact.createSubMatrix(is_mu, is_mu)) > 1e-3
+
+
+def test_petsc_options_apply_and_do_not_leak():
+    """A problem's PETSc options reach its field split's sub-solvers (they read them when the
+    preconditioner is set up, inside the solve) and are gone from PETSc's global database
+    afterwards: options of one run (e.g. a lagged preconditioner) must not leak into the next
+    run of the same process (a sweep, a test session)."""
+    from heterofem.solver.dolfinx_env import PETSc
+
+    problem = _picard_problem()
+    problem.domain.cfg.solver.petsc_options = {**PICARD, "snes_lag_preconditioner": 2}
+    assert problem.solve() > 0
+    sub = problem.problem.solver.getKSP().getPC().getFieldSplitSubKSP()
+    assert [k.getPC().getType() for k in sub] == ["gamg", "gamg"]
+    assert not [k for k in PETSc.Options().getAll() if k.startswith("heterofem_")]
