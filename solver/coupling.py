@@ -23,7 +23,8 @@ from heterofem.solver.units import K_B_EV
 log = logging.getLogger("heterofem")
 
 #: SNES/KSP defaults: Newton with backtracking, LU (MUMPS) for the linear steps. Anything in
-#: [solver.petsc_options] overrides these, and so does the PETSc command line under the prefix.
+#: [solver.petsc_options] overrides these; PETSc command-line options under the prefix add
+#: options not set here (e.g. -heterofem_snes_monitor), they cannot override these keys.
 DEFAULT_PETSC_OPTIONS = {
     "snes_type": "newtonls",
     "snes_linesearch_type": "bt",
