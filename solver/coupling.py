@@ -136,13 +136,8 @@ class CoupledProblem:
         phi = self.u["phi"]
         F0 = self.scales["phi"] * (self.terms["electrostatics"]["phi"]
                                    + vac.initial_phi_terms(phi, self.v["phi"]))
-        opts = self.petsc_options(self.domain.cfg, single_field=True)
-        with petsc_options_set(PREFIX + "init_", opts):
-            problem = dolfinx.fem.petsc.NonlinearProblem(
-                F0, phi, bcs=self.bcs["phi"], petsc_options_prefix=PREFIX + "init_",
-                petsc_options=opts)
-            problem.solve()
-        _check(problem.solver, "the initial potential (Poisson with the initial vacancies)")
+        self._solve_potential(F0, phi, "init_",
+                              "the initial potential (Poisson with the initial vacancies)")
         mu0 = vac.initial_mu(self.spaces["mu"], phi)
         self.u["mu"].x.array[:] = mu0.x.array
         for bc in self.bcs["mu"]:
@@ -157,14 +152,20 @@ class CoupledProblem:
         F = sum(terms["phi"] for name, terms in self.terms.items()
                 if name != excluded and "phi" in terms)
         F = self.scales["phi"] * ufl.replace(F, {phi: ref})
-        opts = self.petsc_options(self.domain.cfg, single_field=True)
-        with petsc_options_set(PREFIX + "ref_", opts):
-            problem = dolfinx.fem.petsc.NonlinearProblem(
-                F, ref, bcs=self.bcs["phi"],  # a DirichletBC belongs to the space: as is
-                petsc_options_prefix=PREFIX + "ref_", petsc_options=opts)
-            problem.solve()
-        _check(problem.solver, f"the potential without {excluded}")
+        self._solve_potential(F, ref, "ref_", f"the potential without {excluded}")
         return ref
+
+    def _solve_potential(self, F: ufl.Form, phi: dolfinx.fem.Function, prefix: str,
+                         what: str) -> None:
+        """A single-field Newton solve of F for phi (the Dirichlet conditions of the phi
+        space: a DirichletBC belongs to the space, so it applies to any function on it)."""
+        opts = self.petsc_options(self.domain.cfg, single_field=True)
+        with petsc_options_set(PREFIX + prefix, opts):
+            problem = dolfinx.fem.petsc.NonlinearProblem(
+                F, phi, bcs=self.bcs["phi"], petsc_options_prefix=PREFIX + prefix,
+                petsc_options=opts)
+            problem.solve()
+        _check(problem.solver, what)
 
     def snapshot(self) -> dict[str, np.ndarray]:
         return {n: f.x.array.copy() for n, f in self.u.items()}
@@ -270,6 +271,17 @@ class CoupledProblem:
         d = ufl.replace(d, {frozen: self.u["mu"]})
         return d if d.integrals() else None
 
+    def _picard_entry(self, parts, name: str) -> ufl.Form | None:
+        """The Picard matrix's (mu, name) block from :meth:`_picard_parts`: the derivative of
+        the non-flux terms, plus on the diagonal the flux's derivative through grad(mu) only."""
+        flux, rest, frozen = parts
+        du = ufl.TrialFunction(self.spaces[name])
+        terms = [self._derivative(rest, self.u[name], du, frozen)]
+        if name == "mu":
+            terms.append(self._derivative(flux, frozen, du, frozen))
+        terms = [f for f in terms if f is not None]
+        return sum(terms[1:], terms[0]) if terms else None
+
     def preconditioner_forms(self) -> list[list[ufl.Form]] | None:
         """The preconditioning matrix's block forms (``solver.preconditioner``).
 
@@ -282,19 +294,13 @@ class CoupledProblem:
         Krylov solver pays for the difference (tens of iterations). A field split other than
         Schur's reads only the diagonal blocks: the off-diagonal ones are not built then (and
         :meth:`picard_split` builds the matrix without a second assembly of the phi block)."""
-        if self.domain.cfg.solver.preconditioner == "exact" or not self._picard_active():
+        if not self._picard_active():
             return None
-        flux, rest, frozen = self._picard_parts()
-        P = dolfinx.fem.forms.derivative_block([self.residual[n] for n in self.names],
-                                               [self.u[n] for n in self.names])
+        parts = self._picard_parts()
+        P = self._exact_jacobian()
         row = self.names.index("mu")
         for j, name in enumerate(self.names):
-            du = ufl.TrialFunction(self.spaces[name])
-            parts = [self._derivative(rest, self.u[name], du, frozen)]
-            if name == "mu":
-                parts.append(self._derivative(flux, frozen, du, frozen))
-            parts = [f for f in parts if f is not None]
-            P[row][j] = sum(parts[1:], parts[0]) if parts else None
+            P[row][j] = self._picard_entry(parts, name)
         if self._diagonal_split():  # the off-diagonal blocks would be assembled for nothing
             for i in range(len(P)):
                 for j in range(len(P)):
@@ -315,31 +321,29 @@ class CoupledProblem:
         split does not read anyway."""
         if not (self._picard_active() and self._diagonal_split()):
             return None
-        flux, rest, frozen = self._picard_parts()
+        parts = self._picard_parts()
+        flux, _, frozen = parts
         mu = self.u["mu"]
-        du = ufl.TrialFunction(mu.function_space)
-        remainder = self._derivative(flux, mu, du, frozen)
-        parts = [f for f in (self._derivative(rest, mu, du, frozen),
-                             self._derivative(flux, frozen, du, frozen)) if f is not None]
-        if remainder is None or not parts:
+        remainder = self._derivative(flux, mu, ufl.TrialFunction(mu.function_space), frozen)
+        picard = self._picard_entry(parts, "mu")
+        if remainder is None or picard is None:
             return None
-        return sum(parts[1:], parts[0]), remainder
+        return picard, remainder
 
     @property
     def problem(self) -> dolfinx.fem.petsc.NonlinearProblem:
         if self._problem is None:
             single = len(self.names) == 1
             bcs = [bc for n in self.names for bc in self.bcs[n]]
-            if (self._picard_active()
-                    and self.petsc_options(self.domain.cfg).get("ksp_type") == "preonly"):
+            opts = self.petsc_options(self.domain.cfg)
+            if self._picard_active() and opts.get("ksp_type") == "preonly":
                 log.warning("solver.preconditioner = \"picard\" with ksp_type = \"preonly\": "
                             "the linear step is the Picard step, Newton loses its quadratic "
                             "convergence; use a Krylov solver (ksp_type = \"gmres\") with the "
                             "field split")
             split = None if single else self.picard_split()
             exact_bcs = None
-            with petsc_options_set(PREFIX, self.petsc_options(self.domain.cfg)):
-                self._problem = self._nonlinear_problem(bcs, split)
+            self._problem = self._nonlinear_problem(bcs, split)
             if not single:
                 try:
                     exact_bcs = _assemble_blockwise(self._problem, bcs, split_remainder=(
@@ -352,9 +356,8 @@ class CoupledProblem:
                     # Jacobian lacks the remainder that only the callbacks here add)
                     log.debug("block-by-block assembly not available (%s)", exc)
                     if split is not None:
-                        with petsc_options_set(PREFIX, self.petsc_options(self.domain.cfg)):
-                            self._problem = self._nonlinear_problem(bcs, None)
-            if not single and self.petsc_options(self.domain.cfg).get("pc_type") == "fieldsplit":
+                        self._problem = self._nonlinear_problem(bcs, None)
+            if not single and opts.get("pc_type") == "fieldsplit":
                 self._install_fieldsplit(self._problem.solver)
             cap = self.max_update()
             if cap or exact_bcs:
@@ -378,10 +381,11 @@ class CoupledProblem:
             J[row][row] = split[0]
         else:
             P = self.preconditioner_forms()
-        return dolfinx.fem.petsc.NonlinearProblem(
-            F, u, bcs=bcs, petsc_options_prefix=PREFIX,
-            petsc_options=self.petsc_options(self.domain.cfg),
-            kind=None if single else "mpi", J=J, P=P)
+        opts = self.petsc_options(self.domain.cfg)
+        with petsc_options_set(PREFIX, opts):
+            return dolfinx.fem.petsc.NonlinearProblem(
+                F, u, bcs=bcs, petsc_options_prefix=PREFIX, petsc_options=opts,
+                kind=None if single else "mpi", J=J, P=P)
 
     def max_update(self) -> float:
         """Largest Newton update of a potential [V or eV] (0: no limit).
