@@ -176,3 +176,37 @@ def test_petsc_options_apply_and_do_not_leak():
     sub = problem.problem.solver.getKSP().getPC().getFieldSplitSubKSP()
     assert [k.getPC().getType() for k in sub] == ["gamg", "gamg"]
     assert not [k for k in PETSc.Options().getAll() if k.startswith("heterofem_")]
+
+
+def test_gamg_smoothers_get_a_safe_eigenvalue_bound(tmp_path):
+    """Every GAMG (a split's block, or the single-field potential solve) smooths with Chebyshev
+    bounds (0.1, 1.2) x the estimated largest eigenvalue unless the options say otherwise:
+    PETSc's 1.1 let the estimate fall short on the partitioned mu block (GMRES stalled at 500
+    iterations in 6 of 15 steps on 2 ranks, benchmarks/scaling.py --solver picard)."""
+    from heterofem.solver.coupling import GAMG_CHEBYSHEV_ESTEIG
+    from heterofem.solver.dolfinx_env import PETSc
+
+    problem = _picard_problem()
+    cfg = problem.domain.cfg
+    cfg.solver.petsc_options = dict(PICARD)
+    opts = problem.petsc_options(cfg)
+    for block in ("phi", "mu"):
+        assert opts[f"fieldsplit_{block}_mg_levels_ksp_chebyshev_esteig"] == GAMG_CHEBYSHEV_ESTEIG
+    assert problem.petsc_options(cfg, single_field=True)["mg_levels_ksp_chebyshev_esteig"] \
+        == GAMG_CHEBYSHEV_ESTEIG
+    assert "mg_levels_ksp_chebyshev_esteig" not in opts  # the split itself is no GAMG
+    mine = {**PICARD, "fieldsplit_mu_mg_levels_ksp_chebyshev_esteig": "0,0.05,0,1.05"}
+    cfg.solver.petsc_options = mine
+    assert problem.petsc_options(cfg)["fieldsplit_mu_mg_levels_ksp_chebyshev_esteig"] \
+        == "0,0.05,0,1.05"  # the user's choice stands
+    # and it reaches PETSc's smoothers: the transform on a level of the mu block's GAMG
+    cfg.solver.petsc_options = dict(PICARD)
+    assert problem.solve() > 0
+    mu_pc = problem.problem.solver.getKSP().getPC().getFieldSplitSubKSP()[1].getPC()
+    smoother = mu_pc.getMGSmoother(mu_pc.getMGLevels() - 1)
+    path = str(tmp_path / f"smoother{MPI.COMM_WORLD.rank}.txt")
+    viewer = PETSc.Viewer().createASCII(path, comm=PETSc.COMM_SELF)
+    smoother.view(viewer)
+    viewer.destroy()
+    text = open(path).read()
+    assert "[0. 0.1; 0. 1.2]" in text, text
