@@ -575,8 +575,8 @@ def _assemble_blockwise(problem, bcs, split_remainder=None):
         if add_remainder is not None:
             if P_mat.assembled:
                 A.copy(P_mat, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
-            else:  # the first time, by assembly: MatCopy needs a target with its sparsity set
-                assemble_matrix(P_mat, J, bcs, diag=1.0, coeffs=_PackOnDemand(J, nested=True))
+            else:  # the first time P has no sparsity (MatCopy needs it): A's rows, as CSR
+                P_mat.setPreallocationCSR(A.getValuesCSR())
             P_mat.assemble()
             add_remainder()
             A.assemble()
