@@ -528,7 +528,7 @@ def _assemble_blockwise(problem, bcs, split_remainder=None):
     lifting = [J]  # the Jacobian's forms, for the residual's lifting
     if split_remainder is not None:
         row, remainder, exact = split_remainder
-        P_mat = problem.A.duplicate()  # the Jacobian's sparsity, values copied per iteration
+        P_mat = problem.A.duplicate()  # A's layout; sparsity and values from A per iteration
         add_remainder = _block_adder(problem.A, F, row, remainder, bcs)
         lifting = [None]
 
