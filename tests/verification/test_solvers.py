@@ -204,9 +204,9 @@ def test_gamg_smoothers_get_a_safe_eigenvalue_bound(tmp_path):
     assert problem.solve() > 0
     mu_pc = problem.problem.solver.getKSP().getPC().getFieldSplitSubKSP()[1].getPC()
     smoother = mu_pc.getMGSmoother(mu_pc.getMGLevels() - 1)
-    path = str(tmp_path / f"smoother{MPI.COMM_WORLD.rank}.txt")
-    viewer = PETSc.Viewer().createASCII(path, comm=PETSc.COMM_SELF)
+    path = tmp_path / f"smoother{MPI.COMM_WORLD.rank}.txt"
+    viewer = PETSc.Viewer().createASCII(str(path), comm=PETSc.COMM_SELF)
     smoother.view(viewer)
     viewer.destroy()
-    text = open(path).read()
+    text = path.read_text()
     assert "[0. 0.1; 0. 1.2]" in text, text
