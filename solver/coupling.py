@@ -361,7 +361,7 @@ class CoupledProblem:
                 try:
                     exact_bcs = _assemble_blockwise(self._problem, bcs, split_remainder=(
                         (self.names.index("mu"), split[1], self._exact_jacobian())
-                        if split else None))
+                        if split else None), lag_preconditioner=_lag(opts))
                 except (AttributeError, ImportError, TypeError) as exc:
                     # another DOLFINx than the pinned 0.11 (conda, container): keep its own
                     # callbacks, which pack every block at once (more memory, same results),
@@ -502,7 +502,17 @@ class _PackOnDemandRow:
         return self.owner._pack(self.row[j])
 
 
-def _assemble_blockwise(problem, bcs, split_remainder=None):
+def _lag(opts: dict) -> int:
+    """``snes_lag_preconditioner`` of the options when it is a plain lag (> 1), else 1 (the
+    preconditioner is rebuilt at every Jacobian: -1, -2 and options we cannot read count as 1)."""
+    try:
+        lag = int(opts.get("snes_lag_preconditioner", 1))
+    except (TypeError, ValueError):
+        return 1
+    return lag if lag > 1 else 1
+
+
+def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: int = 1):
     """Replace the SNES callbacks of a blocked (kind="mpi") NonlinearProblem by the same
     assembly (``dolfinx.fem.petsc.assemble_residual`` / ``assemble_jacobian``) with the
     coefficients packed block by block (:class:`_PackOnDemand`). Returns the line-search
@@ -511,8 +521,12 @@ def _assemble_blockwise(problem, bcs, split_remainder=None):
     ``split_remainder`` = (row, form, exact) (:meth:`CoupledProblem.picard_split`): the
     problem's Jacobian has the Picard block in the (row, row) place; the preconditioning matrix
     is a copy of it (same sparsity as the Jacobian), and the form is then added to make the
-    Jacobian. ``exact`` is the exact Jacobian's UFL blocks, compiled only if the residual ever
-    needs a lifting (an iterate off its Dirichlet values)."""
+    Jacobian. ``exact`` is the exact Jacobian's UFL blocks, compiled when first needed: for
+    the residual's lifting (an iterate off its Dirichlet values), and for the Newton iterations
+    whose preconditioner PETSc reuses (``lag_preconditioner`` > 1, SNES rebuilds it when the
+    iteration number is a multiple of the lag): their preconditioning matrix is not read, so
+    the Jacobian is assembled with the exact forms in one pass, without the copy and the
+    remainder's second pass over the cells."""
     from dolfinx.fem import bcs_by_block, extract_function_spaces
     from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, assign, set_bc
 
@@ -563,9 +577,17 @@ def _assemble_blockwise(problem, bcs, split_remainder=None):
         set_bc(b, bcs0, x0=x, alpha=-1.0)
         b.ghostUpdate(addv=INSERT, mode=FORWARD)
 
-    def jacobian(_snes, x, A, P_mat):
+    def jacobian(snes_, x, A, P_mat):
         x.ghostUpdate(addv=INSERT, mode=FORWARD)
         assign(x, u)
+        if (add_remainder is not None and P_mat.assembled
+                and snes_.getIterationNumber() % lag_preconditioner):
+            exact_forms = lifting_forms()  # the preconditioner is reused: P is not read
+            A.zeroEntries()
+            assemble_matrix(A, exact_forms, bcs, diag=1.0,
+                            coeffs=_PackOnDemand(exact_forms, nested=True))
+            A.assemble()
+            return
         for mat, forms in ((A, J), (P_mat, P)):
             if forms is None:
                 continue

@@ -107,33 +107,37 @@ def test_picard_preconditioner_forms():
     assert problem.picard_split() is None
 
 
-def _picard_problem():
+def _picard_problem(extra_options: dict | None = None):
     from heterofem.meshes import create_stack_mesh
     from heterofem.solver.coupling import CoupledProblem, active_physics
     from heterofem.solver.domain import Domain
     from heterofem.solver.materials import resolve_materials
 
     cfg = Config.model_validate({**STACK, "solver": {"preconditioner": "picard",
-                                                     "petsc_options": PICARD}})
+                                                     "petsc_options": {**PICARD, **(extra_options or {})}}})
     domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
     problem = CoupledProblem(domain, active_physics(domain), transient=True)
     problem.history.shift(problem.u)
     return problem
 
 
-def test_picard_split_matrices():
+@pytest.mark.parametrize("lag", [1, 2])
+def test_picard_split_matrices(lag):
     """With a diagonal field split the Jacobian is assembled with the Picard block in the
     mu-mu place, copied as the preconditioning matrix, and completed by the mobility's
     derivative: the operator must still be the exact Jacobian, the preconditioning matrix
     exact in the phi block and the Picard block in the mu block. Checked at a perturbed state
-    (grad mu != 0, where the two mu blocks differ), twice (the first call assembles the
-    preconditioning matrix, later ones copy)."""
+    (grad mu != 0, where the two mu blocks differ), at Newton iterations 0, 1, 2 (the first call
+    assembles the preconditioning matrix, later ones copy). With snes_lag_preconditioner = 2
+    PETSc reuses the preconditioner at iteration 1: the Jacobian is then assembled with the
+    exact forms and the preconditioning matrix left alone (zeroed here beforehand, it must stay
+    zero), and rebuilt at iteration 2."""
     import numpy as np
 
     from heterofem.solver.dolfinx_env import dolfinx
     from dolfinx.fem.petsc import assemble_matrix, assign
 
-    problem = _picard_problem()
+    problem = _picard_problem({"snes_lag_preconditioner": lag} if lag > 1 else None)
     mu = problem.u["mu"]
     mu.x.array[:] += 0.05 * np.random.default_rng(1).standard_normal(mu.x.array.size)
     mu.x.scatter_forward()  # ghosts as their owners (each rank drew its own numbers)
@@ -155,9 +159,16 @@ def test_picard_split_matrices():
         D.axpy(-1.0, N)
         return D.norm() / N.norm()
 
-    for _ in range(2):
+    for iteration in range(3):
+        snes.setIterationNumber(iteration)
+        reused = iteration % lag != 0
+        if reused:
+            P.zeroEntries()
         snes.getJacobian()[2][0](snes, nl.x, A, P)
         assert diff(A, exact) < 1e-13
+        if reused:
+            assert P.norm() == 0.0
+            continue
         assert diff(P.createSubMatrix(is_phi, is_phi), exact.createSubMatrix(is_phi, is_phi)) < 1e-13
         assert diff(P.createSubMatrix(is_mu, is_mu), picard_mu) < 1e-13
         assert diff(P.createSubMatrix(is_mu, is_mu), exact.createSubMatrix(is_mu, is_mu)) > 1e-3
