@@ -504,7 +504,10 @@ class _PackOnDemandRow:
 
 def _lag(opts: dict) -> int:
     """``snes_lag_preconditioner`` of the options when it is a plain lag (> 1), else 1 (the
-    preconditioner is rebuilt at every Jacobian: -1, -2 and options we cannot read count as 1)."""
+    preconditioner is rebuilt at every Jacobian: -1, -2, a lag that persists across solves and
+    options we cannot read count as 1; a wrong 1 only costs the unneeded matrix)."""
+    if str(opts.get("snes_lag_preconditioner_persists", "false")).lower() not in ("false", "0", "no"):
+        return 1
     try:
         lag = int(opts.get("snes_lag_preconditioner", 1))
     except (TypeError, ValueError):
