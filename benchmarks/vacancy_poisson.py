@@ -368,8 +368,6 @@ def worker_scaling(args: dict) -> dict:
     out["rss_mib"]["coupled_setup"] = peak_rss_mib()
     h = problem.history
 
-    from heterofem.solver.coupling import SolveError
-
     # the steps run `repeats` times from the same initial state, and the fastest run counts, as
     # for the floor (best of 3): the first run also pays one-off costs that a run of many steps
     # pays once (the matrices' first sparsity, GAMG's and the split's first allocations), and
@@ -378,7 +376,7 @@ def worker_scaling(args: dict) -> dict:
     runs = []
     for _ in range(max(int(args.get("repeats", 1)), 1)):
         problem.restore(initial)
-        steps = _time_steps(problem, snes, h, args["dts"], iterative, out, SolveError, PETSc)
+        steps = _time_steps(problem, snes, h, args["dts"], iterative, out, PETSc)
         runs.append(steps)
         if not all(s["converged"] for s in steps):
             break
@@ -398,9 +396,11 @@ def worker_scaling(args: dict) -> dict:
     return out
 
 
-def _time_steps(problem, snes, h, dts, iterative, out, SolveError, PETSc) -> list[dict]:
+def _time_steps(problem, snes, h, dts, iterative, out, PETSc) -> list[dict]:
     """Backward-Euler steps of the given sizes from the problem's current state (old = older
     = that state), each timed with the PETSc events of its residual, Jacobian and solves."""
+    from heterofem.solver.coupling import SolveError
+
     h.shift(problem.u)  # old = older = the current (initial) state
     h.shift(problem.u)
     steps = []

@@ -542,17 +542,18 @@ def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: 
     FORWARD, REVERSE = PETSc.ScatterMode.FORWARD, PETSc.ScatterMode.REVERSE
     P_mat = problem.P_mat
     add_remainder = None
-    lifting = [J]  # the Jacobian's forms, for the residual's lifting
+    #: the exact Jacobian's compiled forms (the residual's lifting, the reused iterations)
+    exact_jacobian = [J]
     if split_remainder is not None:
         row, remainder, exact = split_remainder
         P_mat = problem.A.duplicate()  # A's layout; sparsity and values from A per iteration
         add_remainder = _block_adder(problem.A, F, row, remainder, bcs)
-        lifting = [None]
+        exact_jacobian = [None]
 
-    def lifting_forms():
-        if lifting[0] is None:
-            lifting[0] = dolfinx.fem.form(exact)
-        return lifting[0]
+    def exact_jacobian_forms():
+        if exact_jacobian[0] is None:
+            exact_jacobian[0] = dolfinx.fem.form(exact)
+        return exact_jacobian[0]
 
     scratch = problem.b.duplicate()
     scratch.setAttr("_blocks", blocks)
@@ -574,7 +575,7 @@ def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: 
             loc.set(0.0)
         assemble_vector(b, F, coeffs=_PackOnDemand(F))
         if not _satisfies_bcs(x):  # else the lifting J (g - x) is zero: skip its assembly
-            J_lift = lifting_forms()
+            J_lift = exact_jacobian_forms()
             apply_lifting(b, J_lift, bcs=bcs1, x0=x, alpha=-1.0, coeffs=_PackOnDemand(J_lift))
         b.ghostUpdate(addv=ADD, mode=REVERSE)
         set_bc(b, bcs0, x0=x, alpha=-1.0)
@@ -583,21 +584,17 @@ def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: 
     def jacobian(snes_, x, A, P_mat):
         x.ghostUpdate(addv=INSERT, mode=FORWARD)
         assign(x, u)
-        if (add_remainder is not None and P_mat.assembled
-                and snes_.getIterationNumber() % lag_preconditioner):
-            exact_forms = lifting_forms()  # the preconditioner is reused: P is not read
-            A.zeroEntries()
-            assemble_matrix(A, exact_forms, bcs, diag=1.0,
-                            coeffs=_PackOnDemand(exact_forms, nested=True))
-            A.assemble()
-            return
-        for mat, forms in ((A, J), (P_mat, P)):
+        # a split whose preconditioner PETSc reuses at this iteration does not read P: A is
+        # then the exact Jacobian in one pass
+        reused = (add_remainder is not None and P_mat.assembled
+                  and snes_.getIterationNumber() % lag_preconditioner)
+        for mat, forms in ((A, exact_jacobian_forms()),) if reused else ((A, J), (P_mat, P)):
             if forms is None:
                 continue
             mat.zeroEntries()
             assemble_matrix(mat, forms, bcs, diag=1.0, coeffs=_PackOnDemand(forms, nested=True))
             mat.assemble()
-        if add_remainder is not None:
+        if add_remainder is not None and not reused:
             if P_mat.assembled:
                 A.copy(P_mat, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
             else:  # the first time P has no sparsity (MatCopy needs it): A's rows, as CSR
