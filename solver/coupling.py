@@ -361,7 +361,8 @@ class CoupledProblem:
                 try:
                     exact_bcs = _assemble_blockwise(self._problem, bcs, split_remainder=(
                         (self.names.index("mu"), split[1], self._exact_jacobian())
-                        if split else None), lag_preconditioner=_lag(opts))
+                        if split else None), lag_preconditioner=_lag(opts),
+                        index_sets=[iset for _, iset in self.split_index_sets()])
                 except (AttributeError, ImportError, TypeError) as exc:
                     # another DOLFINx than the pinned 0.11 (conda, container): keep its own
                     # callbacks, which pack every block at once (more memory, same results),
@@ -515,21 +516,18 @@ def _lag(opts: dict) -> int:
     return lag if lag > 1 else 1
 
 
-def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: int = 1):
+def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: int = 1,
+                        index_sets=None):
     """Replace the SNES callbacks of a blocked (kind="mpi") NonlinearProblem by the same
     assembly (``dolfinx.fem.petsc.assemble_residual`` / ``assemble_jacobian``) with the
     coefficients packed block by block (:class:`_PackOnDemand`). Returns the line-search
     pre-check step that keeps the Dirichlet values exact.
 
     ``split_remainder`` = (row, form, exact) (:meth:`CoupledProblem.picard_split`): the
-    problem's Jacobian has the Picard block in the (row, row) place; the preconditioning matrix
-    is a copy of it (same sparsity as the Jacobian), and the form is then added to make the
-    Jacobian. ``exact`` is the exact Jacobian's UFL blocks, compiled when first needed: for
-    the residual's lifting (an iterate off its Dirichlet values), and for the Newton iterations
-    whose preconditioner PETSc reuses (``lag_preconditioner`` > 1, SNES rebuilds it when the
-    iteration number is a multiple of the lag): their preconditioning matrix is not read, so
-    the Jacobian is assembled with the exact forms in one pass, without the copy and the
-    remainder's second pass over the cells."""
+    problem's Jacobian has the Picard block in the (row, row) place and ``form`` is the rest
+    of the exact block; ``exact`` is the exact Jacobian's UFL blocks, compiled when first
+    needed (the residual's lifting, an iterate off its Dirichlet values). The matrices are
+    then nested (:class:`_NestedPicardJacobian`, ``index_sets``: each unknown's global rows)."""
     from dolfinx.fem import bcs_by_block, extract_function_spaces
     from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, assign, set_bc
 
@@ -540,20 +538,21 @@ def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: 
     bcs1 = bcs_by_block(extract_function_spaces(J, 1), bcs)
     INSERT, ADD = PETSc.InsertMode.INSERT, PETSc.InsertMode.ADD
     FORWARD, REVERSE = PETSc.ScatterMode.FORWARD, PETSc.ScatterMode.REVERSE
-    P_mat = problem.P_mat
-    add_remainder = None
     #: the exact Jacobian's compiled forms (the residual's lifting, the reused iterations)
     exact_jacobian = [J]
+    nested = None
     if split_remainder is not None:
         row, remainder, exact = split_remainder
-        P_mat = problem.A.duplicate()  # A's layout; sparsity and values from A per iteration
-        add_remainder = _block_adder(problem.A, F, row, remainder, bcs)
         exact_jacobian = [None]
 
     def exact_jacobian_forms():
         if exact_jacobian[0] is None:
             exact_jacobian[0] = dolfinx.fem.form(exact)
         return exact_jacobian[0]
+
+    if split_remainder is not None:
+        nested = _NestedPicardJacobian(J, row, remainder, exact_jacobian_forms, bcs,
+                                       index_sets, lag_preconditioner, problem.A.getComm())
 
     scratch = problem.b.duplicate()
     scratch.setAttr("_blocks", blocks)
@@ -584,24 +583,15 @@ def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: 
     def jacobian(snes_, x, A, P_mat):
         x.ghostUpdate(addv=INSERT, mode=FORWARD)
         assign(x, u)
-        # a split whose preconditioner PETSc reuses at this iteration does not read P: A is
-        # then the exact Jacobian in one pass
-        reused = (add_remainder is not None and P_mat.assembled
-                  and snes_.getIterationNumber() % lag_preconditioner)
-        for mat, forms in ((A, exact_jacobian_forms()),) if reused else ((A, J), (P_mat, P)):
+        if nested is not None:
+            nested.assemble(snes_.getIterationNumber())
+            return
+        for mat, forms in ((A, J), (P_mat, P)):
             if forms is None:
                 continue
             mat.zeroEntries()
             assemble_matrix(mat, forms, bcs, diag=1.0, coeffs=_PackOnDemand(forms, nested=True))
             mat.assemble()
-        if add_remainder is not None and not reused:
-            if P_mat.assembled:
-                A.copy(P_mat, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
-            else:  # the first time P has no sparsity (MatCopy needs it): A's rows, as CSR
-                P_mat.setPreallocationCSR(A.getValuesCSR())
-            P_mat.assemble()
-            add_remainder()
-            A.assemble()
 
     def exact_bcs(x, y) -> None:
         """Newton update on the constrained dofs set to exactly x - g (a Krylov solve gives it
@@ -611,31 +601,82 @@ def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: 
         set_bc(y, bcs0, x0=x, alpha=-1.0)
 
     snes.setFunction(residual, problem.b)
-    snes.setJacobian(jacobian, problem.A, P_mat)
+    if nested is None:
+        snes.setJacobian(jacobian, problem.A, problem.P_mat)
+    else:
+        snes.setJacobian(jacobian, nested.A, nested.P)
+        # the blocked matrix DOLFINx made is not used: its memory goes, the nest takes its place
+        problem.A.destroy()
+        problem._A = nested.A
     return exact_bcs
 
 
-def _block_adder(A, F, row: int, form: ufl.Form, bcs):
-    """A function that adds the compiled ``form`` to the (row, row) block of the blocked
-    matrix A (as DOLFINx's blocked assemble_matrix inserts a block: rows and columns of
-    Dirichlet dofs skipped, so their unit diagonal stays)."""
-    from dolfinx import cpp as _cpp
-    from dolfinx.fem import pack_constants
+class _NestedPicardJacobian:
+    """The Jacobian and the Picard preconditioning matrix of a diagonal field split, as PETSc
+    nests of the blocks (``index_sets``: each unknown's global rows, the field split's).
 
-    compiled = dolfinx.fem.form(form)
-    spaces = [f.function_spaces[0] for f in F]
-    index_sets = _cpp.la.petsc.create_index_sets(
-        [(V.dofmaps[0].index_map, V.dofmaps[0].index_map_bs) for V in spaces])
-    is_row = index_sets[row]
-    cpp_bcs = [bc._cpp_object for bc in bcs]
+    A = [[J_ij]] with J_rr = the Picard block + ``remainder`` (row r: mu); P = diag(J_ii with
+    the Picard block at r). P shares its other diagonal blocks with A (the same matrices), so
+    nothing is assembled twice or copied but the Picard block, and the field split takes its
+    blocks from the nests without copying them (a monolithic matrix made it extract copies of
+    P's diagonal blocks and A's off-diagonal rows). Each block is assembled on its own: no
+    PETSc local-reference sub-matrix between the kernels and the block (a quarter of the
+    blocked Jacobian's time, measured in benchmarks/README.md).
 
-    def add() -> None:
-        sub = A.getLocalSubMatrix(is_row, is_row)
-        _cpp.fem.petsc.assemble_matrix(sub, compiled._cpp_object, pack_constants(compiled),
-                                       dolfinx.fem.pack_coefficients(compiled), cpp_bcs, True)
-        A.restoreLocalSubMatrix(is_row, is_row, sub)
+    At the Newton iterations whose preconditioner PETSc reuses (``lag`` > 1: SNES rebuilds it
+    when the iteration number is a multiple of the lag) P is not read, so J_rr is assembled with
+    the exact form in one pass instead of the Picard block, the copy and the remainder's pass."""
 
-    return add
+    def __init__(self, J, row: int, remainder: ufl.Form, exact_forms, bcs, index_sets,
+                 lag: int, comm):
+        from dolfinx.fem.petsc import create_matrix
+
+        self.J, self.row, self.exact_forms, self.bcs, self.lag = J, row, exact_forms, bcs, lag
+        n = len(J)
+        self.blocks = [[None if J[i][j] is None else create_matrix(J[i][j]) for j in range(n)]
+                       for i in range(n)]
+        self.picard = create_matrix(J[row][row])
+        diagonal = [[(self.picard if i == row else self.blocks[i][i]) if i == j else None
+                     for j in range(n)] for i in range(n)]
+        self.A = PETSc.Mat().createNest(self.blocks, isrows=index_sets, iscols=index_sets,
+                                        comm=comm)
+        self.P = PETSc.Mat().createNest(diagonal, isrows=index_sets, iscols=index_sets,
+                                        comm=comm)
+        self.remainder = dolfinx.fem.form(remainder)
+
+    def _assemble(self, mat, form, add: bool = False) -> None:
+        """One block: ``form`` assembled into ``mat`` (rows and columns of Dirichlet dofs
+        skipped; a diagonal block gets 1 on their diagonal), or added to it (no diagonal)."""
+        from dolfinx import cpp as _cpp
+        from dolfinx.fem.petsc import assemble_matrix
+
+        if add:
+            _cpp.fem.petsc.assemble_matrix(mat, form._cpp_object, dolfinx.fem.pack_constants(form),
+                                           dolfinx.fem.pack_coefficients(form),
+                                           [bc._cpp_object for bc in self.bcs], False)
+        else:
+            mat.zeroEntries()
+            assemble_matrix(mat, form, self.bcs, diag=1.0)
+        mat.assemble()
+
+    def assemble(self, iteration: int) -> None:
+        r = self.row
+        reused = self.picard.assembled and iteration % self.lag
+        for i, row in enumerate(self.blocks):
+            for j, mat in enumerate(row):
+                if mat is not None and (i, j) != (r, r):
+                    self._assemble(mat, self.J[i][j])
+        J_rr = self.blocks[r][r]
+        if reused:  # P is not read: the exact block in one pass
+            self._assemble(J_rr, self.exact_forms()[r][r])
+        else:
+            self._assemble(self.picard, self.J[r][r])
+            if not J_rr.assembled:  # the first time: the same sparsity as the Picard block
+                self._assemble(J_rr, self.J[r][r])
+            self.picard.copy(J_rr, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+            self._assemble(J_rr, self.remainder, add=True)
+            self.P.assemble()
+        self.A.assemble()
 
 
 def _precheck(cap: float, exact_bcs=None):
