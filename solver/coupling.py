@@ -619,9 +619,8 @@ class _NestedPicardJacobian:
     the Picard block at r). P shares its other diagonal blocks with A (the same matrices), so
     nothing is assembled twice or copied but the Picard block, and the field split takes its
     blocks from the nests without copying them (a monolithic matrix made it extract copies of
-    P's diagonal blocks and A's off-diagonal rows). Each block is assembled on its own: no
-    PETSc local-reference sub-matrix between the kernels and the block (a quarter of the
-    blocked Jacobian's time, measured in benchmarks/README.md).
+    P's diagonal blocks and A's off-diagonal rows). Each block is assembled on its own
+    (:class:`_MatrixBlock`).
 
     At the Newton iterations whose preconditioner PETSc reuses (``lag`` > 1: SNES rebuilds it
     when the iteration number is a multiple of the lag) P is not read, so J_rr is assembled with
@@ -629,54 +628,94 @@ class _NestedPicardJacobian:
 
     def __init__(self, J, row: int, remainder: ufl.Form, exact_forms, bcs, index_sets,
                  lag: int, comm):
-        from dolfinx.fem.petsc import create_matrix
-
-        self.J, self.row, self.exact_forms, self.bcs, self.lag = J, row, exact_forms, bcs, lag
+        self.J, self.row, self.exact_forms, self.lag = J, row, exact_forms, lag
+        self.bcs = [bc._cpp_object for bc in bcs]
         n = len(J)
-        self.blocks = [[None if J[i][j] is None else create_matrix(J[i][j]) for j in range(n)]
+        self.blocks = [[None if J[i][j] is None else _MatrixBlock(J[i][j]) for j in range(n)]
                        for i in range(n)]
-        self.picard = create_matrix(J[row][row])
-        diagonal = [[(self.picard if i == row else self.blocks[i][i]) if i == j else None
+        self.picard = _MatrixBlock(J[row][row])
+        self._picard_built = False
+        diagonal = [[(self.picard if i == row else self.blocks[i][i]).mat if i == j else None
                      for j in range(n)] for i in range(n)]
-        self.A = PETSc.Mat().createNest(self.blocks, isrows=index_sets, iscols=index_sets,
-                                        comm=comm)
+        self.A = PETSc.Mat().createNest([[None if b is None else b.mat for b in blocks]
+                                         for blocks in self.blocks],
+                                        isrows=index_sets, iscols=index_sets, comm=comm)
         self.P = PETSc.Mat().createNest(diagonal, isrows=index_sets, iscols=index_sets,
                                         comm=comm)
         self.remainder = dolfinx.fem.form(remainder)
 
-    def _assemble(self, mat, form, add: bool = False) -> None:
-        """One block: ``form`` assembled into ``mat`` (rows and columns of Dirichlet dofs
-        skipped; a diagonal block gets 1 on their diagonal), or added to it (no diagonal)."""
-        from dolfinx import cpp as _cpp
-        from dolfinx.fem.petsc import assemble_matrix
-
-        if add:
-            _cpp.fem.petsc.assemble_matrix(mat, form._cpp_object, dolfinx.fem.pack_constants(form),
-                                           dolfinx.fem.pack_coefficients(form),
-                                           [bc._cpp_object for bc in self.bcs], False)
-        else:
-            mat.zeroEntries()
-            assemble_matrix(mat, form, self.bcs, diag=1.0)
-        mat.assemble()
-
     def assemble(self, iteration: int) -> None:
         r = self.row
-        reused = self.picard.assembled and iteration % self.lag
+        reused = self._picard_built and iteration % self.lag
         for i, row in enumerate(self.blocks):
-            for j, mat in enumerate(row):
-                if mat is not None and (i, j) != (r, r):
-                    self._assemble(mat, self.J[i][j])
+            for j, block in enumerate(row):
+                if block is not None and (i, j) != (r, r):
+                    block.assemble(self.J[i][j], self.bcs)
         J_rr = self.blocks[r][r]
         if reused:  # P is not read: the exact block in one pass
-            self._assemble(J_rr, self.exact_forms()[r][r])
+            J_rr.assemble(self.exact_forms()[r][r], self.bcs)
         else:
-            self._assemble(self.picard, self.J[r][r])
-            if not J_rr.assembled:  # the first time: the same sparsity as the Picard block
-                self._assemble(J_rr, self.J[r][r])
-            self.picard.copy(J_rr, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
-            self._assemble(J_rr, self.remainder, add=True)
+            self.picard.assemble(self.J[r][r], self.bcs)
+            if not self._picard_built:  # the first time: J_rr gets the pattern to copy into
+                J_rr.assemble(self.J[r][r], self.bcs)
+            self._picard_built = True
+            J_rr.copy_from(self.picard)
+            J_rr.assemble(self.remainder, self.bcs, add=True)
             self.P.assemble()
         self.A.assemble()
+
+
+class _MatrixBlock:
+    """One block of a nest: a PETSc matrix with the sparsity of its form.
+
+    On one rank it is a DOLFINx CSR matrix whose arrays the PETSc matrix shares: DOLFINx then
+    adds each cell's entries at their positions in the rows, where PETSc's MatSetValues (the
+    path of every PETSc matrix) searched the rows and cost about a fifth of the Jacobian's
+    assembly (perf, benchmarks/README.md). On several ranks DOLFINx assembles into a PETSc
+    matrix (its ghost rows go to their owners in PETSc's assembly)."""
+
+    def __init__(self, form):
+        from dolfinx.fem.petsc import create_matrix
+
+        self.csr = None
+        if form.mesh.comm.size == 1:
+            self.csr = dolfinx.fem.create_matrix(form)
+            V0, V1 = form.function_spaces
+            shape = tuple(V.dofmap.index_map.size_local * V.dofmap.index_map_bs for V in (V0, V1))
+            self.mat = PETSc.Mat().createAIJWithArrays(
+                shape, (self.csr.indptr.astype(PETSc.IntType), self.csr.indices, self.csr.data),
+                comm=MPI.COMM_SELF)
+        else:
+            self.mat = create_matrix(form)
+
+    def assemble(self, form, bcs, add: bool = False) -> None:
+        """``form`` assembled into the block (rows and columns of Dirichlet dofs skipped; a
+        diagonal block gets 1 on their diagonal), or with ``add`` added to it (no diagonal)."""
+        from dolfinx import cpp as _cpp
+
+        target = self.mat if self.csr is None else self.csr._cpp_object
+        module = _cpp.fem.petsc if self.csr is None else _cpp.fem
+        if not add:
+            if self.csr is None:
+                self.mat.zeroEntries()
+            else:
+                self.csr.data[:] = 0.0
+        module.assemble_matrix(target, form._cpp_object, dolfinx.fem.pack_constants(form),
+                               dolfinx.fem.pack_coefficients(form), bcs)
+        if not add and form.function_spaces[0] is form.function_spaces[1]:
+            if self.csr is None:  # PETSc: added values flushed before the diagonal is set
+                self.mat.assemble(PETSc.Mat.AssemblyType.FLUSH)
+            module.insert_diagonal(target, form.function_spaces[0], bcs, 1.0)
+        self.mat.assemble()
+
+    def copy_from(self, other: "_MatrixBlock") -> None:
+        """The values of a block with the same sparsity (from the same form, both assembled
+        at least once: PETSc's copy needs the pattern)."""
+        if self.csr is not None:
+            self.csr.data[:] = other.csr.data
+            self.mat.assemble()
+            return
+        other.mat.copy(self.mat, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
 
 
 def _precheck(cap: float, exact_bcs=None):
