@@ -326,12 +326,11 @@ class CoupledProblem:
         reads only diagonal blocks (:meth:`_diagonal_split`), else None.
 
         The remainder is the mobility's derivative, (dM/dmu) du grad(mu) . grad(v); the
-        Picard block is the rest. Assembling the Jacobian with the Picard block in the mu-mu
-        place, copying it as the preconditioning matrix, then adding the remainder gives both
-        matrices for the cost of the Jacobian and one copy: the phi block is not assembled
-        twice and the mobility's average is not evaluated twice (measured in
-        benchmarks/README.md). The copy's off-diagonal blocks are exact, which a diagonal
-        split does not read anyway."""
+        Picard block is the rest. Assembling the Picard block into the preconditioning matrix,
+        copying it into the Jacobian's mu-mu block and adding the remainder there gives both
+        matrices for the cost of the Jacobian and one block's copy: the mobility's average is
+        not evaluated twice, and the phi block is shared (:class:`_NestedPicardJacobian`;
+        measured in benchmarks/README.md)."""
         if not (self._picard_active() and self._diagonal_split()):
             return None
         parts = self._picard_parts()

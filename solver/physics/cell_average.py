@@ -115,15 +115,27 @@ def _dd1(G, a, b):
 
 
 def _dd2(G, a, b, c):
-    """G[a, b, c] with the arguments sorted (hi >= md >= lo, by min/max selections, exact):
-    the extreme ones in the outer division, so the inner differences never span more than it;
-    Taylor about the mean for close arguments. (Sorting first builds one formula where a case
-    analysis over the three orderings built three, each with its Jacobian: the mu rows'
-    kernels were most of the coupled Jacobian's assembly, benchmarks/README.md.)"""
+    """G[a, b, c] with the arguments sorted (hi >= md >= lo): the extreme ones in the outer
+    division, so the inner differences never span more than it; Taylor about the mean for close
+    arguments. (Sorting first builds one formula where a case analysis over the orderings built
+    three, each with its Jacobian: the mu rows' kernels were most of the coupled Jacobian's
+    assembly, benchmarks/README.md.)"""
     m = (a + b + c) / 3.0
     taylor = G[2](m) / 2.0 + G[4](m) * ((a - m) ** 2 + (b - m) ** 2 + (c - m) ** 2) / 48.0
-    hi = ufl.max_value(a, ufl.max_value(b, c))
-    lo = ufl.min_value(a, ufl.min_value(b, c))
-    md = ufl.max_value(ufl.min_value(a, b), ufl.min_value(ufl.max_value(a, b), c))
+    hi, md, lo = _sorted3(a, b, c)
     exact = (_dd1(G, hi, md) - _dd1(G, md, lo)) / (hi - lo)
     return ufl.conditional(ufl.lt(hi - lo, TOL_2), taylor, exact)
+
+
+def _sorted3(a, b, c):
+    """(hi, md, lo): a, b, c in decreasing order, ties going to the earlier argument, as one
+    permutation: each argument takes exactly one place, so that UFL's derivative of the
+    selection is right where values tie (independent max/min selections sent a tied argument's
+    derivative to both places and the other's to none: a wrong Jacobian in the many cells of a
+    uniform region where vertex values coincide exactly)."""
+    x, y, z = ufl.ge(a, b), ufl.ge(a, c), ufl.ge(b, c)  # "a before b", ...
+    cond = ufl.conditional
+    hi = cond(x, cond(y, a, c), cond(z, b, c))
+    md = cond(x, cond(y, cond(z, b, c), a), cond(z, cond(y, a, c), b))
+    lo = cond(z, cond(y, c, a), cond(x, b, a))
+    return hi, md, lo
