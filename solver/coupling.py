@@ -615,15 +615,19 @@ class _NestedPicardJacobian:
     nests of the blocks (``index_sets``: each unknown's global rows, the field split's).
 
     A = [[J_ij]] with J_rr = the Picard block + ``remainder`` (row r: mu); P = diag(J_ii with
-    the Picard block at r). P shares its other diagonal blocks with A (the same matrices), so
-    nothing is assembled twice or copied but the Picard block, and the field split takes its
-    blocks from the nests without copying them (a monolithic matrix made it extract copies of
-    P's diagonal blocks and A's off-diagonal rows). Each block is assembled on its own
+    the Picard block at r). Nothing is assembled twice: the Picard block is assembled into P
+    and copied into J_rr, which the remainder completes, and P's other diagonal blocks are
+    copies of A's. The field split takes its blocks from the nests without copying them (a
+    monolithic matrix made it extract copies of P's diagonal blocks and A's off-diagonal rows
+    at every set-up, and P was a copy of all of A). Each block is assembled on its own
     (:class:`_MatrixBlock`).
 
     At the Newton iterations whose preconditioner PETSc reuses (``lag`` > 1: SNES rebuilds it
-    when the iteration number is a multiple of the lag) P is not read, so J_rr is assembled with
-    the exact form in one pass instead of the Picard block, the copy and the remainder's pass."""
+    when the iteration number is a multiple of the lag) P is not read and stays as it was
+    (its blocks are copies, not A's own: the reused GAMG hierarchies, and their smoothers'
+    eigenvalue bounds, stay those of the matrices they were built from), and J_rr is assembled
+    with the exact form in one pass instead of the Picard block, the copy and the remainder's
+    pass."""
 
     def __init__(self, J, row: int, remainder: ufl.Form, exact_forms, bcs, index_sets,
                  lag: int, comm):
@@ -632,10 +636,12 @@ class _NestedPicardJacobian:
         n = len(J)
         self.blocks = [[None if J[i][j] is None else _MatrixBlock(J[i][j]) for j in range(n)]
                        for i in range(n)]
-        self.picard = _MatrixBlock(J[row][row])
+        #: P's diagonal: the Picard block in row r, copies of A's blocks elsewhere
+        self.diagonal = [_MatrixBlock(J[i][i]) for i in range(n)]
+        self.picard = self.diagonal[row]
         self._picard_built = False
-        diagonal = [[(self.picard if i == row else self.blocks[i][i]).mat if i == j else None
-                     for j in range(n)] for i in range(n)]
+        diagonal = [[self.diagonal[i].mat if i == j else None for j in range(n)]
+                    for i in range(n)]
         self.A = PETSc.Mat().createNest([[None if b is None else b.mat for b in blocks]
                                          for blocks in self.blocks],
                                         isrows=index_sets, iscols=index_sets, comm=comm)
@@ -655,11 +661,17 @@ class _NestedPicardJacobian:
             J_rr.assemble(self.exact_forms()[r][r], self.bcs)
         else:
             self.picard.assemble(self.J[r][r], self.bcs)
-            if not self._picard_built:  # the first time: J_rr gets the pattern to copy into
+            first = not self._picard_built
+            if first:  # J_rr gets the pattern to copy into
                 J_rr.assemble(self.J[r][r], self.bcs)
             self._picard_built = True
             J_rr.copy_from(self.picard)
             J_rr.assemble(self.remainder, self.bcs, add=True)
+            for i, block in enumerate(self.diagonal):
+                if i != r:
+                    if first:  # the pattern, as for J_rr
+                        block.assemble(self.J[i][i], self.bcs)
+                    block.copy_from(self.blocks[i][i])
             self.P.assemble()
         self.A.assemble()
 
@@ -683,7 +695,7 @@ class _MatrixBlock:
             shape = tuple(V.dofmap.index_map.size_local * V.dofmap.index_map_bs for V in (V0, V1))
             self.mat = PETSc.Mat().createAIJWithArrays(
                 shape, (self.csr.indptr.astype(PETSc.IntType), self.csr.indices, self.csr.data),
-                comm=MPI.COMM_SELF)
+                comm=form.mesh.comm)
         else:
             self.mat = create_matrix(form)
 
