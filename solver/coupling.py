@@ -552,6 +552,12 @@ def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: 
     if split_remainder is not None:
         nested = _NestedPicardJacobian(J, row, remainder, exact_jacobian_forms, bcs,
                                        index_sets, lag_preconditioner, problem.A.getComm())
+    blocked = None
+    if (nested is None and P is None and problem.A.getComm().getSize() == 1
+            and all(f.function_spaces[k].dofmap.index_map_bs == 1
+                    for row in J for f in row if f is not None for k in (0, 1))):
+        blocked = _BlockedCSR(J)  # scalar unknowns on one rank (vector ones: PETSc's path)
+        cpp_bcs = [bc._cpp_object for bc in bcs]
 
     scratch = problem.b.duplicate()
     scratch.setAttr("_blocks", blocks)
@@ -585,6 +591,9 @@ def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: 
         if nested is not None:
             nested.assemble(snes_.getIterationNumber())
             return
+        if blocked is not None:
+            blocked.assemble(cpp_bcs)
+            return
         for mat, forms in ((A, J), (P_mat, P)):
             if forms is None:
                 continue
@@ -600,14 +609,70 @@ def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: 
         set_bc(y, bcs0, x0=x, alpha=-1.0)
 
     snes.setFunction(residual, problem.b)
-    if nested is None:
-        snes.setJacobian(jacobian, problem.A, problem.P_mat)
-    else:
-        snes.setJacobian(jacobian, nested.A, nested.P)
-        # the blocked matrix DOLFINx made is not used: its memory goes, the nest takes its place
+    A, P_mat = (nested.A, nested.P) if nested is not None else \
+        (blocked.mat, None) if blocked is not None else (problem.A, problem.P_mat)
+    snes.setJacobian(jacobian, A, P_mat)
+    if A is not problem.A:
+        # the blocked matrix DOLFINx made is not used: its memory goes, ours takes its place
         problem.A.destroy()
-        problem._A = nested.A
+        problem._A = A
     return exact_bcs
+
+
+class _BlockedCSR:
+    """The blocked Jacobian on one rank, assembled block by block into DOLFINx CSR matrices and
+    written into the PETSc matrix's value array (which it shares, ``createAIJWithArrays``) at
+    precomputed positions: no PETSc MatSetValues (the row search and the local sub-matrix's
+    index mapping), as for :class:`_MatrixBlock`. Blocks of the same sparsity share one CSR
+    matrix (one block's values at a time); the positions cost 4 bytes per nonzero. Scalar
+    unknowns only (a vector space's CSR matrix holds blocks)."""
+
+    def __init__(self, J):
+        n = len(J)
+        spaces = [next(f for f in J[i] if f is not None).function_spaces[0] for i in range(n)]
+        sizes = [V.dofmap.index_map.size_local * V.dofmap.index_map_bs for V in spaces]
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        self.J, self._scratch, self.entries = J, {}, []
+        counts = [[None] * n for _ in range(n)]
+        for i in range(n):
+            for j in range(n):
+                if J[i][j] is None:
+                    continue
+                csr = dolfinx.fem.create_matrix(J[i][j])
+                key = (csr.indptr.tobytes(), csr.indices.tobytes())
+                csr = self._scratch.setdefault(key, csr)  # one matrix per distinct sparsity
+                counts[i][j] = np.diff(csr.indptr[: sizes[i] + 1])
+                self.entries.append([i, j, csr, None])
+        row_nnz = [sum(c for c in counts[i] if c is not None) for i in range(n)]
+        indptr = np.concatenate([[0], np.cumsum(np.concatenate(row_nnz))]).astype(PETSc.IntType)
+        indices = np.empty(indptr[-1], dtype=PETSc.IntType)
+        for entry in self.entries:
+            i, j, csr, _ = entry
+            before = sum(counts[i][k] for k in range(j) if counts[i][k] is not None)
+            start = indptr[offsets[i]: offsets[i] + sizes[i]] + before  # the block's first slot
+            c = counts[i][j]
+            nnz = int(csr.indptr[sizes[i]])
+            pos = np.repeat(start - csr.indptr[: sizes[i]], c) + np.arange(nnz)
+            entry[3] = pos.astype(PETSc.IntType)
+            indices[entry[3]] = csr.indices[:nnz] + offsets[j]
+        self.values = np.zeros(indptr[-1])
+        N = int(offsets[-1])
+        self.mat = PETSc.Mat().createAIJWithArrays((N, N), (indptr, indices, self.values),
+                                                   comm=spaces[0].mesh.comm)
+
+    def assemble(self, bcs) -> None:
+        from dolfinx import cpp as _cpp
+
+        for i, j, csr, pos in self.entries:
+            form = self.J[i][j]
+            csr.data[:] = 0.0
+            _cpp.fem.assemble_matrix(csr._cpp_object, form._cpp_object,
+                                     dolfinx.fem.pack_constants(form),
+                                     dolfinx.fem.pack_coefficients(form), bcs)
+            if i == j:
+                _cpp.fem.insert_diagonal(csr._cpp_object, form.function_spaces[0], bcs, 1.0)
+            self.values[pos] = csr.data[: pos.size]
+        self.mat.assemble()
 
 
 class _NestedPicardJacobian:
