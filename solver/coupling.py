@@ -526,7 +526,10 @@ def _assemble_blockwise(problem, bcs, split_remainder=None, lag_preconditioner: 
     problem's Jacobian has the Picard block in the (row, row) place and ``form`` is the rest
     of the exact block; ``exact`` is the exact Jacobian's UFL blocks, compiled when first
     needed (the residual's lifting, an iterate off its Dirichlet values). The matrices are
-    then nested (:class:`_NestedPicardJacobian`, ``index_sets``: each unknown's global rows)."""
+    then nested (:class:`_NestedPicardJacobian`, ``index_sets``: each unknown's global rows).
+    Without it, a Jacobian of scalar unknowns on one rank with no separate preconditioning
+    matrix is assembled through CSR blocks (:class:`_BlockedCSR`), anything else as DOLFINx
+    does."""
     from dolfinx.fem import bcs_by_block, extract_function_spaces
     from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, assign, set_bc
 
