@@ -115,18 +115,23 @@ def test_picard_preconditioner_forms():
     assert problem.picard_split() is None
 
 
-def _picard_problem(extra_options: dict | None = None):
+def _problem(config: dict):
+    """The transient coupled problem of a config, its history at the initial state."""
     from heterofem.meshes import create_stack_mesh
     from heterofem.solver.coupling import CoupledProblem, active_physics
     from heterofem.solver.domain import Domain
     from heterofem.solver.materials import resolve_materials
 
-    cfg = Config.model_validate({**STACK, "solver": {"preconditioner": "picard",
-                                                     "petsc_options": {**PICARD, **(extra_options or {})}}})
+    cfg = Config.model_validate(config)
     domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
     problem = CoupledProblem(domain, active_physics(domain), transient=True)
     problem.history.shift(problem.u)
     return problem
+
+
+def _picard_problem(extra_options: dict | None = None):
+    return _problem({**STACK, "solver": {"preconditioner": "picard",
+                                         "petsc_options": {**PICARD, **(extra_options or {})}}})
 
 
 @pytest.mark.parametrize("lag", [1, 2])
@@ -134,8 +139,9 @@ def test_picard_split_matrices(lag):
     """With a diagonal field split the Jacobian and the preconditioning matrix are nests of
     blocks: the Jacobian's mu-mu block is the Picard block (assembled into the preconditioning
     matrix) copied and completed by the mobility's derivative, and the preconditioning
-    matrix's phi block is a copy of the Jacobian's. The operator must still be the exact Jacobian, the
-    preconditioning matrix exact in the phi block and the Picard block in the mu block. Checked
+    matrix's phi block is a copy of the Jacobian's. The operator must still be the exact
+    Jacobian, the preconditioning matrix exact in the phi block and the Picard block in the mu
+    block. Checked
     at a perturbed state (grad mu != 0, where the two mu blocks differ), at Newton iterations
     0, 1, 2 (the first call lays out the blocks, later ones copy). With
     snes_lag_preconditioner = 2 PETSc reuses the preconditioner at iteration 1: the Jacobian's
@@ -247,15 +253,8 @@ def test_blocked_jacobian_is_dolfinx_blocked_assembly():
 
     from heterofem.solver.dolfinx_env import dolfinx
     from dolfinx.fem.petsc import assemble_matrix, assign
-    from heterofem.meshes import create_stack_mesh
-    from heterofem.solver.coupling import CoupledProblem, active_physics
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
 
-    cfg = Config.model_validate(STACK)
-    domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
-    problem = CoupledProblem(domain, active_physics(domain), transient=True)
-    problem.history.shift(problem.u)
+    problem = _problem(STACK)
     mu = problem.u["mu"]
     mu.x.array[:] += 0.05 * np.random.default_rng(2).standard_normal(mu.x.array.size)
     mu.x.scatter_forward()
