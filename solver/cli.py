@@ -71,6 +71,24 @@ def main(ctx: click.Context, debug: bool, log_level: str) -> None:
 _set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY=VALUE",
     help="Override a config value, e.g. --set layers.1.thickness_nm=3.5 (repeatable).")
+_max_cells_option = click.option(
+    "--max-cells", "max_cells", default=None, type=click.IntRange(min=1), metavar="N",
+    help="Refuse meshes estimated above N cells (default: [mesh] max_cells, 2e6).")
+_petsc_output_option = click.option(
+    "--allow-petsc-output", is_flag=True,
+    help="Allow PETSc options that write files (*_view = \":path\").")
+
+
+def _load(config: Path, overrides, max_cells: int | None = None,
+          allow_petsc_output: bool = False):
+    """Load and validate CONFIG, then run every check that needs no solve (one pass)."""
+    from heterofem.solver.config import load_config
+    from heterofem.solver.preflight import preflight
+
+    extra = [f"mesh.max_cells={max_cells}"] if max_cells is not None else []
+    cfg = load_config(config, list(overrides) + extra)
+    preflight(cfg, allow_petsc_output=allow_petsc_output)
+    return cfg
 
 
 @main.command()
@@ -83,15 +101,15 @@ _set_option = click.option(
               type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Resume the transient run in this directory from its newest checkpoint "
                    "(any number of ranks); implies --out DIR.")
+@_max_cells_option
+@_petsc_output_option
 @friendly_errors
 def run(config: Path, out: Path | None, overrides: tuple[str, ...], overwrite: bool,
-        restart: Path | None) -> None:
+        restart: Path | None, max_cells: int | None, allow_petsc_output: bool) -> None:
     """Solve the problem in CONFIG and write results to --out."""
-    from heterofem.solver.config import load_config
-
     if out is None and restart is None:
         _fail("give --out DIR (or --restart DIR)", EXIT_INPUT)
-    cfg = load_config(config, list(overrides))
+    cfg = _load(config, overrides, max_cells, allow_petsc_output)
     from heterofem.solver.run import run_case
 
     run_case(cfg, restart or out, overwrite=overwrite, command_line=sys.argv,
@@ -111,12 +129,11 @@ def run(config: Path, out: Path | None, overrides: tuple[str, ...], overwrite: b
 def sweep(config: Path, params: tuple[str, ...], zipped: bool, ranks_per_case: int, out: Path,
           overrides: tuple[str, ...]) -> None:
     """Run CONFIG for every combination of --param values (cases in parallel under mpirun)."""
-    from heterofem.solver.config import load_config
     from heterofem.solver.sweep import SweepError, parse_param, run_sweep
 
     try:
         parsed = [parse_param(p) for p in params]
-        load_config(config, list(overrides))  # the base case must be valid
+        _load(config, overrides)  # the base case must be valid
         table = run_sweep(config, parsed, out, zipped=zipped, ranks_per_case=ranks_per_case,
                           overrides=list(overrides))
     except SweepError as exc:
@@ -130,12 +147,13 @@ def sweep(config: Path, params: tuple[str, ...], zipped: bool, ranks_per_case: i
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @_set_option
+@_max_cells_option
+@_petsc_output_option
 @friendly_errors
-def validate(config: Path, overrides: tuple[str, ...]) -> None:
-    """Check CONFIG and report every problem at once."""
-    from heterofem.solver.config import load_config
-
-    cfg = load_config(config, list(overrides))
+def validate(config: Path, overrides: tuple[str, ...], max_cells: int | None,
+             allow_petsc_output: bool) -> None:
+    """Check CONFIG and report every problem at once (every check that runs before a solve)."""
+    cfg = _load(config, overrides, max_cells, allow_petsc_output)
     if _rank() == 0:
         click.echo(f"{config}: valid ({cfg.run.dimension}D, {len(cfg.layers)} layers: "
                    f"{', '.join(f'{lay.name} ({lay.material})' for lay in cfg.layers)})")
@@ -145,16 +163,16 @@ def validate(config: Path, overrides: tuple[str, ...]) -> None:
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @_set_option
+@_max_cells_option
 @friendly_errors
-def mesh(config: Path, out: Path, overrides: tuple[str, ...]) -> None:
+def mesh(config: Path, out: Path, overrides: tuple[str, ...], max_cells: int | None) -> None:
     """Mesh the stack of CONFIG: writes mesh.msh and mesh.xdmf (with tags) to --out."""
     import json
 
     from heterofem.meshes import create_stack_mesh, mesh_statistics, write_mesh_xdmf
-    from heterofem.solver.config import load_config
     from heterofem.solver.dolfinx_env import MPI
 
-    cfg = load_config(config, list(overrides))
+    cfg = _load(config, overrides, max_cells)
     comm = MPI.COMM_WORLD
     if comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)

@@ -109,6 +109,9 @@ class MeshSection(_Strict):
     features: list[Feature] = []
     #: an external Gmsh .msh file whose physical names match the layer names (replaces meshing)
     file: str | None = None
+    #: refuse a mesh whose cell count, estimated from the config before meshing, exceeds
+    #: this (raise it here or with ``heterofem run --max-cells N``)
+    max_cells: Annotated[int, Field(ge=1)] = 2_000_000
 
     @property
     def h_interface(self) -> float:
@@ -269,6 +272,10 @@ class TimeSection(_Strict):
     cut: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     #: Newton iterations at or below which the step grows; above 2x it shrinks
     target_newton: Annotated[int, Field(ge=1)] = 4
+    #: local truncation-error control of the step size (predictor-corrector estimate)
+    error_control: bool = True
+    #: tolerance of the local truncation-error estimate (relative, per step)
+    error_tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-3
 
     @property
     def dt_min(self) -> float:

@@ -96,3 +96,37 @@ def flat_scalars(d: dict, prefix: str = "") -> dict[str, float]:
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
             out[key] = float(v)
     return out
+
+
+def cli(*args: str):
+    """Run the heterofem CLI in this process (fast: no interpreter start, no re-import);
+    returns click's Result (``exit_code``, ``stdout``, ``stderr``, ``output``)."""
+    from click.testing import CliRunner
+
+    from heterofem.solver.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=True)
+
+
+def snapshot_dir(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` with its bytes (an empty dict when it does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file()}
+
+
+def assert_input_error(result, key: str, out: Path | None = None,
+                       before: dict[str, bytes] | None = None) -> None:
+    """The bad-input contract: exit status 2, a message naming ``key``, no traceback, and
+    nothing written to ``out`` (or ``out`` left byte-identical to ``before``)."""
+    text = (result.stdout or "") + (result.stderr or "")
+    exc = result.exception
+    assert result.exit_code == 2, (
+        f"exit {result.exit_code}, expected 2:\n{text}\n"
+        f"{'' if exc is None or isinstance(exc, SystemExit) else repr(exc)}")
+    assert key in text, f"the message does not name {key!r}:\n{text}"
+    assert "Traceback" not in text, text
+    if out is not None:
+        assert snapshot_dir(out) == (before or {}), f"{out} was changed"

