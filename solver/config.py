@@ -1,6 +1,7 @@
 """The run configuration: TOML file -> validated :class:`Config`.
 
-Schema (pydantic, ``extra="forbid"`` everywhere so a misspelt key is an error):
+Schema (pydantic, ``extra="forbid"`` everywhere so a misspelt key is an error; strict types,
+so ``"20"`` is not a number; NaN and inf are errors everywhere):
 
 - ``[run]``: ``name``, ``dimension`` (1, 2, 3), ``temperature_K``
 - ``[[layers]]`` bottom to top: ``name``, ``material``, ``thickness_nm``, ``orientation``
@@ -11,19 +12,30 @@ Schema (pydantic, ``extra="forbid"`` everywhere so a misspelt key is an error):
 - ``[materials.<name>]``: new materials or overrides of database values
 - ``[solver]``: ``petsc_options`` passed through to PETSc; ``[output]``
 
-:func:`load_config` collects *every* problem (syntax, schema, cross references) and raises one
-:class:`ConfigError` listing them, each naming its dotted key and the fix.
+:func:`load_config` collects *every* problem (syntax, schema, cross references, what the physics
+needs from the materials) in one pass and raises one :class:`ConfigError` listing them, each
+naming its dotted key and the fix: the cross-checks run on what passed the schema, skipping
+only those that read a failing value.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import math
 import tomllib
+import types
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 #: Physics switches that exist in the schema but have no solver yet (each lands with its issue).
 NOT_IMPLEMENTED_PHYSICS: tuple[str, ...] = ()
@@ -33,6 +45,27 @@ NOT_IMPLEMENTED_PHYSICS: tuple[str, ...] = ()
 ORIENTATIONS = ("001", "100", "010", "110", "1-10")
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
+
+
+def _integer_choice(*choices: int) -> Any:
+    """``Literal[choices]`` that refuses booleans and floats: pydantic compares a Literal by
+    equality, so ``dimension = true`` or ``1.0`` would otherwise pass as 1."""
+
+    def integer_only(value: Any) -> Any:
+        if isinstance(value, (bool, float)):
+            raise ValueError(f"give one of the integers {', '.join(map(str, choices))}")
+        return value
+
+    return Annotated[Literal[choices], BeforeValidator(integer_only)]
+
+
+#: integer choices such as ``run.dimension`` (no bool or float stand-ins)
+Dimension = _integer_choice(1, 2, 3)
+Degree = _integer_choice(1, 2)
+
+#: The highest temperature a run accepts [K]: the database's oxides melt or decompose below it
+#: (TiO2 2116 K, VO2 2240 K, RuO2 ~1700 K), so their solid-state data mean nothing above.
+MAX_TEMPERATURE_K = 3000.0
 
 
 class ConfigError(Exception):
@@ -53,13 +86,18 @@ class ConfigError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """Base of every section: unknown keys are errors (``extra="forbid"``); values are not
+    coerced (``strict``: ``"20"`` is not a number, ``1`` is not ``true``; an integer is still
+    a valid float); NaN and infinity are errors everywhere (``allow_inf_nan=False``)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True,
+                              allow_inf_nan=False)
 
 
 class RunSection(_Strict):
     name: Name = "heterofem"
-    dimension: Literal[1, 2, 3] = 1
-    temperature_K: Annotated[float, Field(gt=0.0)] = 300.0
+    dimension: Dimension = 1
+    temperature_K: Annotated[float, Field(gt=0.0, le=MAX_TEMPERATURE_K)] = 300.0
 
 
 class Layer(_Strict):
@@ -125,7 +163,7 @@ class PhysicsSection(_Strict):
     mechanics: bool = False
     crystallization: bool = False
     #: Lagrange degree of the continuous fields
-    element_degree: Literal[1, 2] = 1
+    element_degree: Degree = 1
     #: electrons in semiconductors: none, Boltzmann, or Fermi-Dirac (F_1/2) statistics
     electrons: Literal["none", "boltzmann", "fermi-dirac"] = "none"
     #: vacancy statistics: site exclusion theta/(1-theta), or the dilute (Boltzmann) limit
@@ -272,9 +310,13 @@ class TimeSection(_Strict):
     cut: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     #: Newton iterations at or below which the step grows; above 2x it shrinks
     target_newton: Annotated[int, Field(ge=1)] = 4
-    #: local truncation-error control of the step size (predictor-corrector estimate)
+    #: local truncation-error control of the step size (predictor-corrector estimate on the
+    #: quantities under d/dt: vacancy concentration, phase field, polarization; stepping.py)
     error_control: bool = True
-    #: tolerance of the local truncation-error estimate (relative, per step)
+    #: tolerance of that estimate: the relative error of the concentration (of an order
+    #: parameter, relative to its largest value) one step may make; a run of N steps may be up
+    #: to N x this off. 1e-3: the TiO2/VO2 transient ends 1.4 % (600 s) / 5 % (1800 s) from
+    #: the small-step answer whatever dt_initial_s (45 % before), for ~2x the steps
     error_tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-3
 
     @property
@@ -336,6 +378,10 @@ class BoundaryCondition(_Strict):
             raise ValueError("traction_GPa goes with mechanics = \"traction\"")
         if self.displacement_nm is not None and self.traction_GPa is not None:
             raise ValueError("give either displacement_nm or traction_GPa, not both")
+        if self.mechanics == "displacement" and self.displacement_nm is None:
+            raise ValueError("mechanics = \"displacement\" needs displacement_nm = [x, (y,) z]")
+        if self.mechanics == "traction" and self.traction_GPa is None:
+            raise ValueError("mechanics = \"traction\" needs traction_GPa = [x, (y,) z]")
         if (self.mu_eV is not None) != (self.vacancy == "fixed_mu"):
             raise ValueError("mu_eV goes with vacancy = \"fixed_mu\" (give both or neither)")
         return self
@@ -520,9 +566,15 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> list[tuple[st
 
 
 def _list_index(node: list, part: str) -> int:
-    if part.lstrip("-").isdigit():
+    """The 0-based index ``part`` (or the item named ``part``) of a list; negative indices are
+    refused (a config key names one item, counted from the bottom layer)."""
+    if part.startswith("-") and part[1:].isdigit():
+        raise IndexError(f"negative index {part}: items count from 0 (0 to {len(node) - 1} "
+                         "here), or address a layer by its name")
+    if part.isdigit():
         idx = int(part)
-        node[idx]  # raises IndexError
+        if idx >= len(node):
+            raise IndexError(f"index {idx} is past the end: the list has {len(node)} item(s)")
         return idx
     for i, item in enumerate(node):
         if isinstance(item, dict) and item.get("name") == part:
@@ -542,56 +594,259 @@ def _descend(node: Any, part: str, create: bool) -> Any:
     return node[part]
 
 
-def _pydantic_problems(exc: ValidationError, data: dict[str, Any]) -> list[tuple[str, str]]:
-    problems = []
+#: pydantic's labels of union branches and validator wrappers in an error location
+def _is_branch_label(part: str) -> bool:
+    return (part in ("float", "int", "str", "bool", "list", "dict") or "[" in part
+            or part.startswith(("constrained-", "function-", "literal", "lax-", "strict-")))
+
+
+def _schema_errors(exc: ValidationError) -> list[tuple[tuple[str, ...], str, str]]:
+    """(location, pydantic error type, message) of every schema error, the location as the
+    config's dotted path (branch labels dropped); one error per location, preferring a value
+    error over the type mismatches of the other branches of a union."""
+    found: dict[tuple[str, ...], tuple[str, str]] = {}
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
-        # drop pydantic's union/literal branch labels such as 'float' or 'constrained-float'
-        loc = [p for p in loc if p not in ("float", "int", "str", "bool", "constrained-float")]
-        key = ".".join(loc) or "(top level)"
-        msg = err["msg"]
+        loc = tuple(str(p) for p in err["loc"] if not _is_branch_label(str(p)))
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
+            allowed = _allowed_keys(list(loc[:-1]))
             close = difflib.get_close_matches(loc[-1], allowed, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
-            msg = f"unknown key; {hint}"
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            msg = f"unknown key; {hint}allowed keys: {', '.join(allowed) or '(none)'}"
         elif err["type"] == "missing":
             msg = "required key is missing; add it"
         elif "input" in err and err["type"] not in ("model_type", "dict_type", "list_type"):
-            msg = f"{msg} (got {err['input']!r})"
-        problems.append((key, msg))
-    return problems
+            msg = f"{msg} (got {err['input']!r}){_fix_hint(err['type'], err['input'])}"
+        if loc not in found or found[loc][0].endswith("_type"):
+            found[loc] = (err["type"], msg)
+    return [(loc, typ, msg) for loc, (typ, msg) in found.items()]
+
+
+def _fix_hint(kind: str, given: Any) -> str:
+    """How to fix a value of the wrong type (strict schema: no conversions)."""
+    if kind == "finite_number":
+        return "; NaN and inf are not allowed: give a finite number"
+    if kind in ("float_type", "int_type", "bool_type") and isinstance(given, str):
+        return "; write it without quotes (a quoted value is text)"
+    if kind == "bool_type":
+        return "; write true or false"
+    return ""
+
+
+def _pydantic_problems(exc: ValidationError, data: dict[str, Any] | None = None
+                       ) -> list[tuple[str, str]]:
+    """The schema errors as ``(dotted key, message)`` problems."""
+    return [(".".join(loc) or "(top level)", msg) for loc, _, msg in _schema_errors(exc)]
+
+
+def _unwrap(tp: Any) -> Any:
+    """The type inside ``Annotated[...]`` and ``X | None`` (the first model, dict or list of a
+    union, else its first member)."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (Union, types.UnionType):
+            members = [a for a in get_args(tp) if a is not type(None)]
+            nested = [a for a in members if _is_model(_unwrap(a))
+                      or get_origin(_unwrap(a)) in (dict, list)]
+            tp = (nested or members)[0]
+        else:
+            return tp
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _type_at(loc: list[str] | tuple[str, ...]) -> Any:
+    """The schema type at a dotted location (``boundary.top`` -> BoundaryCondition); None
+    where the schema has no such key."""
+    tp: Any = Config
+    for part in loc:
+        tp = _unwrap(tp)
+        if _is_model(tp):
+            field = tp.model_fields.get(part)
+            if field is None:
+                return None
+            tp = field.annotation
+        elif get_origin(tp) is dict:
+            tp = get_args(tp)[1]
+        elif get_origin(tp) is list:
+            tp = get_args(tp)[0]
+        else:
+            return None
+    return _unwrap(tp)
 
 
 def _allowed_keys(loc: list[str]) -> list[str]:
     """The keys the schema accepts at a dotted location (for did-you-mean hints)."""
-    model: Any = Config
-    for part in loc:
-        if part.isdigit() or model is None:
+    tp = _type_at(loc)
+    return sorted(tp.model_fields) if _is_model(tp) else []
+
+
+def _placeholder(annotation: Any) -> Any:
+    """A valid stand-in for a required text, choice or positive number (None: no stand-in)."""
+    tp = _unwrap(annotation)
+    if get_origin(tp) is Literal:
+        return get_args(tp)[0]
+    return {str: "placeholder", float: 1.0}.get(tp)
+
+
+def _drop_bad_value(data: dict[str, Any], loc: tuple[str, ...]
+                    ) -> tuple[tuple[str, ...], bool] | None:
+    """Remove the value at ``loc`` (or the nearest enclosing one) that the schema can do
+    without: an unknown key, an optional field (its default takes over) or a dict entry; a
+    required field of a list item (a layer, a feature) gets a placeholder instead, since the
+    item cannot go without renumbering the others. Returns (the path, whether it was an
+    unknown key) or None (a required value with no stand-in)."""
+    for n in range(len(loc), 0, -1):
+        parent_path, last = loc[:n - 1], loc[n - 1]
+        parent: Any = data
+        for part in parent_path:
+            if isinstance(parent, list) and part.isdigit() and int(part) < len(parent):
+                parent = parent[int(part)]
+            elif isinstance(parent, dict) and part in parent:
+                parent = parent[part]
+            else:
+                parent = None
+                break
+        if not isinstance(parent, dict):
             continue
-        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
-        if field is None:
-            # a dict entry such as boundary.<name>
-            model = {"boundary": BoundaryCondition}.get(part, model)
+        ptype = _type_at(parent_path)
+        if _is_model(ptype):
+            field = ptype.model_fields.get(last)
+            in_list = bool(parent_path) and parent_path[-1].isdigit()
+            if field is not None and field.is_required():
+                stand_in = _placeholder(field.annotation) if in_list else None
+                if stand_in is None:
+                    continue
+                parent[last] = stand_in
+                return loc[:n], False
+            if last not in parent:
+                continue
+            del parent[last]
+            return loc[:n], field is None
+        if last not in parent:
             continue
-        ann = field.annotation
-        inner = getattr(ann, "__args__", None)
-        model = inner[-1] if inner else ann
-        if not hasattr(model, "model_fields"):
-            model = getattr(model, "__args__", [None])[-1]
-    return sorted(model.model_fields) if hasattr(model, "model_fields") else []
+        if get_origin(ptype) is dict:
+            del parent[last]
+            return loc[:n], False
+    return None
 
 
-def _cross_checks(cfg: Config) -> list[tuple[str, str]]:
-    """Checks that need more than one section (material names, facet names, physics)."""
-    from heterofem.solver.materials import MaterialError, known_material_names, resolve_materials
+#: stands in for a [[layers]] list that failed the schema, so that the checks that do not
+#: read the layers still run (those that do are skipped: "layers" is marked bad)
+_PLACEHOLDER_LAYERS = [{"name": "placeholder", "material": "vacuum", "thickness_nm": 1.0}]
 
-    problems: list[tuple[str, str]] = []
-    names = [lay.name for lay in cfg.layers]
+
+def _partial_config(data: dict[str, Any], exc: ValidationError
+                    ) -> tuple[Config | None, set[tuple[str, ...]]]:
+    """The config without the values that failed the schema (defaults in their place), and
+    the paths removed: the cross-checks that read none of them can still run, so that one
+    pass reports every problem. (None, ...) when no valid config remains."""
+    work = copy.deepcopy(data)
+    bad: set[tuple[str, ...]] = set()
+    for _ in range(8):  # removing a value can expose a dependent one (model validators)
+        for loc, _typ, _msg in _schema_errors(exc):
+            dropped = _drop_bad_value(work, loc)
+            if dropped is None and loc and loc[0] == "layers":
+                work["layers"], dropped = copy.deepcopy(_PLACEHOLDER_LAYERS), (("layers",), False)
+            if dropped is None:
+                return None, bad
+            if not dropped[1]:  # an unknown key removed changes nothing the checks read
+                bad.add(dropped[0])
+        try:
+            return Config.model_validate(work), bad
+        except ValidationError as again:
+            exc = again
+    return None, bad
+
+
+def _overlaps(dep: str, bad: tuple[str, ...]) -> bool:
+    """Whether a check reading ``dep`` (dotted; ``*`` matches any list index or key, as in
+    ``layers.*.material``) reads the value replaced at ``bad``."""
+    return all(d in ("*", b) for d, b in zip(dep.split("."), bad))
+
+
+def _cross_checks(cfg: Config, bad: set[tuple[str, ...]] | frozenset = frozenset()
+                  ) -> list[tuple[str, str]]:
+    """Checks that need more than one section (material names, facet names, physics).
+
+    ``bad``: the paths that failed the schema and were replaced by defaults
+    (:func:`_partial_config`); a check that reads any of them is skipped, the others run, so
+    that one pass reports every problem."""
+    from heterofem.solver.materials import MaterialError, collect_materials, known_material_names
+
+    def clean(*deps: str) -> bool:
+        return not any(_overlaps(d, b) for d in deps for b in bad)
+
     try:
-        known = set(known_material_names()) | set(cfg.materials)
+        known = set(known_material_names())
     except MaterialError as exc:  # a broken database file
         return exc.problems
+    problems: list[tuple[str, str]] = []
+    groups = (
+        (("layers.*.name", "layers.*.material", "layers.*.polar", "materials"),
+         lambda: _layer_checks(cfg, known)),
+        # (reads the facet names only: a facet whose values failed is still named right)
+        (("layers.*.name", "run.dimension", "mesh.file"), lambda: _facet_checks(cfg)),
+        (("layers", "mesh", "run.dimension"), lambda: _feature_checks(cfg)),
+        (("physics", "run.dimension"), lambda: _physics_checks(cfg)),
+        (("time",), lambda: _time_checks(cfg)),
+        (("boundary", "run.dimension"), lambda: _vector_checks(cfg)),
+        (("physics", "crystallization", "layers", "materials", "run.dimension", "time"),
+         lambda: _crystallization_checks(cfg)),
+    )
+    for deps, check in groups:
+        if clean(*deps):
+            problems.extend(check())
+    if not clean("materials"):
+        return problems
+    materials, table_problems = collect_materials(cfg)
+    problems.extend(table_problems)
+    if clean("boundary", "physics", "layers", "initial", "crystallization", "run.temperature_K",
+             "time"):
+        problems.extend(_vacancy_checks(cfg, materials))
+    needed = [lay.material for lay in cfg.layers] + (
+        [cfg.crystallization.amorphous_material] if cfg.physics.crystallization else [])
+    if clean("layers", "physics", "crystallization") and all(m in materials for m in needed):
+        problems.extend(_material_checks(cfg, materials, clean))
+    return problems
+
+
+def _material_checks(cfg: Config, materials, clean) -> list[tuple[str, str]]:
+    """What the physics reads from the materials of the layers (every one resolved)."""
+    problems: list[tuple[str, str]] = []
+    if cfg.physics.polarization and clean("run.temperature_K", "boundary"):
+        from heterofem.solver.physics.polarization import coefficient_problems
+
+        problems.extend(coefficient_problems(cfg, materials))
+    if cfg.physics.polarization or cfg.physics.mechanics:
+        problems.extend(_lattice_problems(cfg, materials))
+    if cfg.work_function_on and clean("workfunction", "boundary") and cfg.solid_layers:
+        problems.extend(_work_function_problems(cfg, materials))
+    if cfg.physics.mechanics and cfg.run.dimension > 1 and clean("boundary", "run.dimension"):
+        problems.extend(_mechanics_problems(cfg, materials))
+    if cfg.physics.electrons != "none":
+        for lay in cfg.solid_layers:
+            mat = materials[lay.material]
+            for key in ("effective_dos_conduction", "conduction_band_offset"):
+                if mat.kind == "semiconductor" and not mat.has(key):
+                    problems.append((f"materials.{lay.material}.{key}", f"physics.electrons = "
+                                     f"\"{cfg.physics.electrons}\" needs it in the semiconductor "
+                                     f"layer '{lay.name}'; add it with value, unit and source, "
+                                     "or set electrons = \"none\""))
+    if cfg.physics.crystallization:
+        problems.extend(_phase_material_problems(cfg, materials))
+    return sorted(set(problems), key=problems.index)
+
+
+def _layer_checks(cfg: Config, known: set[str]) -> list[tuple[str, str]]:
+    """Unique names, known materials, vacuum only on top and never polar."""
+    problems: list[tuple[str, str]] = []
+    names = [lay.name for lay in cfg.layers]
+    known = known | set(cfg.materials)
     for i, lay in enumerate(cfg.layers):
         if names.count(lay.name) > 1:
             problems.append((f"layers.{i}.name", f"layer name '{lay.name}' is used twice; names must be unique"))
@@ -604,9 +859,17 @@ def _cross_checks(cfg: Config) -> list[tuple[str, str]]:
             )
         if lay.material == "vacuum" and i != len(cfg.layers) - 1:
             problems.append((f"layers.{i}.material", "vacuum is allowed only as the top layer"))
+        if lay.material == "vacuum" and lay.polar:
+            problems.append((f"layers.{i}.polar", "vacuum carries no polarization; remove polar "
+                             "or set it to false"))
     if all(lay.material == "vacuum" for lay in cfg.layers):
         problems.append(("layers", "the stack needs at least one solid layer"))
+    return problems
 
+
+def _facet_checks(cfg: Config) -> list[tuple[str, str]]:
+    """Every [boundary.<facet>] names a facet set the built-in mesher creates."""
+    problems: list[tuple[str, str]] = []
     if cfg.mesh.file is None:
         valid = cfg.facet_names()
         for facet in cfg.boundary:
@@ -618,6 +881,13 @@ def _cross_checks(cfg: Config) -> list[tuple[str, str]]:
                      f"no facet named '{facet}' in this {cfg.run.dimension}D stack; {hint} "
                      f"valid names: {', '.join(valid)}")
                 )
+    return problems
+
+
+def _feature_checks(cfg: Config) -> list[tuple[str, str]]:
+    """Lateral features lie inside the domain, on a layer with one above, and fit in it."""
+    problems: list[tuple[str, str]] = []
+    names = [lay.name for lay in cfg.layers]
     if cfg.mesh.features and cfg.run.dimension == 1:
         problems.append(("mesh.features", "lateral features need dimension 2 or 3; remove them or set run.dimension"))
     for j, feat in enumerate(cfg.mesh.features):
@@ -642,38 +912,92 @@ def _cross_checks(cfg: Config) -> list[tuple[str, str]]:
             problems.append((f"{key}.x_nm", f"the feature must lie inside 0 < x < width_nm = {cfg.mesh.width_nm}"))
     if cfg.mesh.file is not None and not Path(cfg.mesh.file).is_file():
         problems.append(("mesh.file", f"cannot read '{cfg.mesh.file}'; give an existing Gmsh .msh file"))
+    return problems
 
-    problems.extend(_vacancy_checks(cfg))
-    problems.extend(_crystallization_checks(cfg))
+
+def _physics_checks(cfg: Config) -> list[tuple[str, str]]:
+    """Switches this version cannot solve."""
+    problems: list[tuple[str, str]] = []
     if cfg.physics.mechanics and cfg.run.dimension == 1:
         problems.append(("physics.mechanics", "linear elasticity needs run.dimension = 2 or 3 (in 1D "
                          "the strain of each layer is its residual misfit, see [strain])"))
-    for name, bc in cfg.boundary.items():
-        for key in ("displacement_nm", "traction_GPa"):
-            vec = getattr(bc, key)
-            if vec is not None and len(vec) != cfg.run.dimension:
-                problems.append((f"boundary.{name}.{key}", f"give {cfg.run.dimension} components "
-                                 "(x, [y,] z)"))
     for switch in NOT_IMPLEMENTED_PHYSICS:
         if getattr(cfg.physics, switch):
             problems.append((f"physics.{switch}", "not implemented yet in this version; set it to false"))
     if not cfg.physics.electrostatics:
         problems.append(("physics.electrostatics", "the potential is always solved in this version; "
                          "set it to true"))
+    return problems
 
-    try:
-        materials = resolve_materials(cfg)
-    except MaterialError as exc:
-        problems.extend(exc.problems)
-    else:
-        if cfg.physics.polarization and not problems:
-            from heterofem.solver.physics.polarization import coefficient_problems
 
-            problems.extend(coefficient_problems(cfg, materials))
-        if (cfg.physics.polarization or cfg.physics.mechanics) and not problems:
-            problems.extend(_lattice_problems(cfg, materials))
-        if cfg.work_function_on and not problems:
-            problems.extend(_work_function_problems(cfg, materials))
+def _vector_checks(cfg: Config) -> list[tuple[str, str]]:
+    """Displacement and traction vectors have one component per dimension."""
+    problems: list[tuple[str, str]] = []
+    for name, bc in cfg.boundary.items():
+        for key in ("displacement_nm", "traction_GPa"):
+            vec = getattr(bc, key)
+            if vec is not None and len(vec) != cfg.run.dimension:
+                problems.append((f"boundary.{name}.{key}", f"give {cfg.run.dimension} components "
+                                 "(x, [y,] z)"))
+    return problems
+
+
+def _mechanics_problems(cfg: Config, materials) -> list[tuple[str, str]]:
+    """Elastic constants of every solid layer, electrostriction all or none, and rollers only
+    on the axis-aligned outer sides (what solver/physics/mechanics.py needs)."""
+    from heterofem.solver.physics.mechanics import ELASTIC_KEYS, ELECTROSTRICTION_KEYS
+
+    problems: list[tuple[str, str]] = []
+    for lay in cfg.solid_layers:
+        mat = materials[lay.material]
+        lacking = [k for k in ELASTIC_KEYS if not mat.has(k)]
+        if lacking:
+            problems.append((f"materials.{lay.material}.{lacking[0]}", f"mechanics needs the "
+                             f"elastic constants {', '.join(lacking)} [GPa] of layer '{lay.name}'; "
+                             "add them as { value, unit, source }"))
+        given = [k for k in ELECTROSTRICTION_KEYS if mat.has(k)]
+        if given and len(given) < len(ELECTROSTRICTION_KEYS):
+            missing = [k for k in ELECTROSTRICTION_KEYS if k not in given]
+            problems.append((f"materials.{lay.material}.{missing[0]}", f"give all of "
+                             f"{', '.join(ELECTROSTRICTION_KEYS)} [m^4/C^2] or none (layer "
+                             f"'{lay.name}' has only {', '.join(given)})"))
+    outer = [f for f in cfg.facet_names() if "/" not in f]
+    for name, bc in cfg.boundary.items():
+        if bc.mechanics == "roller" and name not in outer:
+            problems.append((f"boundary.{name}.mechanics", "a roller needs an axis-aligned outer "
+                             f"side ({', '.join(outer)}); use fixed, free, displacement or "
+                             "traction here"))
+    return problems
+
+
+def _phase_material_problems(cfg: Config, materials) -> list[tuple[str, str]]:
+    """What the phase field reads from the amorphous material (unless [crystallization]
+    overrides it), and the deposited delta its pO2 law gives."""
+    sec = cfg.crystallization
+    name = sec.amorphous_material
+    am = materials[name]
+    problems: list[tuple[str, str]] = []
+    overrides = {"interface_energy": sec.interface_energy_J_m2,
+                 "crystallization_driving_force": sec.driving_force_J_m3,
+                 "front_mobility_M0": sec.mobility_M0_m3_J_s,
+                 "front_mobility_Ea": sec.mobility_Ea_eV}
+    needs = [k for k, v in overrides.items() if v is None]
+    if cfg.physics.vacancies:
+        needs += list(VACANCY_KEYS)
+    dep = sec.deposition
+    if dep is not None and dep.pO2_mTorr is not None:
+        needs += ["nonstoichiometry_delta_ref", "nonstoichiometry_pO2_ref",
+                  "nonstoichiometry_exponent"]
+    for key in needs:
+        if not am.has(key):
+            problems.append((f"materials.{name}.{key}", "the crystallization (amorphous material "
+                             f"'{name}') needs it; add it with value, unit and source"))
+    if not problems and dep is not None and dep.pO2_mTorr is not None:
+        delta = deposition_delta(am, dep.pO2_mTorr)
+        if not (math.isfinite(delta) and 0.0 < delta < 2.0):
+            problems.append(("crystallization.deposition.pO2_mTorr", f"the non-stoichiometry "
+                             f"law of '{name}' gives delta = {delta:g} at this pO2, outside "
+                             "0 < delta < 2; give delta directly or check the law's parameters"))
     return problems
 
 
@@ -763,7 +1087,14 @@ def _crystallization_checks(cfg: Config) -> list[tuple[str, str]]:
     return problems
 
 
-def _vacancy_checks(cfg: Config) -> list[tuple[str, str]]:
+#: material parameters the vacancy transport reads (solver/physics/vacancies.py)
+VACANCY_KEYS = ("oxygen_site_density", "vacancy_formation_energy", "vacancy_D0_a",
+                "vacancy_Ea_a", "vacancy_D0_c", "vacancy_Ea_c")
+
+
+def _vacancy_checks(cfg: Config, materials) -> list[tuple[str, str]]:
+    """Vacancy boundary conditions, initial state, material data and time stepping;
+    ``materials``: the resolved materials (those with problems left out)."""
     problems: list[tuple[str, str]] = []
     vac_keys = [(name, bc) for name, bc in cfg.boundary.items()
                 if bc.vacancy != "blocking" or bc.pO2 is not None or bc.mu_eV is not None]
@@ -779,22 +1110,14 @@ def _vacancy_checks(cfg: Config) -> list[tuple[str, str]]:
                              "and on surfaces facing vacuum only (interfaces keep mu continuous)"))
     for i, lay in enumerate(cfg.layers):
         if lay.material != "vacuum" and lay.delta is None and cfg.initial.mu_eV is None \
-                and cfg.deposited_delta(lay.name) is None:
+                and not _deposition_sets_delta(cfg, lay.name):
             problems.append((f"layers.{i}.delta", "the initial vacancy content is undefined: give "
                              "this layer a delta, or set [initial] mu_eV for a uniform start"))
-    from heterofem.solver.materials import MaterialError, resolve_materials
-
-    try:
-        materials = resolve_materials(cfg)
-    except MaterialError:
-        materials = {}  # reported by the material checks
-    required = ("oxygen_site_density", "vacancy_formation_energy", "vacancy_D0_a",
-                "vacancy_Ea_a", "vacancy_D0_c", "vacancy_Ea_c")
     for lay in cfg.layers:
         mat = materials.get(lay.material)
         if mat is None or lay.material == "vacuum":
             continue
-        for key in required:
+        for key in VACANCY_KEYS:
             if not mat.has(key):
                 problems.append((f"materials.{lay.material}.{key}",
                                  f"vacancies need it in layer '{lay.name}'; add it with value, "
@@ -807,24 +1130,51 @@ def _vacancy_checks(cfg: Config) -> list[tuple[str, str]]:
     if cfg.time is None and not open_bc:
         problems.append(("time", "a steady vacancy solve with only blocking boundaries has no "
                          "unique answer; add a [time] table (transient) or a gas/fixed_mu facet"))
-    if cfg.time is not None:
-        t = cfg.time
-        if t.dt_initial_s > t.end_s:
-            problems.append(("time.dt_initial_s", "must not exceed end_s"))
-        if t.dt_min > t.dt_initial_s:
-            problems.append(("time.dt_min_s", "must not exceed dt_initial_s"))
-        for j, to in enumerate(t.output_times_s):
-            if to > t.end_s:
-                problems.append((f"time.output_times_s.{j}", f"{to} s is after end_s = {t.end_s} s"))
     return problems
 
 
+def _time_checks(cfg: Config) -> list[tuple[str, str]]:
+    """The step sizes and output times of a transient fit its end time."""
+    problems: list[tuple[str, str]] = []
+    t = cfg.time
+    if t is None:
+        return problems
+    if t.dt_initial_s > t.end_s:
+        problems.append(("time.dt_initial_s", "must not exceed end_s"))
+    if t.dt_min > t.dt_initial_s:
+        problems.append(("time.dt_min_s", "must not exceed dt_initial_s"))
+    if t.dt_max < t.dt_min:
+        problems.append(("time.dt_max_s", "must not be below dt_min_s (default dt_initial_s "
+                         "x 1e-6)"))
+    for j, to in enumerate(t.output_times_s):
+        if to > t.end_s:
+            problems.append((f"time.output_times_s.{j}", f"{to} s is after end_s = {t.end_s} s"))
+    return problems
+
+
+def _deposition_sets_delta(cfg: Config, layer: str) -> bool:
+    """Whether [crystallization.deposition] gives the layer's delta (without computing it:
+    :meth:`Config.deposited_delta` needs the amorphous material's data, checked elsewhere)."""
+    dep = cfg.crystallization.deposition
+    return (cfg.physics.crystallization and dep is not None
+            and layer in cfg.crystallization.layers
+            and (dep.delta is not None or dep.pO2_mTorr is not None))
+
+
 def validate_data(data: dict[str, Any], source: str = "config") -> Config:
-    """Validate a config dictionary; raise :class:`ConfigError` with every problem found."""
+    """Validate a config dictionary; raise :class:`ConfigError` with every problem found.
+
+    One pass: the schema errors, then the cross-checks on what passed the schema (those that
+    read a failing value are skipped; see :func:`_partial_config`)."""
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(exc, data)) from None
+        problems = _pydantic_problems(exc)
+        partial, bad = _partial_config(data, exc)
+        if partial is not None:
+            reported = {key for key, _ in problems}
+            problems.extend(p for p in _cross_checks(partial, bad) if p[0] not in reported)
+        raise ConfigError(problems) from None
     problems = _cross_checks(cfg)
     if problems:
         raise ConfigError(problems)

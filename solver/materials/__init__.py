@@ -97,6 +97,28 @@ KNOWN_UNITS: dict[str, str] = {
     "shear_modulus": "GPa",
     "poisson_ratio": "dimensionless",
     "T_MIT": "K",
+    # read by the physics (solver/physics/*.py, solver/strain.py, the deposition law in
+    # solver/config.py) with these units: a value of another dimension would fail at run time
+    "space_charge": "C/m^3",
+    "landau_a1": "J*m/C^2",
+    "landau_a1_c": "J*m/C^2",
+    "landau_a11": "J*m^5/C^4",
+    "landau_a111": "J*m^9/C^6",
+    "landau_strain_coupling_a": "J*m/C^2",
+    "landau_strain_coupling_c": "J*m/C^2",
+    "gradient_energy": "J*m^3/C^2",
+    "born_charge": "dimensionless",
+    "formula_units_per_cell": "dimensionless",
+    "electrostriction_Q11": "m^4/C^2",
+    "electrostriction_Q12": "m^4/C^2",
+    "electrostriction_Q44": "m^4/C^2",
+    "interface_energy": "J/m^2",
+    "crystallization_driving_force": "J/m^3",
+    "front_mobility_M0": "m^3/(J*s)",
+    "front_mobility_Ea": "eV",
+    "nonstoichiometry_delta_ref": "dimensionless",
+    "nonstoichiometry_pO2_ref": "Pa",
+    "nonstoichiometry_exponent": "dimensionless",
 }
 
 #: Keys of a ``[materials.<name>]`` config table that are not parameters.
@@ -595,33 +617,42 @@ def resolve_materials(cfg: Any) -> dict[str, Material]:
     as one :class:`MaterialError`. A layer material that is neither in the database nor in
     ``[materials]`` is left out: config validation reports it (``layers.<i>.material``).
     """
+    used, problems = collect_materials(cfg)
+    if problems:
+        raise MaterialError(problems)
+    return used
+
+
+def collect_materials(cfg: Any) -> tuple[dict[str, Material], list[tuple[str, str]]]:
+    """Like :func:`resolve_materials`, without raising: the used materials whose tables are
+    fine, and every problem of the ``[materials]`` tables (so that config validation can
+    report them beside the checks of the materials that are fine, in one pass)."""
     db = load_database()
     problems: list[tuple[str, str]] = []
     configured: dict[str, Material] = {}
+    broken: set[str] = set()
     for name, raw in (getattr(cfg, "materials", None) or {}).items():
+        n_before = len(problems)
         if not isinstance(raw, Mapping):
             problems.append((f"materials.{name}", "must be a table of parameters"))
-            continue
-        mat = _config_material(name, raw, db, problems)
-        if mat is not None:
+        elif (mat := _config_material(name, raw, db, problems)) is not None:
+            problems.extend(_sign_problems(mat, f"materials.{name}"))
             configured[name] = mat
-    for name, mat in configured.items():
-        problems.extend(_sign_problems(mat, f"materials.{name}"))
-    if problems:
-        raise MaterialError(problems)
+        if len(problems) > n_before:
+            broken.add(name)
     used: dict[str, Material] = {}
     names = [layer.material for layer in cfg.layers]
     physics, cryst = getattr(cfg, "physics", None), getattr(cfg, "crystallization", None)
     if physics is not None and physics.crystallization and cryst is not None:
         names.append(cryst.amorphous_material)  # the as-deposited phase of the film
     for name in names:
-        if name in used:
+        if name in used or name in broken:
             continue
         if name in configured:
             used[name] = configured[name]
         elif name in db:
             used[name] = db[name]
-    return used
+    return used, problems
 
 
 # -- helpers for the physics ------------------------------------------------------------------
@@ -713,6 +744,7 @@ __all__ = [
     "Material",
     "MaterialError",
     "Param",
+    "collect_materials",
     "describe",
     "eps_tensor_crystal",
     "known_material_names",

@@ -83,6 +83,20 @@ def landau_a1(mat: Material, T: float) -> tuple[float, float]:
     return out[0], out[1]
 
 
+def _a1_problem(mat: Material, T: float) -> str | None:
+    """Why a1 at temperature T is not a finite number (the Curie-Weiss fit at T = T0, or a
+    susceptibility equal to eps_inf), or None."""
+    try:
+        a1 = landau_a1(mat, T)
+    except ZeroDivisionError:
+        a1 = (float("inf"),)
+    if all(np.isfinite(a1)):
+        return None
+    return (f"a1 is not finite at run.temperature_K = {T:g} K (Curie-Weiss singular: T = T0, "
+            "or C/(T - T0) = eps_inf); change the temperature or the Curie-Weiss data, or give "
+            "landau_a1")
+
+
 def coefficient_problems(cfg, materials: dict[str, Material]) -> list[tuple[str, str]]:
     """Bad Landau coefficients, named by their config/material key."""
     problems = []
@@ -95,6 +109,8 @@ def coefficient_problems(cfg, materials: dict[str, Material]) -> list[tuple[str,
                              f"material '{lay.material}' has no Landau coefficients (landau_a11 and "
                              "landau_a1 or Curie-Weiss constants); add them under [materials]"))
             continue
+        if (bad := _a1_problem(mat, cfg.run.temperature_K)) is not None:
+            problems.append((f"{key}.curie_temperature_a", bad))
         a11 = mat.value("landau_a11", "J*m^5/C^4")
         a111 = mat.value("landau_a111", "J*m^9/C^6", 0.0)
         if a11 <= 0 and a111 <= 0:
