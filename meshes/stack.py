@@ -40,6 +40,7 @@ import dolfinx
 from dolfinx.io import XDMFFile
 from dolfinx.io import gmsh as gmshio
 
+from heterofem.meshes.budget import check_mesh_file, honour_problems
 from heterofem.meshes.features import feature_blocks, feature_problems
 from heterofem.solver.config import Config, interface_name
 
@@ -118,7 +119,9 @@ def build_gmsh_model(cfg: Config) -> None:
     Creates the geometry (1D: built-in kernel; 2D/3D: OCC boxes fragmented together), the
     physical groups (layers; outer sides and interfaces), the interface-refining size field,
     and generates the mesh. Sets the global Gmsh options in ``_SIZE_OPTIONS``. Called on
-    rank 0 only. Raises :class:`MeshError` for a geometry that cannot be built.
+    rank 0 only. Raises :class:`MeshError` for a geometry that cannot be built, and for a
+    mesh whose cells are far larger than requested (Gmsh could not mesh as asked;
+    :func:`heterofem.meshes.budget.honour_problems`).
     """
     problems = _stack_problems(cfg)
     if problems:
@@ -129,6 +132,26 @@ def build_gmsh_model(cfg: Config) -> None:
     _add_physical_groups(cfg, entities)
     _add_size_field(cfg, entities.interfaces)
     gmsh.model.mesh.generate(cfg.run.dimension)
+    problems = honour_problems(cfg, *_largest_cell(cfg.run.dimension))
+    if problems:
+        raise MeshError(problems)
+
+
+def _largest_cell(dim: int) -> tuple[int, float]:
+    """(number of cells, longest cell edge [nm]) of the current Gmsh model's simplex mesh."""
+    tags, coords, _ = gmsh.model.mesh.getNodes()
+    x = np.zeros((int(tags.max(initial=0)) + 1, 3))
+    x[tags.astype(np.int64)] = coords.reshape(-1, 3)
+    n_cells, h_max = 0, 0.0
+    for kind, nodes in zip(*gmsh.model.mesh.getElements(dim)[::2]):
+        n_vertices = gmsh.model.mesh.getElementProperties(kind)[3]
+        cells = nodes.astype(np.int64).reshape(-1, n_vertices)[:, : dim + 1]
+        n_cells += len(cells)
+        for i in range(dim + 1):
+            for j in range(i):
+                edges = np.linalg.norm(x[cells[:, i]] - x[cells[:, j]], axis=1)
+                h_max = max(h_max, float(edges.max(initial=0.0)))
+    return n_cells, h_max
 
 
 def _stack_problems(cfg: Config) -> list[tuple[str, str]]:
@@ -372,6 +395,9 @@ def _prepare_model(cfg: Config, msh_path: Path | None):
             if not Path(cfg.mesh.file).is_file():
                 return None, [("mesh.file", f"cannot read '{cfg.mesh.file}'; give an existing "
                                "Gmsh .msh file")], None
+            unsafe = check_mesh_file(cfg.mesh.file)  # merge would run a script as code
+            if unsafe:
+                return None, unsafe, None
             gmsh.merge(str(cfg.mesh.file))
         else:
             build_gmsh_model(cfg)

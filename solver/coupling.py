@@ -439,6 +439,12 @@ class CoupledProblem:
         return its
 
 
+#: Called with {option key: whether PETSc read it} as each :func:`petsc_options_set` block
+#: ends, before the options are removed (the preflight's trial solve, solver/petsc_check.py,
+#: finds the options PETSc never read).
+OPTION_USE_OBSERVERS: list = []
+
+
 @contextlib.contextmanager
 def petsc_options_set(prefix: str, options: dict):
     """``options`` in PETSc's global options database under ``prefix`` while the block runs,
@@ -457,6 +463,8 @@ def petsc_options_set(prefix: str, options: dict):
     try:
         yield
     finally:
+        for observe in OPTION_USE_OBSERVERS:
+            observe({key: db.used(name) for key, name in zip(options, names)})
         for name in names:
             db.delValue(name)
 

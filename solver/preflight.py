@@ -14,19 +14,31 @@ from heterofem.solver.config import Config, ConfigError
 
 
 def mesh_problems(cfg: Config) -> list[tuple[str, str]]:
-    """Mesh sizes that cannot give the cells they ask for, and cell counts over the budget."""
-    return []
+    """Mesh sizes that cannot give the cells they ask for, cell counts over the budget, and a
+    ``mesh.file`` that is not a genuine Gmsh MSH file
+    (:func:`heterofem.meshes.budget.size_problems`)."""
+    from heterofem.meshes.budget import size_problems  # imports DOLFINx: only when checking
+
+    return size_problems(cfg)
 
 
 def petsc_problems(cfg: Config, allow_output: bool = False) -> list[tuple[str, str]]:
     """PETSc options with unknown types, unparsable values, that PETSc never reads, or that
-    write files (unless ``allow_output``)."""
-    return []
+    write files (unless ``allow_output``): :mod:`heterofem.solver.petsc_check` (a trial solve
+    on a coarse mesh, only when the config has PETSc options)."""
+    if not cfg.solver.petsc_options:
+        return []
+    from heterofem.solver.petsc_check import petsc_option_problems
+
+    return petsc_option_problems(cfg, allow_output)
 
 
-def preflight(cfg: Config, allow_petsc_output: bool = False) -> None:
+def preflight(cfg: Config, allow_petsc_output: bool = False, petsc: bool = True) -> None:
     """Raise :class:`ConfigError` with every problem the checks above find (collective-safe:
-    every rank computes the same answer from the same config)."""
-    problems = mesh_problems(cfg) + petsc_problems(cfg, allow_output=allow_petsc_output)
+    every rank computes the same answer from the same config). ``petsc=False`` skips the
+    PETSc options (``heterofem mesh`` solves nothing)."""
+    problems = mesh_problems(cfg)
+    if petsc:
+        problems += petsc_problems(cfg, allow_output=allow_petsc_output)
     if problems:
         raise ConfigError(problems)
