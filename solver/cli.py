@@ -80,14 +80,14 @@ _petsc_output_option = click.option(
 
 
 def _load(config: Path, overrides, max_cells: int | None = None,
-          allow_petsc_output: bool = False):
+          allow_petsc_output: bool = False, petsc: bool = True):
     """Load and validate CONFIG, then run every check that needs no solve (one pass)."""
     from heterofem.solver.config import load_config
     from heterofem.solver.preflight import preflight
 
     extra = [f"mesh.max_cells={max_cells}"] if max_cells is not None else []
     cfg = load_config(config, list(overrides) + extra)
-    preflight(cfg, allow_petsc_output=allow_petsc_output)
+    preflight(cfg, allow_petsc_output=allow_petsc_output, petsc=petsc)
     return cfg
 
 
@@ -109,6 +109,9 @@ def run(config: Path, out: Path | None, overrides: tuple[str, ...], overwrite: b
     """Solve the problem in CONFIG and write results to --out."""
     if out is None and restart is None:
         _fail("give --out DIR (or --restart DIR)", EXIT_INPUT)
+    if overwrite and restart is not None:
+        _fail("--overwrite replaces a run and --restart continues one: give one of them",
+              EXIT_INPUT)
     cfg = _load(config, overrides, max_cells, allow_petsc_output)
     from heterofem.solver.run import run_case
 
@@ -125,15 +128,16 @@ def run(config: Path, out: Path | None, overrides: tuple[str, ...], overwrite: b
               help="MPI ranks per case; the world is split into groups of this size.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @_set_option
+@_petsc_output_option
 @friendly_errors
 def sweep(config: Path, params: tuple[str, ...], zipped: bool, ranks_per_case: int, out: Path,
-          overrides: tuple[str, ...]) -> None:
+          overrides: tuple[str, ...], allow_petsc_output: bool) -> None:
     """Run CONFIG for every combination of --param values (cases in parallel under mpirun)."""
     from heterofem.solver.sweep import SweepError, parse_param, run_sweep
 
     try:
         parsed = [parse_param(p) for p in params]
-        _load(config, overrides)  # the base case must be valid
+        _load(config, overrides, allow_petsc_output=allow_petsc_output)  # the base case
         table = run_sweep(config, parsed, out, zipped=zipped, ranks_per_case=ranks_per_case,
                           overrides=list(overrides))
     except SweepError as exc:
@@ -168,16 +172,22 @@ def validate(config: Path, overrides: tuple[str, ...], max_cells: int | None,
 def mesh(config: Path, out: Path, overrides: tuple[str, ...], max_cells: int | None) -> None:
     """Mesh the stack of CONFIG: writes mesh.msh and mesh.xdmf (with tags) to --out."""
     import json
+    import shutil
+    import tempfile
 
     from heterofem.meshes import create_stack_mesh, mesh_statistics, write_mesh_xdmf
     from heterofem.solver.dolfinx_env import MPI
 
-    cfg = _load(config, overrides, max_cells)
+    cfg = _load(config, overrides, max_cells, petsc=False)
     comm = MPI.COMM_WORLD
-    if comm.rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
+    # mesh into a scratch directory (removed on every path): a mesh that fails writes nothing
+    with tempfile.TemporaryDirectory(prefix="heterofem-") as scratch:
+        msh = Path(scratch) / "mesh.msh" if comm.rank == 0 else None
+        stack = create_stack_mesh(cfg, comm, msh_path=msh)
+        if comm.rank == 0:
+            out.mkdir(parents=True, exist_ok=True)
+            shutil.move(msh, out / "mesh.msh")
     comm.barrier()
-    stack = create_stack_mesh(cfg, comm, msh_path=out / "mesh.msh")
     write_mesh_xdmf(stack, out / "mesh.xdmf")
     stats = mesh_statistics(stack)
     if comm.rank == 0:

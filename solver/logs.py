@@ -23,9 +23,10 @@ def setup_logging(rank: int, level: str = "INFO", logfile: Path | None = None) -
         add_logfile(logfile)
 
 
-def add_logfile(path: Path) -> logging.Handler:
-    """Log INFO and above to ``path`` (rank 0); remove the returned handler when done."""
-    fh = logging.FileHandler(path, mode="w")
+def add_logfile(path: Path, mode: str = "w") -> logging.Handler:
+    """Log INFO and above to ``path`` (rank 0; ``mode="a"`` appends, for a restart); remove the
+    returned handler when done."""
+    fh = logging.FileHandler(path, mode=mode)
     fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     fh.setLevel(logging.DEBUG if LOG.level == logging.DEBUG else logging.INFO)
     if LOG.level == logging.NOTSET or LOG.level > logging.INFO:

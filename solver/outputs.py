@@ -2,16 +2,22 @@
 
 Small files are written by rank 0 only, atomically (write to a temporary name, then rename),
 so an interrupted run never leaves a half-written summary behind. Field files are written
-collectively by DOLFINx (VTK .pvd/.pvtu, which ParaView and PyVista open).
+collectively by DOLFINx (VTK .pvd/.pvtu, which ParaView and PyVista open); ``fields.pvd`` is
+kept up to date after every output, and continues across restarts (:class:`FieldWriter`).
+One run at a time holds a run directory (:class:`RunDir`: a lock, checks before meshing, and
+a list of what heterofem wrote, so that --overwrite removes only that).
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import logging
 import os
+import re
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -26,37 +32,161 @@ class RunDirError(RuntimeError):
     pass
 
 
-#: what a run writes; --overwrite removes these (and nothing else) from an earlier run
-RUN_OUTPUTS = ("summary.json", "profiles.csv", "timeseries.csv", "config.resolved.toml",
-               "run.log", "mesh.msh", "mesh.xdmf", "mesh.h5", "fields*.pvd", "fields*.pvtu",
-               "fields*.vtu", "*.png")
+LOCK_NAME = ".heterofem.lock"  #: held (flock) by rank 0 of the run writing the directory
+MANIFEST_NAME = ".heterofem-files"  #: what heterofem wrote there, one name a line
+SERIES_STEM = "fields"  #: the field series: fields.pvd and its parts' .pvtu/.vtu files
+
+#: the files a run writes into its directory, besides the field series and checkpoints/
+RUN_FILES = ("summary.json", "profiles.csv", "timeseries.csv", "config.resolved.toml", "run.log",
+             "mesh.msh", "mesh.xdmf", "mesh.h5", "surface_potential.csv", "surface_potential.png")
+#: the final results of a run: a restart removes them when it claims the directory (the run is
+#: in progress again; a restart that is killed must not leave the earlier end's summary)
+FINAL_FILES = ("summary.json", "profiles.csv", "surface_potential.csv", "surface_potential.png")
+#: files of a field series part with stem S: S.pvd, S000000.pvtu, S_p0_000000.vtu (DOLFINx)
+_SERIES_FILE = r"(?:\.pvd|\d{6}\.pvtu|_p\d+_\d{6}\.vtu)"
+#: pictures ``heterofem plot`` writes into a run directory by default (postprocess/plot.py):
+#: they show the run, so --overwrite removes them with it; any other picture is the user's
+_PLOT_DEFAULTS = re.compile(r"(?:profiles|\w+_map)(?:_t\S+s)?\.png|\w+_animation\.(?:gif|mp4)")
 
 
-def prepare_run_dir(out: Path, comm: MPI.Comm, overwrite: bool, clean: bool = False) -> Path:
-    """Create ``out``; refuse to overwrite an earlier run's results unless asked to; with
-    ``clean`` remove the earlier run's outputs (and checkpoints) first."""
-    out = Path(out)
-    problem = None
-    if comm.rank == 0:
+class RunDir:
+    """The run directory of one run, never shared and never mixed.
+
+    :meth:`check` (before meshing; writes nothing) refuses a path that is not a directory, a
+    directory another run is writing (its lock is held), and, unless --overwrite or --restart,
+    a finished run (``summary.json``) or an incomplete one (heterofem files without a
+    ``summary.json``: killed, or failed early). :meth:`claim` (before the first write) creates
+    the directory, takes its lock (``flock`` on :data:`LOCK_NAME`, held by rank 0 until
+    :meth:`release` or the process ends, also when killed), checks again under the lock (two
+    runs may both have passed :meth:`check`), and removes what an overwritten run wrote (the
+    names in :data:`MANIFEST_NAME`, the field series' files and the default pictures of
+    ``heterofem plot``) and nothing else. Collective; rank 0 decides.
+    """
+
+    def __init__(self, path: Path, comm: MPI.Comm):
+        self.path = Path(path)
+        self.comm = comm
+        self._lock = None
+
+    def check(self, overwrite: bool = False, restart: bool = False) -> None:
+        problem = self._problem(overwrite, restart) if self.comm.rank == 0 else None
+        self._raise(problem)
+
+    def claim(self, overwrite: bool = False, restart: bool = False) -> None:
+        problem = None
+        if self.comm.rank == 0:
+            problem = self._lock_dir()
+            problem = problem or self._problem(overwrite, restart, held=True)
+            if problem is None and restart:
+                self._clean(FINAL_FILES)
+            elif problem is None and overwrite:
+                self._clean(self._written())
+                (self.path / MANIFEST_NAME).unlink(missing_ok=True)
+            if problem is None:
+                self.record(*RUN_FILES, "checkpoints/")
+            else:
+                self.release()
+        self._raise(problem)
+
+    def release(self) -> None:
+        """Give the lock back (closing the file releases the flock)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def record(self, *names: str) -> None:
+        """List ``names`` (relative; a trailing / for a folder) as written by heterofem (rank 0),
+        before they are written, so that an interrupted write is still listed."""
+        if self.comm.rank != 0:
+            return
+        manifest = self.path / MANIFEST_NAME
+        listed = set(manifest.read_text().split()) if manifest.exists() else set()
+        new = [n for n in dict.fromkeys(names) if n not in listed]
+        if new:
+            with open(manifest, "a") as fh:
+                fh.write("".join(f"{n}\n" for n in new))
+
+    # -- rank 0 -----------------------------------------------------------------------------
+    def _raise(self, problem: str | None) -> None:
+        problem = self.comm.bcast(problem, root=0)
+        if problem:
+            raise RunDirError(problem)
+
+    def _problem(self, overwrite: bool, restart: bool, held: bool = False) -> str | None:
+        """Why this run may not write into the directory (None: it may)."""
+        out = self.path
         if out.exists() and not out.is_dir():
-            problem = f"--out {out} exists and is not a directory; choose another path"
-        elif (out / "summary.json").exists() and not overwrite:
-            problem = (f"--out {out} already holds a run (summary.json); choose a new directory "
-                       "or pass --overwrite")
-        else:
-            try:
-                out.mkdir(parents=True, exist_ok=True)
-                if clean and (out / "summary.json").exists():
-                    for pattern in RUN_OUTPUTS:
-                        for path in out.glob(pattern):
-                            path.unlink()
-                    shutil.rmtree(out / "checkpoints", ignore_errors=True)
-            except OSError as exc:
-                problem = f"cannot create --out {out}: {exc.strerror}"
-    problem = comm.bcast(problem, root=0)
-    if problem:
-        raise RunDirError(problem)
-    return out
+            return f"--out {out} exists and is not a directory; choose another path"
+        if not out.exists():
+            return None
+        if not held and _locked(out / LOCK_NAME):
+            return (f"another heterofem run is writing to {out} (it holds {LOCK_NAME}); wait "
+                    "for it to finish or choose another --out")
+        if overwrite or restart:
+            return None
+        if (out / "summary.json").exists():
+            return (f"--out {out} already holds a run (summary.json); choose a new directory, "
+                    f"pass --overwrite to replace it or continue it with --restart {out}")
+        if self._written(present=True):
+            return (f"--out {out} holds an incomplete run (heterofem files but no "
+                    "summary.json: it was interrupted or failed before it finished); continue "
+                    f"it with --restart {out} (from its checkpoints) or replace it with "
+                    "--overwrite")
+        return None
+
+    def _lock_dir(self) -> str | None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path / LOCK_NAME, "a")
+        except OSError as exc:
+            return f"cannot create --out {self.path}: {exc.strerror}"
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return (f"another heterofem run is writing to {self.path} (it holds {LOCK_NAME}); "
+                    "wait for it to finish or choose another --out")
+        self._lock = fh
+        return None
+
+    def _written(self, present: bool = False) -> list[str]:
+        """What heterofem wrote here: the manifest's names, the field series' files and the
+        default pictures of ``heterofem plot``; without a manifest (an older heterofem) the
+        names it always used. ``present``: only those that exist."""
+        out = self.path
+        try:
+            names = (out / MANIFEST_NAME).read_text().split()
+        except OSError:
+            names = [*RUN_FILES, "checkpoints/"]
+        names += [p.name for p in out.iterdir()
+                  if re.fullmatch(rf"{SERIES_STEM}(?:_r\d+_)?{_SERIES_FILE}", p.name)
+                  or re.fullmatch(rf"{SERIES_STEM}_restart_\S+s\.pvd", p.name)  # earlier versions
+                  or _PLOT_DEFAULTS.fullmatch(p.name)]
+        safe = [n for n in dict.fromkeys(names) if "/" not in n.rstrip("/") and ".." not in n]
+        return [n for n in safe if (out / n).exists()] if present else safe
+
+    def _clean(self, names) -> None:
+        for name in names:
+            path = self.path / name
+            if name.endswith("/"):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def _locked(lock: Path) -> bool:
+    """Whether another process holds the flock on ``lock`` (opened read-only: writes nothing)."""
+    try:
+        fh = open(lock)
+    except OSError:
+        return False
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -158,14 +288,92 @@ class TimeSeries:
 
 
 class FieldWriter:
-    """Fields of one mesh into ``fields.pvd`` (one .pvtu per output time)."""
+    """Fields of one mesh as one VTK time series, ``fields.pvd``, across restarts.
 
-    def __init__(self, out: Path, mesh: dolfinx.mesh.Mesh, name: str = "fields.pvd"):
-        self.path = Path(out) / name
-        self._file = dolfinx.io.VTKFile(mesh.comm, str(self.path), "w")
+    DOLFINx's VTKFile numbers its files per writer (``<stem>000000.pvtu``, ...) and writes its
+    ``.pvd`` only when closed: a killed run would leave its fields in no collection, and a
+    restarted writer would overwrite the first run's files. So each writer (a *part*) gets its
+    own stem, ``fields`` for the first run and ``fields_r<k>_`` for the k-th restart, and rank 0
+    keeps ``fields.pvd`` itself, rewritten atomically after every output: the earlier parts'
+    outputs up to the restart time ``resume_after_s``, then this part's. The earlier parts'
+    outputs after that time (the interrupted run's) are dropped with their files.
+    """
+
+    def __init__(self, rundir: RunDir, mesh: dolfinx.mesh.Mesh,
+                 resume_after_s: float | None = None):
+        self.dir, self.comm, self._rundir = rundir.path, mesh.comm, rundir
+        self.path = self.dir / f"{SERIES_STEM}.pvd"
+        part, self._datasets = 0, []
+        if resume_after_s is not None and self.comm.rank == 0:
+            part, self._datasets = self._resume(resume_after_s)
+        part = self.comm.bcast(part, root=0)
+        self.stem = SERIES_STEM if part == 0 else f"{SERIES_STEM}_r{part}_"
+        self._count = 0
+        rundir.record(self.path.name, f"{self.stem}.pvd")
+        self._file = dolfinx.io.VTKFile(self.comm, str(self.dir / f"{self.stem}.pvd"), "w")
+        if resume_after_s is not None:
+            self._write_collection()
+
+    def _resume(self, t_resume: float) -> tuple[int, list[tuple[float, str]]]:
+        """(number of this part, the earlier outputs kept) for a restart at ``t_resume``."""
+        tol = 1e-12 * max(1.0, abs(t_resume))
+        earlier = read_pvd(self.path)
+        kept = [(t, f) for t, f in earlier if t <= t_resume + tol]
+        for _, name in earlier[len(kept):]:  # after the checkpoint: replaced by this part
+            m = re.fullmatch(r"(.+?)(\d{6})\.pvtu", name)
+            if m and "/" not in name:
+                (self.dir / name).unlink(missing_ok=True)
+                for piece in self.dir.glob(f"{m[1]}_p*_{m[2]}.vtu"):
+                    piece.unlink(missing_ok=True)
+        parts = [int(m[1]) for p in self.dir.iterdir()
+                 if (m := re.fullmatch(rf"{SERIES_STEM}_r(\d+)_{_SERIES_FILE}", p.name))]
+        return max(parts, default=0) + 1, kept
 
     def write(self, functions: list[dolfinx.fem.Function], t: float = 0.0) -> None:
+        """Write the fields at time ``t`` (collective) and add them to ``fields.pvd``."""
+        n = f"{self._count:06d}"
+        pvtu = f"{self.stem}{n}.pvtu"
+        self._rundir.record(pvtu, *(f"{self.stem}_p{r}_{n}.vtu" for r in range(self.comm.size)))
         self._file.write_function(functions, t)
+        self._count += 1
+        self._datasets.append((float(t), pvtu))
+        self._write_collection()
+
+    def _write_collection(self) -> None:
+        if self.comm.rank == 0:
+            write_pvd(self.path, self._datasets)
 
     def close(self) -> None:
+        """Close the VTK writer; ``fields.pvd`` stays the whole series (DOLFINx's own
+        collection of a restarted part, written now, repeats part of it and is removed)."""
         self._file.close()
+        self._file = None  # its destructor writes the collection once more: let it run now
+        if self.comm.rank == 0:
+            if self.stem != SERIES_STEM:
+                (self.dir / f"{self.stem}.pvd").unlink(missing_ok=True)
+            write_pvd(self.path, self._datasets)
+
+
+def read_pvd(path: Path) -> list[tuple[float, str]]:
+    """(time, file) of every data set of a VTK collection (``.pvd``), in file order; empty
+    when it is missing or damaged (a warning says so)."""
+    if not Path(path).exists():
+        return []
+    try:
+        root = ET.parse(path).getroot()
+        return [(float(d.get("timestep", 0.0)), d.get("file"))
+                for d in root.iter("DataSet") if d.get("file")]
+    except (ET.ParseError, ValueError) as exc:
+        log.warning("%s cannot be read (%s); its outputs are left out of the series", path, exc)
+        return []
+
+
+def write_pvd(path: Path, datasets: list[tuple[float, str]]) -> None:
+    """A VTK collection of (time, file) data sets, written atomically (rank 0 calls it)."""
+    root = ET.Element("VTKFile", type="Collection", version="1.0")
+    collection = ET.SubElement(root, "Collection")
+    for t, name in datasets:
+        ET.SubElement(collection, "DataSet", timestep=repr(float(t)), part="0", file=name)
+    ET.indent(root)
+    _atomic_write(Path(path), lambda fh: fh.write('<?xml version="1.0"?>\n'
+                                                  + ET.tostring(root, encoding="unicode") + "\n"))

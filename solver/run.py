@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import tomli_w
 
-from heterofem.solver.checkpoint import CheckpointError, Checkpointer
-from heterofem.solver.config import Config, to_toml_dict
+from heterofem.solver.checkpoint import (Checkpoint, CheckpointError, Checkpointer,
+                                         config_changes)
+from heterofem.solver.config import Config, ConfigError, to_toml_dict
 from heterofem.solver.coupling import CoupledProblem, SolveError, active_physics
 from heterofem.solver.dolfinx_env import MPI, PETSc, dolfinx
 from heterofem.solver.domain import Domain
@@ -29,10 +30,10 @@ from heterofem.solver.stepping import Stepper, StepFailure, pseudo_transient
 from heterofem.solver.progress import Progress
 from heterofem.solver.outputs import (
     FieldWriter,
+    RunDir,
     RunDirError,
     OutputSet,
     TimeSeries,
-    prepare_run_dir,
     write_csv,
     write_json,
     write_toml,
@@ -118,64 +119,108 @@ def run_case(cfg: Config, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite:
     """Run one configured case into ``out``; returns the summary (same on every rank).
 
     Raises :class:`SolveError` after writing a summary with ``converged = false`` (and no
-    fields) when the solve fails. With ``restart`` the transient resumes from the newest
-    intact checkpoint in ``out`` (see :mod:`heterofem.solver.checkpoint`); earlier outputs
-    stay, fields after the restart go to ``fields_restart_<t>.pvd``.
+    fields) when the solve fails. The run holds ``out`` for itself (see
+    :class:`~heterofem.solver.outputs.RunDir`): an earlier run there is refused unless
+    ``overwrite`` (which replaces it) or ``restart``. With ``restart`` the transient resumes
+    from the newest intact checkpoint in ``out`` (see :mod:`heterofem.solver.checkpoint`) if
+    the config continues the checkpointed problem; ``fields.pvd`` and ``timeseries.csv`` keep
+    the outputs up to the checkpoint and go on from there, and ``run.log`` is appended to.
     """
     handlers: list[logging.Handler] = []
+    rundir = RunDir(Path(out), comm)
     try:
-        return _run_case(cfg, Path(out), comm, overwrite or restart, command_line, handlers,
+        return _run_case(cfg, rundir, comm, overwrite and not restart, command_line, handlers,
                          restart)
     finally:
         for h in handlers:
             log.removeHandler(h)
             h.close()
+        rundir.release()
 
 
-def _run_case(cfg, out, comm, overwrite, command_line, handlers, restart=False) -> dict:
-    t_start = time.perf_counter()
-    timer = Timer()
-    from heterofem.meshes import create_stack_mesh, mesh_statistics, write_mesh_xdmf
+def _resume_point(cfg: Config, out: Path, comm: MPI.Comm) -> Checkpoint:
+    """The checkpoint a restart continues from, after checking that ``cfg`` continues its
+    problem (raises :class:`ConfigError` naming every key that may not change)."""
+    if cfg.time is None:
+        raise RunDirError("--restart needs a transient run (a [time] table)")
+    try:
+        point = Checkpointer.load_latest(out, comm)
+    except CheckpointError as exc:
+        raise RunDirError(f"cannot restart from {out}: {exc}") from None
+    if point.config is None:
+        raise RunDirError(f"cannot restart from {out}: neither {point.file} nor the directory "
+                          "holds the config of the run to continue (config.resolved.toml)")
+    problems, allowed = config_changes(point.config, to_toml_dict(cfg))
+    if problems:
+        raise ConfigError(problems)
+    point.notes += [f"changed for the restart: {c}" for c in allowed]
+    return point
 
-    # Mesh before touching --out, so a bad mesh leaves an existing directory untouched; the
-    # .msh goes to a scratch file on rank 0 and moves in once the directory is ready.
+
+def _open_run(cfg: Config, rundir: RunDir, comm: MPI.Comm, overwrite: bool, restart: bool,
+              timer: Timer, handlers: list) -> tuple:
+    """Everything before the first write, in the order that leaves a refused run without any
+    trace: check the directory (writes nothing), read and check the checkpoint to continue,
+    mesh (the .msh into a scratch directory, removed on every path), then claim the directory
+    (lock, check again, clean) and start the log. Returns (stack, mesh statistics, resume)."""
+    from heterofem.meshes import create_stack_mesh, mesh_statistics
+
+    rundir.check(overwrite=overwrite, restart=restart)
+    resume = _resume_point(cfg, rundir.path, comm) if restart else None
     scratch = Path(tempfile.mkdtemp(prefix="heterofem-")) if comm.rank == 0 else None
-    with timer("mesh"):
-        stack = create_stack_mesh(cfg, comm, msh_path=scratch / "mesh.msh" if scratch else None)
-        stats = mesh_statistics(stack)
-    resume = None
-    if restart:
-        if cfg.time is None:
-            raise RunDirError("--restart needs a transient run (a [time] table)")
-        try:
-            resume = Checkpointer.latest(out, comm)
-        except CheckpointError as exc:
-            raise RunDirError(f"cannot restart from {out}: {exc}") from None
-    out = prepare_run_dir(Path(out), comm, overwrite, clean=overwrite and not restart)
-    if comm.rank == 0:
-        handlers.append(add_logfile(out / "run.log"))
-        if cfg.output.mesh and (scratch / "mesh.msh").exists():
-            shutil.move(scratch / "mesh.msh", out / "mesh.msh")
-        shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        with timer("mesh"):
+            stack = create_stack_mesh(cfg, comm,
+                                      msh_path=scratch / "mesh.msh" if scratch else None)
+            stats = mesh_statistics(stack)
+        rundir.claim(overwrite=overwrite, restart=restart)
+        if comm.rank == 0:
+            handlers.append(add_logfile(rundir.path / "run.log", mode="a" if restart else "w"))
+            if cfg.output.mesh and (scratch / "mesh.msh").exists():
+                shutil.move(scratch / "mesh.msh", rundir.path / "mesh.msh")
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if resume is not None:
+        log.info("resumed from checkpoint %s at t = %.6g s: the outputs after that time are "
+                 "written again", resume.file, resume.t_s)
+        for note in resume.notes:
+            log.info("%s", note)
+    return stack, stats, resume
+
+
+def _first_outputs(cfg, stack, stats, resolved: dict, out: Path, comm,
+                   command_line) -> dict:
+    """Write mesh.xdmf and config.resolved.toml, log the run, and return the summary's
+    provenance part (name, versions, command line, config digest, mesh)."""
+    from heterofem.meshes import write_mesh_xdmf
+
     if cfg.output.mesh:
         write_mesh_xdmf(stack, out / "mesh.xdmf")
-    resolved = to_toml_dict(cfg)
-    resolved_text = tomli_w.dumps(resolved)
     write_toml(out / "config.resolved.toml", resolved, comm)
     log.info("run '%s': %dD, %d layers, %d MPI rank(s) -> %s", cfg.run.name, cfg.run.dimension,
              len(cfg.layers), comm.size, out)
     n_cells = stack.mesh.topology.index_map(stack.mesh.topology.dim).size_global
     log.info("mesh: %d cells", n_cells)
-
-    summary: dict = {
+    return {
         "name": cfg.run.name,
         "dimension": cfg.run.dimension,
         **versions(),
         "mpi_size": comm.size,
         "command_line": command_line or sys.argv,
-        "config_sha256": hashlib.sha256(resolved_text.encode()).hexdigest(),
+        "config_sha256": hashlib.sha256(tomli_w.dumps(resolved).encode()).hexdigest(),
         "mesh": {"cells": int(n_cells), "layers": stats.get("layers", {})},
     }
+
+
+def _run_case(cfg, rundir: RunDir, comm, overwrite, command_line, handlers, restart=False) -> dict:
+    t_start = time.perf_counter()
+    timer = Timer()
+    stack, stats, resume = _open_run(cfg, rundir, comm, overwrite, restart, timer, handlers)
+    out = rundir.path
+    resolved = to_toml_dict(cfg)
+    summary = _first_outputs(cfg, stack, stats, resolved, out, comm, command_line)
+
     def write_failure(exc: Exception) -> None:
         """summary.json of a run that stopped: converged false, the error, no fields."""
         summary.update(converged=False, error=str(exc), timings_s=timer.phases,
@@ -201,8 +246,8 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers, restart=False) 
     summary["fields"] = {f.column: {"name": f.name, "unit": f.unit, "kind": f.kind}
                          for f in fields}
 
-    field_file = "fields.pvd" if resume is None else f"fields_restart_{resume[0]['t_s']:.6g}s.pvd"
-    writer = FieldWriter(out, domain.mesh, field_file) if cfg.output.fields else None
+    writer = FieldWriter(rundir, domain.mesh, resume.t_s if resume else None) \
+        if cfg.output.fields else None
     failure: SolveError | None = None
     try:
         with timer("solve"):
@@ -220,9 +265,9 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers, restart=False) 
                     writer.write(outputs.functions, 0.0)
             else:
                 summary["time"] = _transient(problem, modules, outputs, writer, out, comm,
-                                             resume)
+                                             resume, resolved)
                 if resume is not None:
-                    summary["time"]["restarted_from_s"] = resume[0]["t_s"]
+                    summary["time"]["restarted_from_s"] = resume.t_s
     except StepFailure as exc:  # the last accepted state is kept and reported
         failure = exc
         summary["time"] = exc.stats
@@ -255,10 +300,13 @@ def _run_case(cfg, out, comm, overwrite, command_line, handlers, restart=False) 
     return summary
 
 
-def _transient(problem, modules, outputs, writer, out: Path, comm, resume=None) -> dict:
-    """Run the time loop, writing timeseries.csv every step and fields at output times."""
+def _transient(problem, modules, outputs, writer, out: Path, comm, resume=None,
+               config: dict | None = None) -> dict:
+    """Run the time loop, writing timeseries.csv every step and fields at output times;
+    ``resume``: the :class:`Checkpoint` to continue from; ``config``: the resolved config,
+    stored with each checkpoint."""
     series = TimeSeries(out / "timeseries.csv", comm,
-                        resume_after_s=resume[0]["t_s"] if resume else None)
+                        resume_after_s=resume.t_s if resume else None)
 
     def row(t: float, dt: float, its: int) -> None:
         values = {"t_s": t, "dt_s": dt, "newton_iterations": its}
@@ -274,12 +322,12 @@ def _transient(problem, modules, outputs, writer, out: Path, comm, resume=None) 
             writer.write(outputs.functions, t)
 
     every = problem.domain.cfg.output.checkpoint_every_steps
-    checkpointer = Checkpointer(out, comm, problem.domain.cfg.output.checkpoint_keep) \
-        if every else None
+    checkpointer = Checkpointer(out, comm, problem.domain.cfg.output.checkpoint_keep,
+                                config=config) if every else None
     stepper = Stepper(problem, row, output, checkpointer, every)
     stepper.progress = Progress(problem.domain.cfg.time.end_s, "time", "s", comm.rank)
     try:
-        return stepper.run(resume)
+        return stepper.run((resume.state, resume.fields) if resume else None)
     finally:
         stepper.progress.close()
         series.close()

@@ -103,6 +103,7 @@ def _run_one(config: Path, overrides: list[str], case: dict, out: Path, comm) ->
     from heterofem.meshes import MeshError
     from heterofem.solver.coupling import SolveError
     from heterofem.solver.materials import MaterialError
+    from heterofem.solver.outputs import RunDirError
     from heterofem.solver.run import run_case
 
     row = {"case": out.name, **{f"param.{k}": v for k, v in case.items()}}
@@ -119,7 +120,7 @@ def _run_one(config: Path, overrides: list[str], case: dict, out: Path, comm) ->
                            command_line=["heterofem", "run", str(config)]
                            + [a for s in sets for a in ("--set", s)])
         row.update(status="ok", **flat_scalars(summary))
-    except (ConfigError, MaterialError, MeshError, SolveError) as exc:
+    except (ConfigError, MaterialError, MeshError, RunDirError, SolveError) as exc:
         row.update(status="failed", error=str(exc).replace("\n", " "))
         if comm.rank == 0:
             log.warning("case %s failed: %s", out.name, str(exc).splitlines()[0])
