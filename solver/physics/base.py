@@ -82,8 +82,14 @@ class History:
     mesh: object = None
     #: (quadrature function, its Expression) of each past part held at quadrature points
     past_at_points: list = field(default_factory=list)
+    #: (q, at, relative) of every ddt: the quantities whose time derivative is discretised,
+    #: for the stepper's local-error estimate (solver/stepping.py)
+    rates: list = field(default_factory=list)
 
-    def ddt(self, q, u: dict, at: ufl.Measure | None = None) -> object:
+    def ddt(self, q, u: dict, at: ufl.Measure | None = None, relative: bool = False) -> object:
+        """``relative``: the error estimate measures q relative to its local magnitude (a
+        concentration spanning decades), else relative to its largest magnitude."""
+        self.rates.append((q, at, relative))
         a0, a1, a2 = self.a
         past = a1 * q(self.old) + a2 * q(self.older)
         degree = at.metadata().get("quadrature_degree") if at is not None else None

@@ -108,10 +108,15 @@ class Electrostatics(Physics):
         self.eps = domain.cellwise(eps, "eps_r", (dim, dim))
         self.v_t = units.K_B_EV * cfg.run.temperature_K  #: thermal voltage [V]
         self.n_c = domain.cellwise(nc, "N_c_m3") if nc else None
-        self._electron_tags = tuple(domain.stack.layer_ids[name] for name in nc) if nc else ()
         self.dEc = domain.cellwise(offset, "dEc_eV") if nc else None
         self.rho = domain.cellwise(rho, "rho_fixed_C_m3") if rho else None
         self.k_tf = domain.cellwise(screen, "k_TF") if screen else None
+        #: each material term is integrated over the layers that carry it, never over vacuum
+        #: (electrons' exp(phi/kT) overflows at a probe's potential; inf x 0 is NaN): the
+        #: measures of the electrons, the fixed charge, the screening and the solid layers
+        self.dx_electrons, self.dx_fixed, self.dx_screening = (
+            self._layers_dx(names) for names in (nc, rho, screen))
+        self.dx_solid = self._layers_dx([lay.name for lay in cfg.solid_layers])
         self._eps_zz_values = {n: e[-1, -1] for n, e in eps.items()}
         #: functions of the state giving charge densities [C/m^3] that other physics add
         #: (their Poisson terms come with their own residuals; this is for the summary)
@@ -119,6 +124,11 @@ class Electrostatics(Physics):
         #: the permittivity as a function of the state, when another physics changes it
         #: (crystallization interpolates it between phases); None: the fixed cell-wise eps
         self.eps_of = None
+
+    def _layers_dx(self, names) -> "ufl.Measure | None":
+        """dx over the named layers (the quadrature of every volume term); None for none."""
+        tags = tuple(self.domain.stack.layer_ids[name] for name in names)
+        return self.domain.dx(tags) if tags else None
 
     @cached_property
     def eps_zz(self):
@@ -147,11 +157,11 @@ class Electrostatics(Physics):
     def residual(self, u, v, history=None):
         d = self.domain
         dx = d.dx_layers  # per layer: the electron term below merges into the same kernels
-        sources = [(units.RHO_SCALE * self.rho, dx)] if self.rho is not None else []
+        sources = [(units.RHO_SCALE * self.rho, self.dx_fixed)] if self.rho is not None else []
         n = self.electron_density(u["phi"])
         if n is not None:  # only where there are electrons: F_1/2 is the costliest integrand
-            sources.append((-units.RHO_SCALE * units.Q_E * n, d.dx(self._electron_tags)))
-        screening = [(self.k_tf, 0.0, dx)] if self.k_tf is not None else []
+            sources.append((-units.RHO_SCALE * units.Q_E * n, self.dx_electrons))
+        screening = [(self.k_tf, 0.0, self.dx_screening)] if self.k_tf is not None else []
         fluxes = [
             (units.SIGMA_SCALE * bc.surface_charge_C_m2, d.facet_measure(name))
             for name, bc in d.cfg.boundary.items()
@@ -186,29 +196,34 @@ class Electrostatics(Physics):
         if self.rho is not None:
             out.append(OutputField("rho_fixed", "C/m^3", self.rho, kind="cell"))
         n = self.electron_density(phi)
-        if n is not None:
+        if n is not None:  # 0 where no layer carries electrons (exp(phi/kT) may overflow there)
+            n = ufl.conditional(ufl.gt(self.n_c, 0.0), n, 0.0)
             out.append(OutputField("n_e", "m^-3", n, kind="cell"))
         return out
 
-    def charge_density(self, u):
-        """Total volume charge density [C/m^3] as a UFL expression of the state."""
+    def charge_terms(self, u) -> list[tuple[object, ufl.Measure]]:
+        """The volume charge densities [C/m^3] of the state as (UFL expression, measure) pairs,
+        each on the layers that carry it (the charges of other physics, e.g. vacancies, on
+        the solid layers): their integrals sum to the net charge."""
         phi = u["phi"]
-        rho = self.rho if self.rho is not None else 0.0
+        terms = []
+        if self.rho is not None:
+            terms.append((self.rho, self.dx_fixed))
         if self.k_tf is not None:
-            rho = rho - self.k_tf * phi / units.RHO_SCALE
+            terms.append((-self.k_tf * phi / units.RHO_SCALE, self.dx_screening))
         n = self.electron_density(phi)
         if n is not None:
-            rho = rho - units.Q_E * n
-        for extra in self.extra_charge:  # charges of other physics (vacancies, ...)
-            rho = rho + extra(u)
-        return rho
+            terms.append((-units.Q_E * n, self.dx_electrons))
+        if self.dx_solid is not None:
+            terms += [(extra(u), self.dx_solid) for extra in self.extra_charge]
+        return terms
 
     def summary(self, u):
         d, phi = self.domain, u["phi"]
         area = d.lateral_area_nm2
         grad = ufl.grad(phi)
         energy = d.integrate(0.5 * ufl.inner(self.eps * grad, grad))  # V^2 nm^(dim-2)
-        charge = d.integrate(self.charge_density(u))  # C/m^3 nm^dim
+        charge = sum(d.integrate(rho, dx) for rho, dx in self.charge_terms(u))  # C/m^3 nm^dim
         bounds = d.cfg.layer_bounds_nm()
         zs = [0.0] + [top for _, top in bounds]
         pts = d.centre_line(2)[:1].repeat(len(zs), axis=0)

@@ -222,6 +222,18 @@ class Vacancies(Physics):
         M = self.D_hat * self.n_hat * mean / self.kT
         return ufl.inner(M * ufl.grad(mu), ufl.grad(v_mu)) * self.dx_centroid
 
+    def in_solid(self, expr, side: str | None = None):
+        """``expr`` in the solid cells, 0 in vacuum (on one ``side`` of an interior facet).
+
+        A conditional, not a product with the 0/1 indicator: the material law evaluated in
+        vacuum may be inf (exp(-x) of the dilute law at a probe's potential) and inf x 0 is
+        NaN; the generated code selects the branch, so the vacuum value never reaches the
+        result (used by the output fields, which are interpolated on every cell, and by the
+        gas exchange on a solid/vacuum facet)."""
+        solid = self.is_solid if side is None else self.is_solid(side)
+        value = expr if side is None else expr(side)
+        return ufl.conditional(ufl.gt(solid, 0.5), value, 0.0)
+
     def charge_density(self, c_hat):
         """Vacancy charge density [C/m^3] of a scaled concentration."""
         return Z_V * units.Q_E * self.N_ref * c_hat
@@ -239,7 +251,7 @@ class Vacancies(Physics):
         dx = self.dx_solid
         F = self.flux_term(mu, phi, xi, v["mu"])
         if history is not None:
-            F += history.ddt(self.c_state, u, at=dx) * v["mu"] * dx
+            F += history.ddt(self.c_state, u, at=dx, relative=True) * v["mu"] * dx
         growing = self.phase.deposition is not None if self.phase is not None else False
         for name, bc in self.domain.cfg.boundary.items():
             if bc.vacancy != "gas":
@@ -255,19 +267,21 @@ class Vacancies(Physics):
             flux = k * (self.c_hat(mu, phi, xi) - self.c_hat(mu_gas, phi, xi))
             measure = self.domain.facet_measure(name)
             if measure.integral_type() == "interior_facet":
-                # between a solid and vacuum: the vacuum side has k = c = 0, so the sum of the
-                # two sides is the solid side's flux
-                F += (flux("+") + flux("-")) * v["mu"]("+") * measure
+                # between a solid and vacuum: the solid side's flux; the vacuum side's theta
+                # is no material law (it may overflow at a probe's potential) and is not used
+                F += (self.in_solid(flux, "+") + self.in_solid(flux, "-")) * v["mu"]("+") * measure
             else:
                 F += flux * v["mu"] * measure
         pattern = self.domain.pattern_term(mu, v["mu"], [lay.name for lay in self.solid])
         if pattern is not None:
             F += pattern
         rho = self.charge_density(self.c_state(u))
-        # over every layer (rho is zero outside the solid, n_hat = 0 there): the same measure
-        # as the electrostatics' terms, so UFL merges them into one kernel per layer whose
-        # coefficients are packed once, not once per integral (half the memory of phi-phi)
-        return {"mu": F, "phi": -units.RHO_SCALE * rho * v["phi"] * self.domain.dx_layers}
+        # over the solid layers only: in vacuum theta(mu, phi) is not a material law, and at a
+        # probe's potential (phi/kT past ~710: 18 V at 300 K) the derivative of its tanh is
+        # inf/inf, a NaN in the Jacobian even where n_hat = 0 multiplies it. UFL splits the
+        # tagged measure per layer, so this still merges with the electrostatics' per-layer
+        # kernels (the same quadrature degree): coefficients are packed once per layer
+        return {"mu": F, "phi": -units.RHO_SCALE * rho * v["phi"] * self.dx_solid}
 
     def _on_growth_surface(self, facet: str) -> bool:
         """The top facet of a growing film (it sits above the growth surface, in material that
@@ -336,10 +350,10 @@ class Vacancies(Physics):
     # -- outputs -------------------------------------------------------------------------------
     def outputs(self, u):
         mu = u["mu"]
-        theta = self.theta_state(u) * self.is_solid
+        theta = self.in_solid(self.theta_state(u))
         return [
             OutputField("mu", "eV", mu),
-            OutputField("c_V", "m^-3", self.N_ref * self.c_state(u), kind="cell"),
+            OutputField("c_V", "m^-3", self.N_ref * self.in_solid(self.c_state(u)), kind="cell"),
             OutputField("theta_V", "1", theta, kind="cell"),
             OutputField("delta", "1", 2.0 * theta, kind="cell"),
         ]
