@@ -415,6 +415,10 @@ class SolverSection(_Strict):
     #: fields, see benchmarks/README.md). Newton's convergence is unchanged: only the
     #: preconditioner differs.
     preconditioner: Literal["exact", "picard"] = "exact"
+    #: matrix assembly of the coupled Jacobian: "fast" (block by block through the DOLFINx
+    #: version it was written for), "standard" (DOLFINx's public assembly), "auto" (fast where
+    #: available, else standard with a warning); the path taken is in summary.json
+    assembly: Literal["auto", "fast", "standard"] = "auto"
 
 
 class OutputSection(_Strict):
