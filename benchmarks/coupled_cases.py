@@ -119,7 +119,7 @@ def worker(args: dict) -> dict:
     rss_case = peak_rss_mib()
 
     # the floor: CG + GAMG scalar Poisson of the same stack on the same mesh
-    stack = create_stack_mesh(cfg, comm)
+    stack = create_stack_mesh(cfg.stack_geometry(), comm)
     domain = Domain(cfg, stack, resolve_materials(cfg))
     es = Electrostatics(domain)
     V, a_form, L_form, bcs = floor_forms(es, stack)

@@ -442,7 +442,7 @@ def stack_params(cfg, stack=None) -> dict:
     from heterofem.solver.domain import Domain
     from heterofem.solver.materials import resolve_materials
 
-    stack = stack or create_stack_mesh(cfg, MPI.COMM_WORLD)
+    stack = stack or create_stack_mesh(cfg.stack_geometry(), MPI.COMM_WORLD)
     dom = Domain(cfg, stack, resolve_materials(cfg))
     mods = {m.name: m for m in active_physics(dom)}
     es, vac = mods["electrostatics"], mods["vacancies"]
@@ -519,7 +519,7 @@ def worker_hf_series(args: dict) -> dict:
     for k, mesh in enumerate(args["meshes"]):
         cfg = shared_config(tuple(mesh))
         t0 = time.perf_counter()
-        stack = create_stack_mesh(cfg, MPI.COMM_WORLD)
+        stack = create_stack_mesh(cfg.stack_geometry(), MPI.COMM_WORLD)
         t_mesh = time.perf_counter()
         if params is None:
             params = stack_params(cfg, stack)

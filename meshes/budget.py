@@ -2,11 +2,10 @@
 the check that the mesh honours the request, and safe external mesh files.
 
 Checked before anything is meshed (:func:`size_problems`, called by
-:func:`heterofem.solver.preflight.mesh_problems` for ``run``, ``validate``, ``sweep`` and
-``mesh``):
+the solver's preflight ``mesh_problems`` for ``run``, ``validate``, ``sweep`` and ``mesh``):
 
 - every cell size is at least :data:`MIN_SIZE_NM`;
-- the cell count, estimated from the config (:func:`estimate_cells`), is within
+- the cell count, estimated from the geometry (:func:`estimate_cells`), is within
   ``[mesh] max_cells`` (``--max-cells``);
 - ``mesh.file`` is a genuine Gmsh ``.msh`` file (:func:`mesh_file_problems`): Gmsh's
   ``merge`` reads any file whose first line is not a mesh header as a ``.geo`` script, and a
@@ -16,9 +15,10 @@ Checked after meshing (:func:`honour_problems`, on the Gmsh mesh before it is us
 written): the largest cell is no larger than the requested size allows, so a mesh that Gmsh
 could not build as asked (e.g. its point count overflowing) is refused, never solved on.
 
-Sizes are nanometres; the size field is the one of
-:func:`heterofem.meshes.stack._add_size_field`: ``h_interface`` on the interfaces, growing
-linearly to ``size_nm`` at ``refine_distance_nm`` from them.
+Every function takes the :class:`~heterofem.meshes.geometry.StackGeometry` ``geo``; problems
+are ``(key, message)`` named by the config's ``mesh.*`` keys. Sizes are nanometres; the size
+field is the one of :func:`heterofem.meshes.stack._add_size_field`: ``h_interface`` on the
+interfaces, growing linearly to ``size_nm`` at ``refine_distance_nm`` from them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import math
 from pathlib import Path
 
 from heterofem.meshes.features import feature_blocks
-from heterofem.solver.config import Config
+from heterofem.meshes.geometry import StackGeometry
 
 #: Smallest cell size accepted [nm] (mesh.size_nm and the interface size). 1 pm is about
 #: 1/300 of the shortest lattice spacing of the oxides modelled (~0.3 nm): a continuum cell
@@ -62,14 +62,14 @@ _HONOUR_FACTOR = 3.0
 _MAX_CELLS_HINT = "or raise the limit with --max-cells N or [mesh] max_cells"
 
 
-def _band_integral(cfg: Config, a: float, power: int | None = None) -> float:
+def _band_integral(geo: StackGeometry, a: float, power: int | None = None) -> float:
     """Integral of ``1 / h(d)^power`` (default: the dimension) over distances ``d`` in
     ``[0, a]`` from an interface, with ``h`` the Threshold size field (linear from
     h_interface at d = 0 to size_nm at refine_distance_nm, constant beyond). Closed form: no
     quadrature error near h_interface.
     """
-    k = cfg.run.dimension if power is None else power
-    h0, h1, r = cfg.mesh.h_interface, cfg.mesh.size_nm, cfg.mesh.refine_distance_nm
+    k = geo.dimension if power is None else power
+    h0, h1, r = geo.h_interface, geo.size_nm, geo.refine_distance_nm
     ramp = min(a, r)
     slope = (h1 - h0) / r
     h_end = h0 + slope * ramp
@@ -82,16 +82,16 @@ def _band_integral(cfg: Config, a: float, power: int | None = None) -> float:
     return inside + max(0.0, a - r) / h1**k
 
 
-def _lateral_measure(cfg: Config) -> float:
+def _lateral_measure(geo: StackGeometry) -> float:
     """1 (1D), the width (2D) or width x depth (3D) [nm^(dim-1)]."""
-    return (1.0, cfg.mesh.width_nm, cfg.mesh.width_nm * cfg.mesh.depth_nm)[cfg.run.dimension - 1]
+    return (1.0, geo.width_nm, geo.width_nm * geo.depth_nm)[geo.dimension - 1]
 
 
-def _feature_side_measure(cfg: Config) -> float:
+def _feature_side_measure(geo: StackGeometry) -> float:
     """Interface measure that features add to the flat interfaces: the riser of a step, the
     sides of an island (their tops only move a flat interface up)."""
-    dim, total = cfg.run.dimension, 0.0
-    for block, feature in zip(feature_blocks(cfg), cfg.mesh.features):
+    dim, total = geo.dimension, 0.0
+    for block, feature in zip(feature_blocks(geo), geo.features):
         dx, dy, dz = block.size
         if dim == 2:
             total += dz * (1 if feature.type == "step" else 2)
@@ -102,42 +102,42 @@ def _feature_side_measure(cfg: Config) -> float:
     return total
 
 
-def _size_at(cfg: Config, distance: float) -> float:
+def _size_at(geo: StackGeometry, distance: float) -> float:
     """The size field at ``distance`` from the nearest interface (size_nm without one)."""
-    if len(cfg.layers) == 1:
-        return cfg.mesh.size_nm
-    h0, h1, r = cfg.mesh.h_interface, cfg.mesh.size_nm, cfg.mesh.refine_distance_nm
+    if len(geo.layers) == 1:
+        return geo.size_nm
+    h0, h1, r = geo.h_interface, geo.size_nm, geo.refine_distance_nm
     return h0 + (h1 - h0) * min(distance, r) / r
 
 
-def _through_stack(cfg: Config, power: int) -> float:
+def _through_stack(geo: StackGeometry, power: int) -> float:
     """Integral of ``dz / h(z)^power`` through the stack: each layer is refined from each of
     its interfaces (split at mid-layer between two); a single layer is uniform."""
-    n, total = len(cfg.layers), 0.0
-    for i, layer in enumerate(cfg.layers):
+    n, total = len(geo.layers), 0.0
+    for i, (_, thickness) in enumerate(geo.layers):
         ends = (i > 0) + (i < n - 1)
         if ends == 2:
-            total += 2.0 * _band_integral(cfg, layer.thickness_nm / 2.0, power)
+            total += 2.0 * _band_integral(geo, thickness / 2.0, power)
         elif ends == 1:
-            total += _band_integral(cfg, layer.thickness_nm, power)
+            total += _band_integral(geo, thickness, power)
         else:
-            total += layer.thickness_nm / cfg.mesh.size_nm**power
+            total += thickness / geo.size_nm**power
     return total
 
 
-def _feature_terms(cfg: Config) -> tuple[float, float]:
+def _feature_terms(geo: StackGeometry) -> tuple[float, float]:
     """(volume, boundary) terms that feature risers and island sides add: their interface
     measure times the excess cell density of a refined band, and twice over as boundary."""
-    side = _feature_side_measure(cfg)
+    side = _feature_side_measure(geo)
     if side == 0.0:
         return 0.0, 0.0
-    dim, r = cfg.run.dimension, cfg.mesh.refine_distance_nm
-    excess = _band_integral(cfg, r) - r / cfg.mesh.size_nm**dim
-    return 2.0 * max(0.0, excess) * side, 2.0 * side / cfg.mesh.h_interface ** (dim - 1)
+    dim, r = geo.dimension, geo.refine_distance_nm
+    excess = _band_integral(geo, r) - r / geo.size_nm**dim
+    return 2.0 * max(0.0, excess) * side, 2.0 * side / geo.h_interface ** (dim - 1)
 
 
-def estimate_cells(cfg: Config) -> int:
-    """Cells the built-in mesher will make for ``cfg``, from the config alone (no Gmsh).
+def estimate_cells(geo: StackGeometry) -> int:
+    """Cells the built-in mesher will make for the geometry ``geo``, before meshing (no Gmsh).
 
     ``CELLS_PER_VOLUME x integral of dV / h^dim + CELLS_PER_BOUNDARY x integral of
     dS / h^(dim-1)`` over the size field (h_interface at interfaces, growing linearly to
@@ -145,17 +145,17 @@ def estimate_cells(cfg: Config) -> int:
     through the stack. Within about a factor 2 of Gmsh's count: it is there to refuse
     runaway requests before they take the memory, not to predict exactly.
     """
-    dim, n = cfg.run.dimension, len(cfg.layers)
-    lateral = _lateral_measure(cfg)
-    volume = lateral * _through_stack(cfg, dim)
+    dim, n = geo.dimension, len(geo.layers)
+    lateral = _lateral_measure(geo)
+    volume = lateral * _through_stack(geo, dim)
     boundary = 0.0
     if dim > 1:
-        rim = 2.0 if dim == 2 else 2.0 * (cfg.mesh.width_nm + cfg.mesh.depth_nm)
-        faces = (_size_at(cfg, cfg.layers[0].thickness_nm) ** (1 - dim)
-                 + _size_at(cfg, cfg.layers[-1].thickness_nm) ** (1 - dim)
-                 + 2.0 * (n - 1) * cfg.mesh.h_interface ** (1 - dim))
-        boundary = rim * _through_stack(cfg, dim - 1) + lateral * faces
-    extra_volume, extra_boundary = _feature_terms(cfg)
+        rim = 2.0 if dim == 2 else 2.0 * (geo.width_nm + geo.depth_nm)
+        faces = (_size_at(geo, geo.layers[0][1]) ** (1 - dim)
+                 + _size_at(geo, geo.layers[-1][1]) ** (1 - dim)
+                 + 2.0 * (n - 1) * geo.h_interface ** (1 - dim))
+        boundary = rim * _through_stack(geo, dim - 1) + lateral * faces
+    extra_volume, extra_boundary = _feature_terms(geo)
     cells = (CELLS_PER_VOLUME[dim] * (volume + extra_volume)
              + CELLS_PER_BOUNDARY[dim] * (boundary + extra_boundary))
     if not cells <= 1e300:  # sizes far below the floor overflow the integrals (inf, nan)
@@ -166,37 +166,37 @@ def estimate_cells(cfg: Config) -> int:
 # -- checks before meshing -------------------------------------------------------------------
 
 
-def _floor_problems(cfg: Config) -> list[tuple[str, str]]:
+def _floor_problems(geo: StackGeometry) -> list[tuple[str, str]]:
     """Sizes below :data:`MIN_SIZE_NM` (the interface size is checked under its own key when
     set, else it is size_nm / 4 and named as such)."""
     problems = []
     why = (f"is below the smallest cell size of {MIN_SIZE_NM:g} nm (1/300 of a lattice "
            "spacing: no continuum model holds there, and Gmsh silently meshes such sizes "
            "wrong)")
-    if cfg.mesh.size_nm < MIN_SIZE_NM:
-        problems.append(("mesh.size_nm", f"{cfg.mesh.size_nm:g} nm {why}; give at least "
+    if geo.size_nm < MIN_SIZE_NM:
+        problems.append(("mesh.size_nm", f"{geo.size_nm:g} nm {why}; give at least "
                          f"{MIN_SIZE_NM:g}"))
-    if cfg.mesh.interface_size_nm is not None:
-        if cfg.mesh.interface_size_nm < MIN_SIZE_NM:
-            problems.append(("mesh.interface_size_nm", f"{cfg.mesh.interface_size_nm:g} nm "
+    if geo.interface_size_nm is not None:
+        if geo.interface_size_nm < MIN_SIZE_NM:
+            problems.append(("mesh.interface_size_nm", f"{geo.interface_size_nm:g} nm "
                              f"{why}; give at least {MIN_SIZE_NM:g}"))
-    elif MIN_SIZE_NM <= cfg.mesh.size_nm < 4 * MIN_SIZE_NM:
+    elif MIN_SIZE_NM <= geo.size_nm < 4 * MIN_SIZE_NM:
         problems.append(("mesh.size_nm", f"the interface size, size_nm / 4 = "
-                         f"{cfg.mesh.h_interface:g} nm, {why}; set mesh.interface_size_nm "
+                         f"{geo.h_interface:g} nm, {why}; set mesh.interface_size_nm "
                          f">= {MIN_SIZE_NM:g} or a larger size_nm"))
     return problems
 
 
-def budget_problems(cfg: Config) -> list[tuple[str, str]]:
+def budget_problems(geo: StackGeometry) -> list[tuple[str, str]]:
     """The estimated cell count over ``mesh.max_cells``, as ``("mesh.max_cells", message)``.
 
     Skipped for ``mesh.file``: the file's cells exist already (its size on disk bounds them)
     and the [mesh] sizes do not apply to it.
     """
-    if cfg.mesh.file:
+    if geo.file:
         return []
-    estimate = estimate_cells(cfg)
-    limit = cfg.mesh.max_cells
+    estimate = estimate_cells(geo)
+    limit = geo.max_cells
     if estimate <= limit:
         return []
     return [("mesh.max_cells", f"the mesh would have about {float(estimate):.3g} cells, over "
@@ -204,9 +204,9 @@ def budget_problems(cfg: Config) -> list[tuple[str, str]]:
              f"the layers, narrow mesh.width_nm / depth_nm), {_MAX_CELLS_HINT}")]
 
 
-def mesh_file_problems(cfg: Config) -> list[tuple[str, str]]:
+def mesh_file_problems(geo: StackGeometry) -> list[tuple[str, str]]:
     """``mesh.file`` that is not a genuine Gmsh MSH file (see :func:`check_mesh_file`)."""
-    return check_mesh_file(cfg.mesh.file) if cfg.mesh.file else []
+    return check_mesh_file(geo.file) if geo.file else []
 
 
 def check_mesh_file(path: str | Path) -> list[tuple[str, str]]:
@@ -236,26 +236,26 @@ def check_mesh_file(path: str | Path) -> list[tuple[str, str]]:
     return []
 
 
-def size_problems(cfg: Config) -> list[tuple[str, str]]:
-    """Every mesh-request problem found from the config alone: mesh.file not a genuine MSH
+def size_problems(geo: StackGeometry) -> list[tuple[str, str]]:
+    """Every mesh-request problem found before meshing: mesh.file not a genuine MSH
     file; or sizes below the floor and an estimated cell count over the budget."""
-    if cfg.mesh.file:
-        return mesh_file_problems(cfg)
-    return _floor_problems(cfg) + budget_problems(cfg)
+    if geo.file:
+        return mesh_file_problems(geo)
+    return _floor_problems(geo) + budget_problems(geo)
 
 
 # -- check after meshing ---------------------------------------------------------------------
 
 
-def honour_problems(cfg: Config, n_cells: int, h_max: float) -> list[tuple[str, str]]:
+def honour_problems(geo: StackGeometry, n_cells: int, h_max: float) -> list[tuple[str, str]]:
     """Problems if a built mesh of ``n_cells`` cells, whose longest cell edge is ``h_max``,
     does not honour the requested sizes: every cell at most ``_HONOUR_FACTOR`` times the
     largest requested size. Catches a mesh Gmsh could not build as asked (its point
     count overflowing gives one cell per layer) before anything is solved on it."""
-    requested = max(cfg.mesh.size_nm, cfg.mesh.h_interface)
+    requested = max(geo.size_nm, geo.h_interface)
     if h_max <= _HONOUR_FACTOR * requested:
         return []
     return [("mesh.size_nm", f"Gmsh made cells up to {h_max:.3g} nm ({n_cells} cells; about "
-             f"{float(estimate_cells(cfg)):.3g} expected) for a requested size of "
+             f"{float(estimate_cells(geo)):.3g} expected) for a requested size of "
              f"{requested:g} nm: it could not mesh this request as asked; coarsen "
              "mesh.size_nm / mesh.interface_size_nm or thin the layers")]

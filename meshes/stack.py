@@ -1,9 +1,11 @@
-"""The layered stack: config -> Gmsh model -> distributed DOLFINx mesh with named tags.
+"""The layered stack: geometry -> Gmsh model -> distributed DOLFINx mesh with named tags.
 
 Coordinates are nanometres and the growth axis z is the *last* coordinate: a 1D mesh has
 ``x[0] = z``, a 2D mesh is an x-z cross-section (``x[0] = x``, ``x[1] = z``), a 3D mesh has
-``(x, y, z)``. The stack starts at z = 0 with ``cfg.layers[0]``; laterally it spans
-``0..mesh.width_nm`` (x) and ``0..mesh.depth_nm`` (y).
+``(x, y, z)``. The stack starts at z = 0 with ``geometry.layers[0]``; laterally it spans
+``0..width_nm`` (x) and ``0..depth_nm`` (y). Every function takes a
+:class:`heterofem.meshes.geometry.StackGeometry` (the solver builds it from its config with
+``Config.stack_geometry()``); problems are named by the config's keys (``mesh.*``, ``layers.*``).
 
 Every layer is a cell physical group named after the layer. Facet groups are the outer sides
 (``bottom``, ``top``, ``left``, ``right``, ``front``, ``back``) and one group per pair of
@@ -42,7 +44,7 @@ from dolfinx.io import gmsh as gmshio
 
 from heterofem.meshes.budget import check_mesh_file, honour_problems
 from heterofem.meshes.features import feature_blocks, feature_problems
-from heterofem.solver.config import Config, interface_name
+from heterofem.meshes.geometry import StackGeometry, interface_name, layer_name_problems
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ class MeshError(Exception):
     """One or more problems with the mesh (geometry, external file, physical names).
 
     ``problems`` is a list of ``(key, message)`` pairs; the message says what is wrong and how
-    to fix it (the same shape as :class:`heterofem.solver.config.ConfigError`).
+    to fix it (the same shape as the config's ``ConfigError``).
     """
 
     def __init__(self, problems: list[tuple[str, str]]):
@@ -113,7 +115,7 @@ class _Entities:
     interfaces: list[int]
 
 
-def build_gmsh_model(cfg: Config) -> None:
+def build_gmsh_model(geometry: StackGeometry) -> None:
     """Build the stack into the current (initialised) Gmsh model and mesh it.
 
     Creates the geometry (1D: built-in kernel; 2D/3D: OCC boxes fragmented together), the
@@ -123,16 +125,16 @@ def build_gmsh_model(cfg: Config) -> None:
     mesh whose cells are far larger than requested (Gmsh could not mesh as asked;
     :func:`heterofem.meshes.budget.honour_problems`).
     """
-    problems = _stack_problems(cfg)
+    problems = _stack_problems(geometry)
     if problems:
         raise MeshError(problems)
     for option, value in _SIZE_OPTIONS.items():
         gmsh.option.setNumber(option, value)
-    entities = _build_1d(cfg) if cfg.run.dimension == 1 else _build_occ(cfg)
-    _add_physical_groups(cfg, entities)
-    _add_size_field(cfg, entities.interfaces)
-    gmsh.model.mesh.generate(cfg.run.dimension)
-    problems = honour_problems(cfg, *_largest_cell(cfg.run.dimension))
+    entities = _build_1d(geometry) if geometry.dimension == 1 else _build_occ(geometry)
+    _add_physical_groups(geometry, entities)
+    _add_size_field(geometry, entities.interfaces)
+    gmsh.model.mesh.generate(geometry.dimension)
+    problems = honour_problems(geometry, *_largest_cell(geometry.dimension))
     if problems:
         raise MeshError(problems)
 
@@ -154,27 +156,22 @@ def _largest_cell(dim: int) -> tuple[int, float]:
     return n_cells, h_max
 
 
-def _stack_problems(cfg: Config) -> list[tuple[str, str]]:
-    """Config problems the mesher cannot work around (the config cross-checks, repeated)."""
-    problems = feature_problems(cfg)
-    names = [lay.name for lay in cfg.layers]
-    for i, name in enumerate(names):
-        if names.index(name) != i:
-            problems.append((f"layers.{i}.name", f"layer name '{name}' is used twice; names "
-                             "must be unique"))
-    return problems
+def _stack_problems(geometry: StackGeometry) -> list[tuple[str, str]]:
+    """Geometry problems the mesher cannot work around (the checks the config's validation
+    pass reports too: one definition each, here for a geometry that was never validated)."""
+    return layer_name_problems(geometry.layer_names) + feature_problems(geometry)
 
 
-def _build_1d(cfg: Config) -> _Entities:
+def _build_1d(geometry: StackGeometry) -> _Entities:
     """Points at every interface z (on the Gmsh x axis) and one line per layer."""
-    geo = gmsh.model.geo
-    bounds = cfg.layer_bounds_nm()
-    points = [geo.addPoint(z, 0.0, 0.0) for z in [b[0] for b in bounds] + [bounds[-1][1]]]
-    lines = [geo.addLine(a, b) for a, b in zip(points, points[1:])]
-    geo.synchronize()
+    kernel = gmsh.model.geo
+    bounds = geometry.layer_bounds_nm()
+    points = [kernel.addPoint(z, 0.0, 0.0) for z in [b[0] for b in bounds] + [bounds[-1][1]]]
+    lines = [kernel.addLine(a, b) for a, b in zip(points, points[1:])]
+    kernel.synchronize()
     facets = {"bottom": [points[0]], "top": [points[-1]]}
-    facets.update({name: [p] for name, p in zip(cfg.interface_names(), points[1:-1])})
-    return _Entities({lay.name: [ln] for lay, ln in zip(cfg.layers, lines)}, facets, points[1:-1])
+    facets.update({name: [p] for name, p in zip(geometry.interface_names(), points[1:-1])})
+    return _Entities(dict(zip(geometry.layer_names, ([ln] for ln in lines))), facets, points[1:-1])
 
 
 def _occ_block(dim: int, lower: tuple[float, ...], size: tuple[float, ...]) -> int:
@@ -186,7 +183,7 @@ def _occ_block(dim: int, lower: tuple[float, ...], size: tuple[float, ...]) -> i
     return gmsh.model.occ.addBox(x, y, z, dx, dy, dz)
 
 
-def _build_occ(cfg: Config) -> _Entities:
+def _build_occ(geometry: StackGeometry) -> _Entities:
     """Layer boxes plus feature blocks, fragmented into one conforming OCC geometry.
 
     Each resulting piece belongs to the layer whose box it came from, unless it also came
@@ -194,13 +191,13 @@ def _build_occ(cfg: Config) -> _Entities:
     Using the fragment map instead of centres of mass keeps non-convex pieces (a layer around
     an island) right.
     """
-    dim = cfg.run.dimension
-    width, depth = cfg.mesh.width_nm, cfg.mesh.depth_nm
+    dim = geometry.dimension
+    width, depth = geometry.width_nm, geometry.depth_nm
     owners, tags = [], []
-    for lay, (z0, z1) in zip(cfg.layers, cfg.layer_bounds_nm()):
-        owners.append(lay.name)
+    for name, (z0, z1) in zip(geometry.layer_names, geometry.layer_bounds_nm()):
+        owners.append(name)
         tags.append(_occ_block(dim, (0.0, 0.0, z0), (width, depth, z1 - z0)))
-    for block in feature_blocks(cfg):
+    for block in feature_blocks(geometry):
         owners.append(block.layer)
         tags.append(_occ_block(dim, block.lower, block.size))
 
@@ -216,12 +213,12 @@ def _build_occ(cfg: Config) -> _Entities:
     cells: dict[str, list[int]] = {}
     for tag, owner in sorted(layer_of.items()):
         cells.setdefault(owner, []).append(tag)
-    facets, interfaces = _classify_facets(cfg, layer_of)
+    facets, interfaces = _classify_facets(geometry, layer_of)
     return _Entities(cells, facets, interfaces)
 
 
 def _classify_facets(
-    cfg: Config, layer_of: dict[int, str]
+    geometry: StackGeometry, layer_of: dict[int, str]
 ) -> tuple[dict[str, list[int]], list[int]]:
     """Name every boundary entity of the fragmented geometry by adjacency.
 
@@ -229,15 +226,15 @@ def _classify_facets(
     two cell entities of different layers is an interface (named in stack order); one between
     two pieces of the same layer is left unnamed.
     """
-    dim = cfg.run.dimension
-    order = {lay.name: i for i, lay in enumerate(cfg.layers)}
+    dim = geometry.dimension
+    order = {name: i for i, name in enumerate(geometry.layer_names)}
     facets: dict[str, list[int]] = {}
     interfaces: list[int] = []
     for _, tag in gmsh.model.getEntities(dim - 1):
         upward, _ = gmsh.model.getAdjacencies(dim - 1, tag)
         layers = sorted({layer_of[int(c)] for c in upward}, key=order.__getitem__)
         if len(upward) == 1:
-            name = _outer_side(cfg, tag)
+            name = _outer_side(geometry, tag)
         elif len(layers) == 2:
             name = interface_name(*layers)
             interfaces.append(tag)
@@ -247,11 +244,11 @@ def _classify_facets(
     return facets, interfaces
 
 
-def _outer_side(cfg: Config, tag: int) -> str:
+def _outer_side(geometry: StackGeometry, tag: int) -> str:
     """The outer side (bottom, top, left, ...) an OCC boundary entity lies on."""
-    dim = cfg.run.dimension
+    dim = geometry.dimension
     com = gmsh.model.occ.getCenterOfMass(dim - 1, tag)
-    total, width, depth = cfg.total_thickness_nm, cfg.mesh.width_nm, cfg.mesh.depth_nm
+    total, width, depth = geometry.total_thickness_nm, geometry.width_nm, geometry.depth_nm
     tol = 1e-9 * max(total, width, depth)
     z_axis = dim - 1  # Gmsh y in 2D, z in 3D
     sides = [("bottom", z_axis, 0.0), ("top", z_axis, total), ("left", 0, 0.0),
@@ -265,11 +262,12 @@ def _outer_side(cfg: Config, tag: int) -> str:
                       "no outer side; please report this config")])
 
 
-def _group_ids(cfg: Config, facets: dict[str, list[int]]) -> tuple[dict[str, int], dict[str, int]]:
-    """Tag values: layers 1..N in stack order, then the facet sets in ``cfg.facet_names()``
+def _group_ids(geometry: StackGeometry, facets: dict[str, list[int]]
+               ) -> tuple[dict[str, int], dict[str, int]]:
+    """Tag values: layers 1..N in stack order, then the facet sets in ``geometry.facet_names()``
     order, then any further pairing (sorted)."""
-    layer_ids = {lay.name: i + 1 for i, lay in enumerate(cfg.layers)}
-    expected = cfg.facet_names()
+    layer_ids = {name: i + 1 for i, name in enumerate(geometry.layer_names)}
+    expected = geometry.facet_names()
     missing = [name for name in expected if name not in facets]
     if missing:
         raise MeshError([("mesh", f"internal error: no facets found for {', '.join(missing)}; "
@@ -279,45 +277,45 @@ def _group_ids(cfg: Config, facets: dict[str, list[int]]) -> tuple[dict[str, int
     return layer_ids, facet_ids
 
 
-def _add_physical_groups(cfg: Config, entities: _Entities) -> None:
-    dim = cfg.run.dimension
-    layer_ids, facet_ids = _group_ids(cfg, entities.facets)
+def _add_physical_groups(geometry: StackGeometry, entities: _Entities) -> None:
+    dim = geometry.dimension
+    layer_ids, facet_ids = _group_ids(geometry, entities.facets)
     for name, value in layer_ids.items():
         gmsh.model.addPhysicalGroup(dim, entities.cells[name], value, name)
     for name, value in facet_ids.items():
         gmsh.model.addPhysicalGroup(dim - 1, entities.facets[name], value, name)
 
 
-def _add_size_field(cfg: Config, interfaces: list[int]) -> None:
+def _add_size_field(geometry: StackGeometry, interfaces: list[int]) -> None:
     """Background size: ``h_interface`` on the interfaces, growing linearly to ``size_nm`` at
     ``refine_distance_nm`` from them (uniform ``size_nm`` for a single layer)."""
     field = gmsh.model.mesh.field
-    dim = cfg.run.dimension
+    dim = geometry.dimension
     if not interfaces:
         size = field.add("MathEval")
-        field.setString(size, "F", f"{cfg.mesh.size_nm:.17g}")
+        field.setString(size, "F", f"{geometry.size_nm:.17g}")
         field.setAsBackgroundMesh(size)
         return
     distance = field.add("Distance")
     field.setNumbers(distance, ("PointsList", "CurvesList", "SurfacesList")[dim - 1], interfaces)
     if dim > 1:
-        field.setNumber(distance, "Sampling", _distance_sampling(cfg))
+        field.setNumber(distance, "Sampling", _distance_sampling(geometry))
     size = field.add("Threshold")
     field.setNumber(size, "InField", distance)
-    field.setNumber(size, "SizeMin", cfg.mesh.h_interface)
-    field.setNumber(size, "SizeMax", cfg.mesh.size_nm)
+    field.setNumber(size, "SizeMin", geometry.h_interface)
+    field.setNumber(size, "SizeMax", geometry.size_nm)
     field.setNumber(size, "DistMin", 0.0)
-    field.setNumber(size, "DistMax", cfg.mesh.refine_distance_nm)
+    field.setNumber(size, "DistMax", geometry.refine_distance_nm)
     field.setAsBackgroundMesh(size)
 
 
-def _distance_sampling(cfg: Config) -> int:
+def _distance_sampling(geometry: StackGeometry) -> int:
     """Sample points per interface curve/surface direction of the Distance field: about one
     per ``h_interface`` along the longest lateral extent, so that the sampled distance on an
     interface is at most ~h/2 (bounded to keep 3D fields cheap)."""
-    extent = max(cfg.mesh.width_nm, cfg.mesh.depth_nm if cfg.run.dimension == 3 else 0.0)
-    cap = 1000 if cfg.run.dimension == 2 else 400
-    return int(min(cap, max(20, math.ceil(extent / cfg.mesh.h_interface) + 1)))
+    extent = max(geometry.width_nm, geometry.depth_nm if geometry.dimension == 3 else 0.0)
+    cap = 1000 if geometry.dimension == 2 else 400
+    return int(min(cap, max(20, math.ceil(extent / geometry.h_interface) + 1)))
 
 
 # -- Gmsh model -> DOLFINx mesh ----------------------------------------------------------------
@@ -356,10 +354,11 @@ def _physical_groups() -> list[tuple[int, int, str]]:
             for dim, tag in gmsh.model.getPhysicalGroups()]
 
 
-def _group_problems(cfg: Config, groups: list[tuple[int, int, str]]) -> list[tuple[str, str]]:
-    """Check the physical groups against the config (needed for external files)."""
-    key = "mesh.file" if cfg.mesh.file else "mesh"
-    dim = cfg.run.dimension
+def _group_problems(geometry: StackGeometry, groups: list[tuple[int, int, str]]
+                    ) -> list[tuple[str, str]]:
+    """Check the physical groups against the geometry's layers (needed for external files)."""
+    key = "mesh.file" if geometry.file else "mesh"
+    dim = geometry.dimension
     if not groups:
         return [(key, "the mesh has no physical groups; name the cells of every layer with a "
                  "physical group called after the layer")]
@@ -374,7 +373,7 @@ def _group_problems(cfg: Config, groups: list[tuple[int, int, str]]) -> list[tup
             problems.append((key, f"the physical name '{name}' is used by several {d}D groups; "
                              "give each group its own name"))
     found = [name for g_dim, _, name in groups if g_dim == tdim and name]
-    missing = [lay.name for lay in cfg.layers if lay.name not in found]
+    missing = [name for name in geometry.layer_names if name not in found]
     if missing:
         kind = ("lines", "surfaces", "volumes")[tdim - 1]
         problems.append((key, f"no cell physical group for layer{'s' if len(missing) > 1 else ''} "
@@ -384,25 +383,25 @@ def _group_problems(cfg: Config, groups: list[tuple[int, int, str]]) -> list[tup
     return problems
 
 
-def _prepare_model(cfg: Config, msh_path: Path | None):
+def _prepare_model(geometry: StackGeometry, msh_path: Path | None):
     """Rank 0: build or read the model, check its groups, write the .msh.
 
     Returns ``(groups, problems, exception)`` instead of raising, so that every rank can
     raise together after a broadcast (a lone failing rank 0 would leave the others hanging).
     """
     try:
-        if cfg.mesh.file:
-            if not Path(cfg.mesh.file).is_file():
-                return None, [("mesh.file", f"cannot read '{cfg.mesh.file}'; give an existing "
+        if geometry.file:
+            if not Path(geometry.file).is_file():
+                return None, [("mesh.file", f"cannot read '{geometry.file}'; give an existing "
                                "Gmsh .msh file")], None
-            unsafe = check_mesh_file(cfg.mesh.file)  # merge would run a script as code
+            unsafe = check_mesh_file(geometry.file)  # merge would run a script as code
             if unsafe:
                 return None, unsafe, None
-            gmsh.merge(str(cfg.mesh.file))
+            gmsh.merge(str(geometry.file))
         else:
-            build_gmsh_model(cfg)
+            build_gmsh_model(geometry)
         groups = _physical_groups()
-        problems = _group_problems(cfg, groups)
+        problems = _group_problems(geometry, groups)
         if msh_path is not None and not problems:
             Path(msh_path).parent.mkdir(parents=True, exist_ok=True)
             gmsh.write(str(msh_path))
@@ -410,8 +409,8 @@ def _prepare_model(cfg: Config, msh_path: Path | None):
     except MeshError as exc:
         return None, exc.problems, exc
     except Exception as exc:  # Gmsh raises plain Exception
-        if cfg.mesh.file:
-            msg = f"Gmsh cannot read '{cfg.mesh.file}' ({exc}); give a valid Gmsh .msh file"
+        if geometry.file:
+            msg = f"Gmsh cannot read '{geometry.file}' ({exc}); give a valid Gmsh .msh file"
             return None, [("mesh.file", msg)], exc
         msg = (f"Gmsh could not mesh the stack ({exc}); check the layer thicknesses, features "
                "and mesh sizes")
@@ -423,8 +422,9 @@ def _partitioner():
     return dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2)
 
 
-def create_stack_mesh(cfg: Config, comm: MPI.Comm, msh_path: Path | None = None) -> StackMesh:
-    """Mesh the stack of ``cfg`` (or read ``cfg.mesh.file``) and distribute it over ``comm``.
+def create_stack_mesh(geometry: StackGeometry, comm: MPI.Comm,
+                      msh_path: Path | None = None) -> StackMesh:
+    """Mesh the stack of ``geometry`` (or read ``geometry.file``) and distribute it over ``comm``.
 
     Rank 0 builds the Gmsh model (:func:`build_gmsh_model`) or merges the external ``.msh``,
     writes it to ``msh_path`` if given, and ``model_to_mesh`` distributes it. Collective.
@@ -434,18 +434,18 @@ def create_stack_mesh(cfg: Config, comm: MPI.Comm, msh_path: Path | None = None)
     """
     root = comm.rank == 0
     with _gmsh_model(active=root):
-        groups, problems, error = _prepare_model(cfg, msh_path) if root else (None, [], None)
+        groups, problems, error = _prepare_model(geometry, msh_path) if root else (None, [], None)
         groups, problems = comm.bcast((groups, problems), root=0)
         if problems:
             raise MeshError(problems) from error
         try:
             data = gmshio.model_to_mesh(gmsh.model if root else None, comm, 0,
-                                        gdim=cfg.run.dimension, partitioner=_partitioner())
+                                        gdim=geometry.dimension, partitioner=_partitioner())
         except RuntimeError as exc:
-            key = "mesh.file" if cfg.mesh.file else "mesh"
+            key = "mesh.file" if geometry.file else "mesh"
             msg = f"{exc}; tag every cell with exactly one physical group"
             raise MeshError([(key, msg)]) from exc
-    stack = _stack_from(cfg, data, groups)
+    stack = _stack_from(geometry, data, groups)
     logger.info("mesh: %dD, %d cells, %d vertices, layers %s", stack.dim,
                 stack.mesh.topology.index_map(stack.dim).size_global,
                 stack.mesh.topology.index_map(0).size_global, ", ".join(stack.layer_ids))
@@ -453,7 +453,7 @@ def create_stack_mesh(cfg: Config, comm: MPI.Comm, msh_path: Path | None = None)
 
 
 def _stack_from(
-    cfg: Config, data: gmshio.MeshData, groups: list[tuple[int, int, str]]
+    geometry: StackGeometry, data: gmshio.MeshData, groups: list[tuple[int, int, str]]
 ) -> StackMesh:
     """Wrap ``model_to_mesh`` output; names come from the Gmsh groups per dimension (a layer
     and a facet set may share a name, which ``MeshData.physical_groups`` cannot hold)."""
@@ -461,7 +461,7 @@ def _stack_from(
     tdim = mesh.topology.dim
     cells = {name: tag for dim, tag, name in groups if dim == tdim and name}
     facets = {name: tag for dim, tag, name in groups if dim == tdim - 1 and name}
-    layer_ids = {lay.name: cells[lay.name] for lay in cfg.layers}
+    layer_ids = {name: cells[name] for name in geometry.layer_names}
     layer_ids.update({name: tag for name, tag in cells.items() if name not in layer_ids})
     facet_tags = data.facet_tags
     if facet_tags is None:

@@ -290,7 +290,7 @@ def _solve_once(cfg: Config, reached: list) -> None:
     from heterofem.solver.domain import Domain
     from heterofem.solver.materials import resolve_materials
 
-    stack = create_stack_mesh(cfg, MPI.COMM_SELF)
+    stack = create_stack_mesh(cfg.stack_geometry(), MPI.COMM_SELF)
     domain = Domain(cfg, stack, resolve_materials(cfg))
     transient = cfg.time is not None or cfg.physics.polarization
     problem = CoupledProblem(domain, active_physics(domain), transient=transient)

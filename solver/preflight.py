@@ -17,9 +17,9 @@ def mesh_problems(cfg: Config) -> list[tuple[str, str]]:
     """Mesh sizes that cannot give the cells they ask for, cell counts over the budget, and a
     ``mesh.file`` that is not a genuine Gmsh MSH file
     (:func:`heterofem.meshes.budget.size_problems`)."""
-    from heterofem.meshes.budget import size_problems  # imports DOLFINx: only when checking
+    from heterofem.meshes.budget import size_problems
 
-    return size_problems(cfg)
+    return size_problems(cfg.stack_geometry())
 
 
 def petsc_problems(cfg: Config, allow_output: bool = False) -> list[tuple[str, str]]:
@@ -33,12 +33,20 @@ def petsc_problems(cfg: Config, allow_output: bool = False) -> list[tuple[str, s
     return petsc_option_problems(cfg, allow_output)
 
 
+def assembly_problems(cfg: Config) -> list[tuple[str, str]]:
+    """``solver.assembly = "fast"`` where this DOLFINx lacks the fast block assembly
+    (:func:`heterofem.solver.fast_assembly.assembly_problems`)."""
+    from heterofem.solver.fast_assembly import assembly_problems as problems
+
+    return problems(cfg.solver.assembly)
+
+
 def preflight(cfg: Config, allow_petsc_output: bool = False, petsc: bool = True) -> None:
     """Raise :class:`ConfigError` with every problem the checks above find (collective-safe:
     every rank computes the same answer from the same config). ``petsc=False`` skips the
     PETSc options (``heterofem mesh`` solves nothing)."""
     problems = mesh_problems(cfg)
     if petsc:
-        problems += petsc_problems(cfg, allow_output=allow_petsc_output)
+        problems += assembly_problems(cfg) + petsc_problems(cfg, allow_output=allow_petsc_output)
     if problems:
         raise ConfigError(problems)

@@ -98,7 +98,7 @@ KNOWN_UNITS: dict[str, str] = {
     "poisson_ratio": "dimensionless",
     "T_MIT": "K",
     # read by the physics (solver/physics/*.py, solver/strain.py, the deposition law in
-    # solver/config.py) with these units: a value of another dimension would fail at run time
+    # solver/physics/deposition.py) with these units: another dimension would fail at run time
     "space_charge": "C/m^3",
     "landau_a1": "J*m/C^2",
     "landau_a1_c": "J*m/C^2",

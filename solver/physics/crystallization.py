@@ -55,6 +55,8 @@ from heterofem.solver import orientation, units
 from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.materials import eps_tensor_crystal
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
+# the pO2 -> delta law of the deposited material (in a module the config can import)
+from heterofem.solver.physics.deposition import deposited_delta, deposition_delta  # noqa: F401
 
 
 #: strength of the term that holds not-yet-deposited material amorphous, relative to the

@@ -33,7 +33,7 @@ from heterofem.solver import orientation, units
 from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.materials import eps_tensor_crystal
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
-from heterofem.solver.physics.polarization import polar_layers
+from heterofem.solver.physics.landau import polar_layers
 
 
 def fermi_dirac_half(eta):

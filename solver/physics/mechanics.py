@@ -61,6 +61,7 @@ import ufl
 from heterofem.solver import orientation, units
 from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
+from heterofem.solver.physics.material_keys import ELASTIC_KEYS, ELECTROSTRICTION_KEYS
 
 #: stress scale [GPa]: the residual carries sigma / C_REF
 C_REF_GPA = 100.0
@@ -72,8 +73,6 @@ _VOIGT_OF = {}
 for _I, (_i, _j) in enumerate(VOIGT):
     _VOIGT_OF[(_i, _j)] = _VOIGT_OF[(_j, _i)] = _I
 
-ELASTIC_KEYS = ("C11", "C12", "C13", "C33", "C44", "C66")
-ELECTROSTRICTION_KEYS = ("electrostriction_Q11", "electrostriction_Q12", "electrostriction_Q44")
 
 #: mechanics condition of a facet that no config or constructor entry names
 DEFAULT_BOUNDARY = {"bottom": "fixed", "left": "roller", "right": "roller",

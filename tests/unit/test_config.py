@@ -140,3 +140,74 @@ def test_unreadable_and_invalid_toml(tmp_path):
         load_config(tmp_path / "missing.toml")
     problems = _problems(tmp_path, "[run\nname=1")
     assert any("invalid TOML" in m for m in problems.values())
+
+
+def test_validate_and_mesher_share_the_feature_checks():
+    """One definition of each feature check (heterofem.meshes.features.feature_problems): the
+    config reports what the mesher would refuse, e.g. a 3D island reaching past mesh.depth_nm
+    (the config's copy of the checks looked at x only)."""
+    from heterofem.meshes.features import feature_problems
+    from heterofem.solver.config import Config
+
+    data = {
+        "run": {"dimension": 3},
+        "layers": [{"name": "substrate", "material": "TiO2", "thickness_nm": 4.0},
+                   {"name": "gap", "material": "vacuum", "thickness_nm": 3.0}],
+        "mesh": {"width_nm": 10.0, "depth_nm": 10.0, "features": [
+            {"type": "island", "layer": "substrate", "height_nm": 1.0, "width_nm": 2.0,
+             "depth_nm": 4.0, "x_nm": 5.0, "y_nm": 9.0},
+            {"type": "step", "layer": "substrate", "height_nm": 3.0, "x_nm": 12.0}]},
+    }
+    with pytest.raises(ConfigError) as info:
+        validate_data(data)
+    reported = [p for p in info.value.problems if p[0].startswith("mesh.features")]
+    assert [key for key, _ in reported] == ["mesh.features.0.y_nm", "mesh.features.1.height_nm",
+                                            "mesh.features.1.x_nm"]
+    # the mesher's check of the same geometry (schema only: no cross-checks) says the same
+    assert reported == feature_problems(Config.model_validate(data).stack_geometry())
+
+
+def test_stack_geometry_is_what_the_mesher_needs():
+    """Config.stack_geometry(): layers (name, thickness) in order, the [mesh] sizes and
+    features; its facet names are the config's."""
+    cfg = validate_data({
+        "run": {"dimension": 2},
+        "layers": [{"name": "substrate", "material": "TiO2", "thickness_nm": 4.0},
+                   {"name": "film", "material": "RuO2", "thickness_nm": 2.0},
+                   {"name": "gap", "material": "vacuum", "thickness_nm": 3.0}],
+        "mesh": {"size_nm": 0.5, "width_nm": 12.0, "features": [
+            {"type": "step", "layer": "substrate", "height_nm": 1.0, "x_nm": 6.0}]},
+    })
+    geometry = cfg.stack_geometry()
+    assert geometry.dimension == 2
+    assert geometry.layers == (("substrate", 4.0), ("film", 2.0), ("gap", 3.0))
+    assert geometry.width_nm == 12.0 and geometry.size_nm == 0.5
+    assert geometry.h_interface == cfg.mesh.h_interface == 0.125
+    assert geometry.features[0].type == "step" and geometry.features[0].x_nm == 6.0
+    assert geometry.facet_names() == cfg.facet_names()
+    assert geometry.facet_names()[-2:] == ["substrate/film", "film/gap"]
+    assert geometry.layer_bounds_nm() == cfg.layer_bounds_nm() == [(0.0, 4.0), (4.0, 6.0),
+                                                                  (6.0, 9.0)]
+
+
+def test_config_imports_no_domain_and_meshes_no_solver():
+    """Import layering (#21): the config imports no physics module that imports the Domain
+    (which imports the config: a cycle) and no DOLFINx/Gmsh; heterofem.meshes imports nothing
+    of heterofem.solver."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, importlib; importlib.import_module(sys.argv[1]); "
+             "print(' '.join(sorted(m for m in sys.modules if m.startswith(('heterofem.', "
+             "'dolfinx', 'gmsh')))))")
+
+    def loaded(module: str) -> set[str]:
+        out = subprocess.run([sys.executable, "-c", probe, module], check=True,
+                             capture_output=True, text=True).stdout
+        return set(out.split())
+
+    config = loaded("heterofem.solver.config")
+    assert not {m for m in config if m.startswith(("dolfinx", "gmsh"))}, config
+    assert not config & {"heterofem.solver.domain", "heterofem.solver.physics.base"}, config
+    meshes = loaded("heterofem.meshes") | loaded("heterofem.meshes.stack")
+    assert not {m for m in meshes if m.startswith("heterofem.solver")}, meshes

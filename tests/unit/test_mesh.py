@@ -72,7 +72,7 @@ def stack_for(cfg: Config) -> StackMesh:
     """Build each distinct config's mesh once per test session."""
     key = cfg.model_dump_json()
     if key not in _CACHE:
-        _CACHE[key] = create_stack_mesh(cfg, COMM)
+        _CACHE[key] = create_stack_mesh(cfg.stack_geometry(), COMM)
     return _CACHE[key]
 
 
@@ -103,7 +103,7 @@ def expected_volumes(cfg: Config) -> dict[str, float]:
     layer above into the feature's layer."""
     names = [lay.name for lay in cfg.layers]
     volumes = {lay.name: lay.thickness_nm * cross_section(cfg) for lay in cfg.layers}
-    for block in feature_blocks(cfg):
+    for block in feature_blocks(cfg.stack_geometry()):
         moved = block.measure(cfg.run.dimension)
         volumes[block.layer] += moved
         volumes[names[names.index(block.layer) + 1]] -= moved
@@ -133,7 +133,7 @@ def test_layer_volumes(dim):
 def test_feature_moves_volume_to_its_layer(dim, feature):
     cfg = make_config(dim, [feature])
     stack = stack_for(cfg)
-    (block,) = feature_blocks(cfg)
+    (block,) = feature_blocks(cfg.stack_geometry())
     plain = {lay.name: lay.thickness_nm * cross_section(cfg) for lay in cfg.layers}
     above = "film" if feature["layer"] == "substrate" else "vac"
     for name in plain:
@@ -223,7 +223,7 @@ def test_cells_are_refined_at_interfaces(dim):
     thick = [{**lay, "thickness_nm": 10.0} for lay in LAYERS]
     cfg = make_config(dim, layers=thick, size_nm=2.0, interface_size_nm=0.25,
                       refine_distance_nm=2.0, width_nm=10.0)
-    near, far = interface_and_far_sizes(create_stack_mesh(cfg, COMM), cfg)
+    near, far = interface_and_far_sizes(create_stack_mesh(cfg.stack_geometry(), COMM), cfg)
     mean_near = COMM.allreduce(near.sum()) / COMM.allreduce(near.size)
     mean_far = COMM.allreduce(far.sum()) / COMM.allreduce(far.size)
     max_near = COMM.allreduce(near.max(initial=0.0), op=MPI.MAX)
@@ -277,7 +277,7 @@ def test_write_mesh_xdmf_reads_back(dim, shared_tmp):
 def test_msh_file_has_physical_names(shared_tmp):
     cfg = make_config(2, [ISLAND_2D])
     path = shared_tmp / "sub" / "stack.msh"
-    stack = create_stack_mesh(cfg, COMM, msh_path=path)
+    stack = create_stack_mesh(cfg.stack_geometry(), COMM, msh_path=path)
     msh = meshio.read(path)
     for name, tag in stack.layer_ids.items():
         assert tuple(msh.field_data[name]) == (tag, 2)
@@ -290,8 +290,8 @@ def test_msh_file_has_physical_names(shared_tmp):
 def test_external_msh_round_trip(shared_tmp):
     cfg = make_config(2, [STEP])
     path = shared_tmp / "stack.msh"
-    built = create_stack_mesh(cfg, COMM, msh_path=path)
-    external = create_stack_mesh(make_config(2, [STEP], file=str(path)), COMM)
+    built = create_stack_mesh(cfg.stack_geometry(), COMM, msh_path=path)
+    external = create_stack_mesh(make_config(2, [STEP], file=str(path)).stack_geometry(), COMM)
     assert external.layer_ids == built.layer_ids
     assert external.facet_ids == built.facet_ids
     for name, volume in expected_volumes(cfg).items():
@@ -302,23 +302,23 @@ def test_external_msh_round_trip(shared_tmp):
 
 def test_external_msh_missing_layer(shared_tmp):
     path = shared_tmp / "stack.msh"
-    create_stack_mesh(make_config(2), COMM, msh_path=path)
+    create_stack_mesh(make_config(2).stack_geometry(), COMM, msh_path=path)
     renamed = [LAYERS[0], {**LAYERS[1], "name": "electrode"}, LAYERS[2]]
     with pytest.raises(MeshError) as info:
-        create_stack_mesh(make_config(2, layers=renamed, file=str(path)), COMM)
+        create_stack_mesh(make_config(2, layers=renamed, file=str(path)).stack_geometry(), COMM)
     (key, message), = info.value.problems
     assert key == "mesh.file" and "'electrode'" in message and "'film'" in message
     with pytest.raises(MeshError, match="run.dimension"):
-        create_stack_mesh(make_config(3, file=str(path)), COMM)
+        create_stack_mesh(make_config(3, file=str(path)).stack_geometry(), COMM)
     with pytest.raises(MeshError, match="existing Gmsh"):
-        create_stack_mesh(make_config(2, file=str(shared_tmp / "none.msh")), COMM)
+        create_stack_mesh(make_config(2, file=str(shared_tmp / "none.msh")).stack_geometry(), COMM)
 
 
 def test_bad_feature_raises_mesh_error():
     outside = {**ISLAND_2D, "x_nm": 11.5}
     too_high = {**STEP, "height_nm": 4.3}
     with pytest.raises(MeshError) as info:
-        create_stack_mesh(make_config(2, [outside, too_high]), COMM)
+        create_stack_mesh(make_config(2, [outside, too_high]).stack_geometry(), COMM)
     keys = [key for key, _ in info.value.problems]
     assert keys == ["mesh.features.0.x_nm", "mesh.features.1.height_nm"]
 
@@ -330,7 +330,7 @@ def test_running_gmsh_session_is_left_alone():
             gmsh.initialize()
         gmsh.model.add("caller")
     try:
-        create_stack_mesh(make_config(1), COMM)
+        create_stack_mesh(make_config(1).stack_geometry(), COMM)
         if COMM.rank == 0:
             assert gmsh.isInitialized() and gmsh.model.getCurrent() == "caller"
     finally:
@@ -350,7 +350,7 @@ from heterofem.meshes import create_stack_mesh, mesh_statistics
 from heterofem.solver.config import Config
 
 cfg = Config.model_validate_json(open(sys.argv[1]).read())
-stack = create_stack_mesh(cfg, MPI.COMM_WORLD)
+stack = create_stack_mesh(cfg.stack_geometry(), MPI.COMM_WORLD)
 stats = mesh_statistics(stack)
 dS = ufl.Measure("dS", domain=stack.mesh, subdomain_data=stack.facet_tags)
 one = dolfinx.fem.Constant(stack.mesh, 1.0)

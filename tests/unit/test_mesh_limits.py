@@ -58,8 +58,9 @@ CALIBRATION = {
 @pytest.mark.parametrize("case", list(CALIBRATION))
 def test_estimate_within_factor_2_of_gmsh(case):
     cfg = CALIBRATION[case]()
-    actual = create_stack_mesh(cfg, COMM).mesh.topology.index_map(cfg.run.dimension).size_global
-    assert actual / 2 <= estimate_cells(cfg) <= 2 * actual
+    geometry = cfg.stack_geometry()
+    actual = create_stack_mesh(geometry, COMM).mesh.topology.index_map(geometry.dimension)
+    assert actual.size_global / 2 <= estimate_cells(geometry) <= 2 * actual.size_global
 
 
 def test_estimate_follows_the_size_field():
@@ -67,15 +68,15 @@ def test_estimate_follows_the_size_field():
     in 2D; an interface adds, per side, the integral of dz / h(z) over the linear ramp from
     h_interface to size_nm: R ln(H / h_i) / (H - h_i) intervals instead of R / H."""
     one = [{**LAYERS[0], "thickness_nm": 10.0}]
-    assert estimate_cells(make_config(1, layers=one, size_nm=0.5)) == 20
-    coarse = estimate_cells(make_config(2, layers=one, size_nm=0.5, width_nm=50.0))
-    fine = estimate_cells(make_config(2, layers=one, size_nm=0.25, width_nm=50.0))
+    assert estimate_cells(make_config(1, layers=one, size_nm=0.5).stack_geometry()) == 20
+    coarse = estimate_cells(make_config(2, layers=one, size_nm=0.5, width_nm=50.0).stack_geometry())
+    fine = estimate_cells(make_config(2, layers=one, size_nm=0.25, width_nm=50.0).stack_geometry())
     assert 3.5 < fine / coarse < 4.0
     two = [one[0], {**one[0], "name": "film"}]
     h, h_i, r = 1.0, 0.1, 2.0
     side = r * math.log(h / h_i) / (h - h_i) + (10.0 - r) / h
     cfg = make_config(1, layers=two, size_nm=h, interface_size_nm=h_i, refine_distance_nm=r)
-    assert estimate_cells(cfg) == math.ceil(2 * side)
+    assert estimate_cells(cfg.stack_geometry()) == math.ceil(2 * side)
 
 
 # -- item 1: tiny sizes ----------------------------------------------------------------------
@@ -108,9 +109,9 @@ def test_mesh_that_does_not_honour_the_size_is_refused(tmp_path):
 
 def test_honour_check_accepts_the_shipped_meshes_and_refuses_huge_cells():
     cfg = load_config(PROBLEM_2D)
-    create_stack_mesh(cfg, COMM)  # would raise MeshError if the check were too strict
-    assert honour_problems(cfg, 3, 1.3 * cfg.mesh.size_nm) == []
-    ((key, message),) = honour_problems(cfg, 3, 20.0)
+    create_stack_mesh(cfg.stack_geometry(), COMM)  # would raise MeshError were the check too strict
+    assert honour_problems(cfg.stack_geometry(), 3, 1.3 * cfg.mesh.size_nm) == []
+    ((key, message),) = honour_problems(cfg.stack_geometry(), 3, 20.0)
     assert key == "mesh.size_nm" and "20 nm" in message
 
 
@@ -118,7 +119,7 @@ def test_honour_check_accepts_the_shipped_meshes_and_refuses_huge_cells():
 
 
 def budget_message_parts(cfg: Config) -> list[str]:
-    return ["mesh.max_cells", f"about {float(estimate_cells(cfg)):.3g} cells",
+    return ["mesh.max_cells", f"about {float(estimate_cells(cfg.stack_geometry())):.3g} cells",
             f"limit of {cfg.mesh.max_cells}", "--max-cells", "[mesh] max_cells"]
 
 
@@ -131,7 +132,7 @@ def budget_message_parts(cfg: Config) -> list[str]:
 def test_over_budget_is_refused_before_meshing(tmp_path, problem, overrides):
     sets = [arg for o in overrides for arg in ("--set", o)]
     cfg = load_config(problem, overrides)
-    assert estimate_cells(cfg) > cfg.mesh.max_cells
+    assert estimate_cells(cfg.stack_geometry()) > cfg.mesh.max_cells
     for result, out in both_commands(problem, tmp_path / "out", *sets):
         assert_input_error(result, "mesh.max_cells", out)
         for part in budget_message_parts(cfg):
@@ -140,7 +141,7 @@ def test_over_budget_is_refused_before_meshing(tmp_path, problem, overrides):
 
 def test_max_cells_sets_the_limit(tmp_path):
     """--max-cells lowers or raises the limit (validate only: nothing is meshed)."""
-    estimate = estimate_cells(load_config(PROBLEM_1D))
+    estimate = estimate_cells(load_config(PROBLEM_1D).stack_geometry())
     result = cli("validate", str(PROBLEM_1D), "--max-cells", str(estimate - 1))
     assert_input_error(result, "mesh.max_cells")
     assert f"limit of {estimate - 1}" in result.output
@@ -169,7 +170,8 @@ def test_mesh_file_script_is_never_run(tmp_path, name, text):
         assert not marker.exists(), "Gmsh ran the file as a script"
     # the mesher refuses it too when called directly (without the CLI's preflight)
     with pytest.raises(MeshError, match="mesh.file"):
-        create_stack_mesh(load_config(PROBLEM_1D, [f"mesh.file={mesh_file}"]), COMM)
+        create_stack_mesh(load_config(PROBLEM_1D, [f"mesh.file={mesh_file}"]).stack_geometry(),
+                          COMM)
     assert not marker.exists()
 
 
@@ -177,12 +179,13 @@ def test_genuine_msh_with_extra_sections_is_read_as_data(tmp_path):
     """Gmsh's MSH reader stores unknown sections as text: a genuine mesh still works."""
     cfg = load_config(PROBLEM_1D)
     path = tmp_path / "stack.msh"
-    built = create_stack_mesh(cfg, COMM, msh_path=path)
+    built = create_stack_mesh(cfg.stack_geometry(), COMM, msh_path=path)
     marker = tmp_path / "marker"
     with path.open("a") as f:
         f.write(f'$Extra\nSystemCall "touch {marker}";\n$EndExtra\n')
     assert check_mesh_file(path) == []
-    external = create_stack_mesh(load_config(PROBLEM_1D, [f"mesh.file={path}"]), COMM)
+    external = create_stack_mesh(
+        load_config(PROBLEM_1D, [f"mesh.file={path}"]).stack_geometry(), COMM)
     assert external.layer_ids == built.layer_ids
     assert (external.mesh.topology.index_map(1).size_global
             == built.mesh.topology.index_map(1).size_global)
