@@ -170,7 +170,7 @@ def _open_run(cfg: Config, rundir: RunDir, comm: MPI.Comm, overwrite: bool, rest
     scratch = Path(tempfile.mkdtemp(prefix="heterofem-")) if comm.rank == 0 else None
     try:
         with timer("mesh"):
-            stack = create_stack_mesh(cfg, comm,
+            stack = create_stack_mesh(cfg.stack_geometry(), comm,
                                       msh_path=scratch / "mesh.msh" if scratch else None)
             stats = mesh_statistics(stack)
         rundir.claim(overwrite=overwrite, restart=restart)
@@ -238,6 +238,7 @@ def _run_case(cfg, rundir: RunDir, comm, overwrite, command_line, handlers, rest
             raise
         summary["dofs"] = int(sum(V.dofmap.index_map.size_global * V.dofmap.index_map_bs
                                   for V in problem.spaces.values()))
+        summary["solver"] = {"assembly": problem.assembly}  # "fast" or "standard" (#21)
         fields = [f for m in modules for f in m.outputs(problem.u)]
         outputs = OutputSet(domain.mesh, fields)
         for m in modules:

@@ -1,12 +1,16 @@
 """Solver options change the path, not the answer: the coupled vacancy + Poisson transient with
 a GMRES / field-split preconditioner (GAMG on phi, LU on mu, index sets named after the
-unknowns) gives the same result as the default MUMPS LU."""
+unknowns) gives the same result as the default MUMPS LU, and the fast block assembly
+(``solver.assembly``, solver/fast_assembly.py) the same matrices and answers as DOLFINx's
+standard one; the fast path is gated on the DOLFINx release it was written for."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from conftest import flat_scalars
+from conftest import assert_input_error, cli, flat_scalars, heterofem, read_summary
 from heterofem.solver.config import Config
 from heterofem.solver.dolfinx_env import MPI
 from heterofem.solver.run import run_case
@@ -118,14 +122,9 @@ def test_picard_preconditioner_forms():
 
 def _problem(config: dict):
     """The transient coupled problem of a config, its history at the initial state."""
-    from heterofem.meshes import create_stack_mesh
-    from heterofem.solver.coupling import CoupledProblem, active_physics
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
+    from conftest import build_model
 
-    cfg = Config.model_validate(config)
-    domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
-    problem = CoupledProblem(domain, active_physics(domain), transient=True)
+    problem = build_model(Config.model_validate(config), transient=True).problem
     problem.history.shift(problem.u)
     return problem
 
@@ -163,7 +162,7 @@ def test_picard_split_matrices(lag):
     assert P is not None and P.handle != A.handle
     assign([problem.u[n] for n in problem.names], nl.x)
     bcs = [bc for n in problem.names for bc in problem.bcs[n]]
-    exact = assemble_matrix(dolfinx.fem.form(problem._exact_jacobian()), bcs=bcs, kind="mpi")
+    exact = assemble_matrix(dolfinx.fem.form(problem.exact_jacobian()), bcs=bcs, kind="mpi")
     exact.assemble()
     forms = problem.preconditioner_forms()
     picard_mu = assemble_matrix(dolfinx.fem.form(forms[1][1]), bcs=problem.bcs["mu"])
@@ -247,7 +246,7 @@ def test_gamg_smoothers_get_a_safe_eigenvalue_bound(tmp_path):
 
 def test_blocked_jacobian_is_dolfinx_blocked_assembly():
     """The default (exact, MUMPS) Jacobian: on one rank its blocks go through DOLFINx CSR
-    matrices into the PETSc matrix's values at precomputed positions (coupling._BlockedCSR); it
+    matrices into the PETSc matrix's values at precomputed positions (fast_assembly.BlockedCSR); it
     must equal DOLFINx's own blocked assembly entry by entry (same sparsity), at a perturbed
     state, and again after a second call (the blocks' values are overwritten, not added)."""
     import numpy as np
@@ -264,7 +263,7 @@ def test_blocked_jacobian_is_dolfinx_blocked_assembly():
     A, P, (jacobian, _, _) = snes.getJacobian()
     assign([problem.u[n] for n in problem.names], nl.x)
     bcs = [bc for n in problem.names for bc in problem.bcs[n]]
-    exact = assemble_matrix(dolfinx.fem.form(problem._exact_jacobian()), bcs=bcs, kind="mpi")
+    exact = assemble_matrix(dolfinx.fem.form(problem.exact_jacobian()), bcs=bcs, kind="mpi")
     exact.assemble()
     for _ in range(2):
         jacobian(snes, nl.x, A, P)
@@ -272,3 +271,205 @@ def test_blocked_jacobian_is_dolfinx_blocked_assembly():
         D.axpy(-1.0, exact, structure=D.Structure.DIFFERENT_NONZERO_PATTERN)
         assert D.norm() <= 1e-14 * exact.norm()
         assert A.getInfo()["nz_used"] == exact.getInfo()["nz_used"]
+
+
+# -- the fast block assembly against DOLFINx's standard one (solver.assembly) -------------------
+
+#: a few fixed steps of 1 s (as FIXED_STEPS: the same step sequence on both paths)
+SHORT_STEPS = {**FIXED_STEPS, "end_s": 6.0}
+#: an older or newer DOLFINx than the fast assembly was written for, as the gate would see it
+OTHER_DOLFINX = "0.12.0"
+
+
+def _problem_pair(options: dict) -> dict:
+    """The transient coupled problem of STACK with the solver ``options``, built twice on one
+    mesh (same dofs): assembled the "fast" and the "standard" way, at the initial state."""
+    from conftest import build_model
+
+    pair, stack = {}, None
+    for path in ("fast", "standard"):
+        cfg = Config.model_validate({**STACK, "solver": {**options, "assembly": path}})
+        model = build_model(cfg, stack=stack, transient=True)
+        stack = model.stack
+        pair[path] = model.problem
+        pair[path].history.shift(pair[path].u)
+        assert pair[path].assembly == path
+    return pair
+
+
+def _assembled(problem):
+    """(Jacobian, preconditioning matrix or None, residual) through the problem's SNES
+    callbacks at its current state (Newton iteration 0: the preconditioner is built)."""
+    from dolfinx.fem.petsc import assign
+
+    nl = problem.problem
+    snes = nl.solver
+    assign([problem.u[n] for n in problem.names], nl.x)
+    snes.setIterationNumber(0)
+    A, P, (jacobian, args, kwargs) = snes.getJacobian()
+    jacobian(snes, nl.x, A, P, *(args or ()), **(kwargs or {}))
+    b, (residual, args, kwargs) = snes.getFunction()
+    residual(snes, nl.x, b, *(args or ()), **(kwargs or {}))
+    return A, P, b
+
+
+def _relative_difference(M, N) -> float:
+    """||M - N|| / ||N|| (Frobenius) of two matrices of the blocked layout (a nest converted)."""
+    M, N = (X.convert("aij") if X.getType() == "nest" else X for X in (M, N))
+    D = M.copy()
+    D.axpy(-1.0, N, structure=D.Structure.DIFFERENT_NONZERO_PATTERN)
+    return D.norm() / N.norm()
+
+
+@pytest.mark.parametrize("options", [{}, {"preconditioner": "picard", "petsc_options": PICARD}],
+                         ids=["exact", "picard-split"])
+def test_fast_and_standard_assembly_give_the_same_matrices(options):
+    """At the same state (mu perturbed, so that grad mu != 0 and the Picard block differs from
+    the exact one), the fast assembly's Jacobian, preconditioning matrix (the Picard split's
+    nests) and residual equal DOLFINx's standard assembly entry by entry: first off the
+    Dirichlet values (the residual's lifting), then on them (the fast path skips the
+    lifting)."""
+    import numpy as np
+
+    pair = _problem_pair(options)
+    fast, standard = pair["fast"], pair["standard"]
+    mu = fast.u["mu"]
+    mu.x.array[:] += 0.05 * np.random.default_rng(3).standard_normal(mu.x.array.size)
+    mu.x.scatter_forward()
+    for on_bcs in (False, True):
+        if on_bcs:
+            for bc in fast.bcs["mu"]:
+                bc.set(mu.x.array)
+        for name in fast.names:
+            standard.u[name].x.array[:] = fast.u[name].x.array
+        (A1, P1, b1), (A0, P0, b0) = _assembled(fast), _assembled(standard)
+        assert _relative_difference(A1, A0) < 1e-12
+        if options:  # a preconditioning matrix of its own
+            assert P1.handle != A1.handle and P0.handle != A0.handle
+            assert _relative_difference(P1, P0) < 1e-12
+            assert _relative_difference(P1, A0) > 1e-3  # the Picard matrix, not the Jacobian
+        d = b1.copy()
+        d.axpy(-1.0, b0)
+        assert d.norm() <= 1e-12 * b0.norm()
+
+
+def _short_run(tmp_path, name: str, solver: dict) -> dict:
+    stack = {**STACK, "time": SHORT_STEPS, "solver": solver}
+    return run_case(Config.model_validate(stack), tmp_path / name, MPI.COMM_WORLD)
+
+
+def _assert_same_answers(a: dict, b: dict, rel: float = 1e-9) -> None:
+    """Two summaries of the STACK transient agree (vacancy counts, potentials), step by step."""
+    moved = a["vacancies"]["oxygen_transferred_up_m2"]["template/film"]
+    assert moved > 1e16  # the transient did something
+    x, y = flat_scalars(a), flat_scalars(b)
+    assert x.keys() == y.keys()
+    for key in x:
+        if key.startswith("vacancies."):  # per-area counts (~1e17-1e19 m^-2)
+            assert y[key] == pytest.approx(x[key], rel=rel, abs=1e-12 * moved), key
+        elif key.startswith("electrostatics."):  # volts, C/m^2, J/m^2
+            assert y[key] == pytest.approx(x[key], rel=rel, abs=1e-12), key
+    assert a["time"]["steps"] == b["time"]["steps"]
+
+
+@pytest.mark.parametrize("options", [{}, {"preconditioner": "picard", "petsc_options": PICARD}],
+                         ids=["exact", "picard-split"])
+def test_fast_and_standard_assembly_give_the_same_answers(tmp_path, options):
+    """A short transient assembled either way gives the same answers, and summary.json says
+    which way it was assembled."""
+    fast = _short_run(tmp_path, "fast", {**options, "assembly": "fast"})
+    standard = _short_run(tmp_path, "standard", {**options, "assembly": "standard"})
+    assert read_summary(tmp_path / "fast")["solver"]["assembly"] == "fast"
+    assert read_summary(tmp_path / "standard")["solver"]["assembly"] == "standard"
+    _assert_same_answers(fast, standard)
+
+
+def test_fast_assembly_gate(monkeypatch):
+    """The fast assembly runs only on the DOLFINx release it was written for, with the
+    functions it calls present; "standard" never asks, and a single unknown (no blocks) is
+    assembled by DOLFINx."""
+    from heterofem.solver import fast_assembly
+    from heterofem.solver.config import ConfigError
+    from heterofem.solver.dolfinx_env import dolfinx
+
+    assert fast_assembly.unsupported_reason() is None  # the pinned DOLFINx
+    assert fast_assembly.select_assembly("auto") == fast_assembly.select_assembly("fast") == "fast"
+    assert fast_assembly.select_assembly("auto", blocked=False) == "standard"
+    with monkeypatch.context() as m:
+        m.setattr(dolfinx, "__version__", OTHER_DOLFINX)
+        assert OTHER_DOLFINX in fast_assembly.unsupported_reason()
+        assert fast_assembly.select_assembly("standard") == "standard"
+        with pytest.raises(ConfigError, match="solver.assembly"):
+            fast_assembly.select_assembly("fast", blocked=False)
+    with monkeypatch.context() as m:
+        m.delattr(dolfinx.cpp.fem, "insert_diagonal")
+        assert "dolfinx.cpp.fem.insert_diagonal" in fast_assembly.unsupported_reason()
+        assert fast_assembly.assembly_problems("fast")[0][0] == "solver.assembly"
+        assert fast_assembly.assembly_problems("auto") == []
+
+
+def test_auto_assembly_falls_back_with_a_warning(tmp_path, monkeypatch, caplog):
+    """``solver.assembly = "auto"`` (the default) on another DOLFINx release: the standard
+    assembly, a warning that says why, and "standard" in summary.json."""
+    from heterofem.solver.dolfinx_env import dolfinx
+
+    monkeypatch.setattr(dolfinx, "__version__", OTHER_DOLFINX)
+    logger = logging.getLogger("heterofem")
+    isolated = not logger.propagate  # the CLI's logging set-up stops propagation to root
+    if isolated:
+        logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="heterofem"):
+            summary = _short_run(tmp_path, "auto", {})
+    finally:
+        if isolated:
+            logger.removeHandler(caplog.handler)
+    assert summary["solver"]["assembly"] == "standard"
+    assert read_summary(tmp_path / "auto")["solver"]["assembly"] == "standard"
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno == logging.WARNING and "solver.assembly" in r.getMessage()]
+    assert len(warnings) == 1 and OTHER_DOLFINX in warnings[0], caplog.text
+
+
+def test_fast_assembly_refused_on_another_dolfinx(tmp_path, monkeypatch):
+    """``solver.assembly = "fast"`` on another DOLFINx release: ``heterofem run`` stops with
+    exit 2 naming solver.assembly before anything is written (the preflight), and a
+    CoupledProblem built without the preflight refuses too, before its initial solve."""
+    import tomli_w
+
+    from conftest import build_model
+    from heterofem.solver.config import ConfigError
+    from heterofem.solver.dolfinx_env import dolfinx
+
+    data = {**STACK, "time": SHORT_STEPS, "solver": {"assembly": "fast"}}
+    path = tmp_path / "fast.toml"
+    path.write_text(tomli_w.dumps(data))
+    monkeypatch.setattr(dolfinx, "__version__", OTHER_DOLFINX)
+    out = tmp_path / "run"
+    assert_input_error(cli("run", str(path), "--out", str(out)), "solver.assembly", out)
+    model = build_model(Config.model_validate(data), transient=True)
+    with pytest.raises(ConfigError, match="solver.assembly"):
+        model.problem
+
+
+@pytest.mark.mpi
+def test_assembly_paths_agree_serial_and_on_two_ranks(tmp_path):
+    """On two ranks the fast path assembles through PETSc matrices (and the Picard split's
+    nests through PETSc blocks): fast and standard on two ranks agree with each other and
+    with the serial fast run."""
+    import tomli_w
+
+    solver = {"preconditioner": "picard", "petsc_options": PICARD}
+    runs = {}
+    for name, np_, assembly in (("serial", None, "fast"), ("fast", 2, "fast"),
+                                ("standard", 2, "standard")):
+        path = tmp_path / f"{name}.toml"
+        data = {**STACK, "time": SHORT_STEPS, "solver": {**solver, "assembly": assembly},
+                "run": {**STACK["run"], "name": name}}
+        path.write_text(tomli_w.dumps(data))
+        heterofem("run", str(path), "--out", str(tmp_path / name), np=np_)
+        runs[name] = read_summary(tmp_path / name)
+        assert runs[name]["solver"]["assembly"] == assembly
+    assert runs["fast"]["mpi_size"] == 2
+    _assert_same_answers(runs["fast"], runs["standard"])
+    _assert_same_answers(runs["serial"], runs["fast"])
