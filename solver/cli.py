@@ -113,10 +113,11 @@ def run(config: Path, out: Path | None, overrides: tuple[str, ...], overwrite: b
         _fail("--overwrite replaces a run and --restart continues one: give one of them",
               EXIT_INPUT)
     cfg = _load(config, overrides, max_cells, allow_petsc_output)
-    from heterofem.solver.run import run_case
+    from heterofem.solver.simulation import Simulation  # the Python API's run (run_case)
 
-    run_case(cfg, restart or out, overwrite=overwrite, command_line=sys.argv,
-             restart=restart is not None)
+    Simulation.from_config(cfg).run(restart or out, overwrite=overwrite,
+                                    restart=restart is not None, command_line=sys.argv,
+                                    check=False)  # _load has checked it
 
 
 @main.command()
@@ -183,7 +184,7 @@ def mesh(config: Path, out: Path, overrides: tuple[str, ...], max_cells: int | N
     # mesh into a scratch directory (removed on every path): a mesh that fails writes nothing
     with tempfile.TemporaryDirectory(prefix="heterofem-") as scratch:
         msh = Path(scratch) / "mesh.msh" if comm.rank == 0 else None
-        stack = create_stack_mesh(cfg, comm, msh_path=msh)
+        stack = create_stack_mesh(cfg.stack_geometry(), comm, msh_path=msh)
         if comm.rank == 0:
             out.mkdir(parents=True, exist_ok=True)
             shutil.move(msh, out / "mesh.msh")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from heterofem.solver.config import ConfigError, load_config
+from heterofem.solver.config import ConfigError
 from heterofem.solver.dolfinx_env import MPI
 from heterofem.solver.progress import Progress
 
@@ -104,7 +104,7 @@ def _run_one(config: Path, overrides: list[str], case: dict, out: Path, comm) ->
     from heterofem.solver.coupling import SolveError
     from heterofem.solver.materials import MaterialError
     from heterofem.solver.outputs import RunDirError
-    from heterofem.solver.run import run_case
+    from heterofem.solver.simulation import Simulation
 
     row = {"case": out.name, **{f"param.{k}": v for k, v in case.items()}}
     summary_path = out / "summary.json"
@@ -115,11 +115,11 @@ def _run_one(config: Path, overrides: list[str], case: dict, out: Path, comm) ->
             return row
     sets = list(overrides) + [f"{k}={_toml_value(v)}" for k, v in case.items()]
     try:
-        cfg = load_config(config, sets)
-        summary = run_case(cfg, out, comm, overwrite=True,
-                           command_line=["heterofem", "run", str(config)]
-                           + [a for s in sets for a in ("--set", s)])
-        row.update(status="ok", **flat_scalars(summary))
+        sim = Simulation.from_toml(config, set=sets)
+        sim.run(out, overwrite=True, comm=comm, check=False,  # the CLI checked the base case
+                command_line=["heterofem", "run", str(config)]
+                + [a for s in sets for a in ("--set", s)])
+        row.update(status="ok", **flat_scalars(sim.summary))
     except (ConfigError, MaterialError, MeshError, RunDirError, SolveError) as exc:
         row.update(status="failed", error=str(exc).replace("\n", " "))
         if comm.rank == 0:

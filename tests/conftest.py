@@ -1,4 +1,10 @@
-"""Shared test helpers: run the CLI (serially or under mpirun) and build configs."""
+"""Shared test helpers: run the CLI (serially or under mpirun), build models through the Python
+API (``heterofem.Simulation``; no test assembles config -> mesh -> Domain -> problem by hand),
+and compare run results.
+
+Fixtures: ``model_builder`` (:func:`build_model`), ``run_simulation`` (a
+:class:`~heterofem.Simulation` run into ``tmp_path``). Helper modules of the tests import the
+plain functions (``from conftest import build_model``)."""
 
 from __future__ import annotations
 
@@ -130,3 +136,43 @@ def assert_input_error(result, key: str, out: Path | None = None,
     assert "Traceback" not in text, text
     if out is not None:
         assert snapshot_dir(out) == (before or {}), f"{out} was changed"
+
+
+# -- the Python API ------------------------------------------------------------------------------
+def simulation(config, set=None):
+    """A :class:`heterofem.Simulation` of ``config``: a ``Config`` (kept as it is, e.g. built
+    with ``Config.model_validate``, which skips the cross-checks), a config dict, or a TOML
+    path; ``set``: dotted keys to change (like ``--set``)."""
+    from heterofem.solver.simulation import Simulation
+    from heterofem.solver.config import Config
+
+    if isinstance(config, Config):
+        sim = Simulation.from_config(config)
+        return sim.with_(set) if set else sim
+    if isinstance(config, (str, os.PathLike)):
+        return Simulation.from_toml(config, set=set)
+    return Simulation.from_dict(config, set=set)
+
+
+def build_model(config, set=None, **options):
+    """The in-memory model of ``config`` (see :func:`simulation`): ``Simulation.build``, whose
+    parts (``stack``, ``domain``, ``modules``, ``problem``) are made on first access.
+    ``options``: ``stack`` (reuse a mesh), ``transient`` (default: as a run decides), ``comm``."""
+    return simulation(config, set).build(**options)
+
+
+@pytest.fixture
+def model_builder():
+    """:func:`build_model`: ``model_builder(cfg, transient=False).problem``."""
+    return build_model
+
+
+@pytest.fixture
+def run_simulation(tmp_path):
+    """Run a config through the Python API into ``tmp_path / name``; returns the
+    :class:`heterofem.Simulation` (``.summary``, ``.fields``, ``.profiles``, ``.result``)."""
+
+    def run(config, set=None, name: str = "run", **options):
+        return simulation(config, set).run(tmp_path / name, **options)
+
+    return run

@@ -154,10 +154,8 @@ def test_exact_flux_is_the_converged_quadrature(tmp_path):
 def test_where_the_closed_form_is_used(dim, physics, expected):
     from test_vacancies import STACK
 
-    from heterofem.meshes import create_stack_mesh
+    from conftest import build_model
     from heterofem.solver.config import Config
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
     from heterofem.solver.physics.vacancies import Vacancies
 
     data = copy.deepcopy(STACK)
@@ -165,5 +163,5 @@ def test_where_the_closed_form_is_used(dim, physics, expected):
     data["physics"].update(physics)
     data["mesh"] = {"size_nm": 2.0, "interface_size_nm": 1.0, "width_nm": 4.0, "depth_nm": 4.0}
     cfg = Config.model_validate(data)
-    domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
+    domain = build_model(cfg).domain
     assert Vacancies(domain).exact_flux is expected

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import ufl
 
+from conftest import build_model
 from heterofem.solver.config import Config
 from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.physics.electrostatics import poisson_residual
@@ -136,22 +137,20 @@ def test_per_layer_measure_is_the_whole_domain():
     falls back to plain dx (a cell left out of Poisson's equation would be silent)."""
     import dolfinx.fem.petsc  # noqa: F401
 
-    from heterofem.meshes import StackMesh, create_stack_mesh
-    from heterofem.solver.coupling import CoupledProblem, active_physics
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
+    from heterofem.meshes import StackMesh
     from test_vacancies import _stack_2d
 
     cfg = Config.model_validate(_stack_2d())  # vacancies, Fermi-Dirac electrons, a vacuum layer
-    stack = create_stack_mesh(cfg, MPI.COMM_WORLD)
+    stack = build_model(cfg).stack
     residuals = {}
     for label in ("per-layer", "all-cell"):
-        domain = Domain(cfg, stack, resolve_materials(cfg))
+        model = build_model(cfg, stack=stack, transient=False)
+        domain = model.domain
         if label == "all-cell":
             domain.__dict__["dx_layers"] = domain.dx  # what the cached property would not give
         else:
             assert domain.dx_layers.subdomain_id() == tuple(sorted(stack.layer_ids.values()))
-        problem = CoupledProblem(domain, active_physics(domain))
+        problem = model.problem
         F = problem.residual["phi"]
         ids = {itg.subdomain_id() for itg in F.integrals()}
         assert ("everywhere" in ids) == (label == "all-cell"), ids
@@ -166,4 +165,4 @@ def test_per_layer_measure_is_the_whole_domain():
     partial = dolfinx.mesh.meshtags(stack.mesh, stack.mesh.topology.dim, tags.indices[keep],
                                     tags.values[keep])
     broken = StackMesh(stack.mesh, partial, stack.facet_tags, stack.layer_ids, stack.facet_ids)
-    assert Domain(cfg, broken, resolve_materials(cfg)).dx_layers.subdomain_id() == "everywhere"
+    assert build_model(cfg, stack=broken).domain.dx_layers.subdomain_id() == "everywhere"

@@ -19,11 +19,10 @@ import numpy as np
 import pytest
 import ufl
 
-from heterofem.meshes import create_stack_mesh
+from conftest import build_model
 from heterofem.solver.config import Config
 from heterofem.solver.domain import Domain
 from heterofem.solver.dolfinx_env import MPI, dolfinx
-from heterofem.solver.materials import resolve_materials
 from heterofem.solver.physics.mechanics import (
     C_REF_GPA, Mechanics, coherent_film, elasticity_residual, electrostriction_tensor,
     electrostriction_voigt, mesh_stress, rotate_stiffness, rotate_tensor4, strain_voigt,
@@ -144,8 +143,7 @@ def _domain(dim: int, layers, materials=None, size=1.0) -> Domain:
         "mesh": {"size_nm": size, "interface_size_nm": size, "width_nm": 4.0, "depth_nm": 3.0},
         "materials": materials or {},
     })
-    stack = create_stack_mesh(cfg, MPI.COMM_WORLD)
-    return Domain(cfg, stack, resolve_materials(cfg))
+    return build_model(cfg).domain
 
 
 def _solve(mech: Mechanics, extra: dict | None = None) -> dict:

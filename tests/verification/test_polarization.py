@@ -63,10 +63,9 @@ import numpy as np
 import pytest
 import ufl
 
+from conftest import build_model
 from heterofem.solver.config import Config, ConfigError, validate_data
-from heterofem.solver.coupling import CoupledProblem, active_physics
 from heterofem.solver.dolfinx_env import MPI, dolfinx
-from heterofem.solver.domain import Domain
 from heterofem.solver.materials import resolve_materials
 from heterofem.solver.physics.polarization import Polarization
 from heterofem.solver.run import run_case
@@ -135,11 +134,8 @@ def uniform_p0(a1: float, a11: float, a111: float = 0.0) -> float:
 
 
 def _coupled(cfg: Config):
-    from heterofem.meshes import create_stack_mesh
-
-    stack = create_stack_mesh(cfg, MPI.COMM_WORLD)
-    domain = Domain(cfg, stack, resolve_materials(cfg))
-    return domain, CoupledProblem(domain, active_physics(domain), transient=False)
+    model = build_model(cfg, transient=False)
+    return model.domain, model.problem
 
 
 # -- 1. uniform spontaneous polarization -------------------------------------------------------
@@ -256,9 +252,7 @@ def test_domain_wall_without_poisson():
     """The module's P residual with phi = 0 (Poisson removed; a lower-level solve): Newton
     from a tanh of the wrong width converges to P0 tanh(z/delta), delta = sqrt(-g/a1)."""
     cfg = _wall_config(10.0)
-    from heterofem.meshes import create_stack_mesh
-
-    domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
+    domain = build_model(cfg).domain
     pol = Polarization(domain)
     V = dolfinx.fem.functionspace(domain.mesh, ("Lagrange", 1))
     P, phi = dolfinx.fem.Function(V), dolfinx.fem.Function(V)  # phi = 0: no electric field

@@ -31,7 +31,7 @@ import pytest
 import tomli_w
 import ufl
 
-from conftest import heterofem, read_summary
+from conftest import build_model, heterofem, read_summary
 from heterofem.solver import units
 from heterofem.solver.config import Config, ConfigError, validate_data
 from heterofem.solver.dolfinx_env import MPI, dolfinx
@@ -332,9 +332,6 @@ def _mms_errors(dim: int, h: float, degree: int, statistics: str, transient: boo
     """
     import dolfinx.fem.petsc
 
-    from heterofem.meshes import create_stack_mesh
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
     from heterofem.solver.physics.base import History
     from heterofem.solver.physics.electrostatics import Electrostatics
     from heterofem.solver.physics.vacancies import Vacancies
@@ -349,7 +346,7 @@ def _mms_errors(dim: int, h: float, degree: int, statistics: str, transient: boo
         "mesh": {"size_nm": h, "interface_size_nm": h, "width_nm": 1.0},
         "physics": {"vacancies": True, "element_degree": degree, "vacancy_statistics": statistics},
     })
-    domain = Domain(cfg, create_stack_mesh(cfg, comm), resolve_materials(cfg))
+    domain = build_model(cfg, comm=comm).domain
     es, vac = Electrostatics(domain), Vacancies(domain)
     mesh = domain.mesh
     spaces = {n: dolfinx.fem.functionspace(mesh, ("Lagrange", degree)) for n in ("mu", "phi")}
@@ -520,14 +517,9 @@ def test_history_at_quadrature_points_is_the_same_residual():
     once per solve) gives the residual of the same term written with the two previous states,
     for variable-step BDF2 coefficients and three different states; a stale past part (no
     update after the states change) does not."""
-    from heterofem.meshes import create_stack_mesh
-    from heterofem.solver.coupling import CoupledProblem, active_physics
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
-
     cfg = Config.model_validate(_stack_2d())
-    domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
-    problem = CoupledProblem(domain, active_physics(domain), transient=True)
+    model = build_model(cfg, transient=True)
+    domain, problem = model.domain, model.problem
     h, u, vac = problem.history, problem.u, problem.modules["vacancies"]
     assert h.past_at_points  # the vacancies' storage term uses it
     rng = np.random.default_rng(3)
@@ -584,11 +576,6 @@ def test_series_flux_bilayer(statistics):
     """
     from scipy.optimize import brentq
 
-    from heterofem.meshes import create_stack_mesh
-    from heterofem.solver.coupling import CoupledProblem, active_physics
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
-
     L = {"A": 4.0, "B": 6.0}
     N = {"A": 2e16, "B": 1e16}
     E = {"A": 1.0, "B": 1.1}
@@ -607,9 +594,8 @@ def test_series_flux_bilayer(statistics):
         "boundary": {"bottom": {"phi_V": 0.0, "vacancy": "fixed_mu", "mu_eV": mu1},
                      "top": {"phi_V": 0.0, "vacancy": "fixed_mu", "mu_eV": mu2}},
     })
-    domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
-    modules = active_physics(domain)
-    problem = CoupledProblem(domain, modules)
+    model = build_model(cfg, transient=False)
+    domain, problem = model.domain, model.problem
     problem.solve()
     vac = problem.modules["vacancies"]
     u = problem.u
@@ -646,9 +632,6 @@ def test_series_flux_bilayer(statistics):
 def test_rotated_diffusivity_110_puts_c_on_x():
     """The lab-frame tensor Vacancies builds: (110) has D_c along x (in-plane) and D_a along z;
     (001) the reverse; (100) like (110). Checked on the DG0 coefficient and in the summary."""
-    from heterofem.meshes import create_stack_mesh
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
     from heterofem.solver.physics.vacancies import Vacancies
 
     da, dc = (1e-6, 1.0), (4e-6, 1.0)
@@ -661,7 +644,7 @@ def test_rotated_diffusivity_110_puts_c_on_x():
         "mesh": {"size_nm": 0.5, "width_nm": 1.0},
         "physics": {"vacancies": True},
     })
-    domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
+    domain = build_model(cfg).domain
     vac = Vacancies(domain)
     D_a, D_c = _arrhenius(da), _arrhenius(dc)
     expected = {"110": [D_c, D_a], "001": [D_a, D_c], "100": [D_c, D_a]}
@@ -681,10 +664,6 @@ def test_anisotropic_spreading_110(statistics):
     J = -D N grad theta (see test_series_flux_bilayer), i.e. linear diffusion of theta for any
     amplitude, so the variances of the excess grow by exactly 2 D_x t and 2 D_z t while the
     excess is far from the walls. Real stepping (Stepper, BDF2) on the real coupled problem."""
-    from heterofem.meshes import create_stack_mesh
-    from heterofem.solver.coupling import CoupledProblem, active_physics
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
     from heterofem.solver.stepping import Stepper
 
     W, H, s0, amp = 14.0, 10.0, 1.0, 0.5
@@ -702,8 +681,8 @@ def test_anisotropic_spreading_110(statistics):
         "boundary": {"bottom": {"phi_V": 0.0}},
         "time": {"end_s": end, "dt_initial_s": end / 20, "dt_max_s": end / 20, "scheme": "bdf2"},
     })
-    domain = Domain(cfg, create_stack_mesh(cfg, MPI.COMM_WORLD), resolve_materials(cfg))
-    problem = CoupledProblem(domain, active_physics(domain), transient=True)
+    model = build_model(cfg, transient=True)
+    domain, problem = model.domain, model.problem
     vac = problem.modules["vacancies"]
     assert vac.time_scale_s == pytest.approx(t_ref, rel=1e-12)
     x = ufl.SpatialCoordinate(domain.mesh)
