@@ -441,11 +441,16 @@ def _pvd_datasets(path: Path) -> list[tuple[float, Path]]:
     return sets
 
 
+def quiet_vtk() -> None:
+    """Off-screen rendering: VTK tries an X display first and logs a warning; silence it."""
+    from vtkmodules.vtkCommonCore import vtkLogger
+
+    vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_OFF)
+
+
 def _read_grid(path: Path):
     """One .pvtu (or .vtu) as a clean UnstructuredGrid: no ghosts, no VTK bookkeeping arrays."""
     import pyvista as pv
-
-    from heterofem.postprocess.plot import quiet_vtk
 
     quiet_vtk()
     if not path.is_file():

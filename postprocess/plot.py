@@ -33,6 +33,7 @@ from heterofem.postprocess.api import (
     is_sweep_dir,
     load_run,
     load_sweep,
+    quiet_vtk,
     read_csv_columns,
     read_reference,
     unit_of,
@@ -59,13 +60,6 @@ def read_profiles(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
 def load_fields(run_dir: str | os.PathLike, time: float | None = None):
     """The fields at an output time (default: the last) as one PyVista UnstructuredGrid."""
     return load_run(run_dir).fields(time)
-
-
-def quiet_vtk() -> None:
-    """Off-screen rendering: VTK tries an X display first and logs a warning; silence it."""
-    from vtkmodules.vtkCommonCore import vtkLogger
-
-    vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_OFF)
 
 
 _quiet_vtk = quiet_vtk  # the first version's name
