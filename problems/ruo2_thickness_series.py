@@ -11,7 +11,11 @@ for each RuO2 thickness, in turn and in this process, and writes to the output d
 - work_function.png: Phi against thickness with the paper's KPFM points
   (problems/reference/ruo2_tio2_110_work_function.csv) and the polarization-induced part;
 - trilayer.json: the TiO2/RuO2/TiO2 trilayer's interfacial polarization at both interfaces
-  (problems/tio2_ruo2_tio2_110_trilayer_1d.toml, a prediction: nothing of it is fitted);
+  (problems/tio2_ruo2_tio2_110_trilayer_1d.toml; its upper interface's sign is typed, see the
+  ledger);
+- ledger.json: the counts of the study's parameter ledger
+  (problems/ledgers/ruo2_tio2_110_work_function.toml: literature, derived, fitted, chosen),
+  also printed;
 - one run directory per thickness (t_<t>nm/) with summary.json, profiles.csv, fields.
 
 Every Phi comes from the solved potential in the vacuum above the film.
@@ -34,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "ruo2_tio2_110_polar_1d.toml"
 TRILAYER = HERE / "tio2_ruo2_tio2_110_trilayer_1d.toml"
 REFERENCE = HERE / "reference" / "ruo2_tio2_110_work_function.csv"
+LEDGER = HERE / "ledgers" / "ruo2_tio2_110_work_function.toml"
 THICKNESSES_NM = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 8.0, 9.0, 10.0,
                   12.0, 14.0, 17.2)
 
@@ -98,6 +103,13 @@ def trilayer(out: Path, overrides: list[str] = ()) -> dict:
     }
 
 
+def ledger_summary() -> dict:
+    """The study's parameter ledger in numbers (heterofem.solver.ledger.summary)."""
+    from heterofem.solver.ledger import load_ledger, summary
+
+    return summary(load_ledger(LEDGER))
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("results/ruo2_series"))
@@ -125,6 +137,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
             (args.out / "trilayer.json").write_text(json.dumps(tri, indent=2) + "\n")
             print("trilayer: " + ", ".join(f"{k} = {v}" for k, v in tri.items()), flush=True)
         _figure(rows, args.out / "work_function.png")
+        ledger = ledger_summary()
+        (args.out / "ledger.json").write_text(json.dumps(ledger, indent=2) + "\n")
+        print(ledger["line"], flush=True)
     return rows
 
 

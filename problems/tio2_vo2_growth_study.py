@@ -10,7 +10,8 @@ Runs problems/tio2_vo2_tio2_001_growth_1d.toml and its bare-TiO2 control:
 
 Writes DIR/cases.csv, DIR/sweep/ (sweep.csv), DIR/epitaxy_vs_time.png (with the paper's
 trend: saturation near 10 nm at 150 C, linear growth at 300 C) and DIR/checks.json, the
-claims of the study evaluated on the runs.
+claims of the study evaluated on the runs, with the counts of the study's parameter ledger
+(problems/ledgers/tio2_vo2_growth.toml: literature, derived, fitted, chosen), also printed.
 
     .venv/bin/python problems/tio2_vo2_growth_study.py [--out DIR] [--jobs 2] [--no-sweep]
         [--po2-end-s 3800] [--set key=value ...]
@@ -32,6 +33,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 GROWTH = HERE / "tio2_vo2_tio2_001_growth_1d.toml"
 BARE = HERE / "tio2_tio2_001_growth_bare_1d.toml"
+LEDGER = HERE / "ledgers" / "tio2_vo2_growth.toml"
 T150, T300 = 423.15, 573.15
 SWEEP_TIMES_S = (950.0, 1900.0, 2850.0, 3800.0)
 
@@ -120,6 +122,13 @@ def checks(series: dict, rate_nm_s: float) -> dict:
     }
 
 
+def ledger_summary() -> dict:
+    """The study's parameter ledger in numbers (heterofem.solver.ledger.summary)."""
+    from heterofem.solver.ledger import load_ledger, summary
+
+    return summary(load_ledger(LEDGER))
+
+
 def figure(series: dict, sweep: list[dict], out: Path) -> Path:
     import matplotlib
 
@@ -201,11 +210,13 @@ def main(argv: list[str] | None = None) -> dict:
                                              "crystallization.epitaxial_thickness_nm") if k in row}
                        for row in sweep]
     result["figure"] = str(figure(series, sweep, args.out))
+    result["ledger"] = ledger_summary()
     (args.out / "checks.json").write_text(json.dumps(result, indent=2) + "\n")
     for r in rows:
         print(", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
                         for k, v in r.items()))
-    print(json.dumps({k: v for k, v in result.items() if k != "sweep"}, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("sweep", "ledger")}, indent=2))
+    print(result["ledger"]["line"])
     return result
 
 

@@ -1,0 +1,204 @@
+"""The studies' parameter ledgers (problems/ledgers/*.toml, ../shared/design/LEDGER.md) account
+for every knob: each parameter the study's configs and the materials they use supply is in the
+ledger with a valid status and the same value, so a value changed without a ledger update
+fails here. Fast: configs and materials are read, nothing is solved."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from heterofem.solver.ledger import (
+    STATUSES,
+    Ledger,
+    LedgerError,
+    config_paths,
+    counts,
+    format_counts,
+    load_ledger,
+    markdown,
+    missing,
+    summary,
+    used_parameters,
+)
+
+PROBLEMS = Path(__file__).resolve().parents[2] / "problems"
+LEDGERS = {"ruo2": PROBLEMS / "ledgers" / "ruo2_tio2_110_work_function.toml",
+           "growth": PROBLEMS / "ledgers" / "tio2_vo2_growth.toml"}
+
+
+def _script(name: str):
+    """Import a study script from problems/ (they import each other by module name)."""
+    sys.path.insert(0, str(PROBLEMS))
+    try:
+        spec = importlib.util.spec_from_file_location(name, PROBLEMS / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        sys.path.remove(str(PROBLEMS))
+
+
+@pytest.fixture(params=sorted(LEDGERS), scope="module")
+def ledger(request) -> Ledger:
+    return load_ledger(LEDGERS[request.param])
+
+
+def test_every_used_parameter_is_in_the_ledger_with_its_value(ledger):
+    assert missing(ledger) == []
+
+
+def test_statuses_and_their_rules(ledger):
+    data = set(ledger.study.data)
+    assert all(p.status in STATUSES for p in ledger.parameter)
+    for p in ledger.parameter:
+        if p.status == "fitted":
+            assert p.fitted_to and set(p.fitted_to) <= data, p.name
+        if p.status == "chosen":
+            assert p.why.strip() and p.looked_at_data is False, p.name
+            if isinstance(p.value, float):
+                assert p.range is not None, p.name
+        if p.status in ("literature", "derived"):
+            assert p.source.strip(), p.name
+
+
+def test_the_header_states_the_counts_and_the_scans_are_used(ledger):
+    text = ledger.path.read_text()
+    assert f"# {format_counts(ledger)}\n" in text
+    c = counts(ledger)
+    assert list(c) == list(STATUSES) and sum(c.values()) == len(ledger.parameter)
+    assert re.fullmatch(r"ledger: \d+ literature, \d+ derived, \d+ fitted, \d+ chosen "
+                        r"\(\d+ parameters\)", format_counts(ledger))
+    used = set().union(*(used_parameters(p) for p in config_paths(ledger)))
+    assert set(ledger.study.scans) <= used
+
+
+def _copy_config(ledger: Ledger, stem: str, tmp_path: Path, old: str, new: str) -> Path:
+    src = next(p for p in config_paths(ledger) if p.stem == stem)
+    dst = tmp_path / src.name
+    shutil.copy(src, dst)
+    text = dst.read_text()
+    assert text.count(old) == 1
+    dst.write_text(text.replace(old, new))
+    return dst
+
+
+@pytest.mark.parametrize("old, new, key", [
+    ("polar_bias_V = 6.67 ", "polar_bias_V = 6.8 ", 'boundary."substrate/film".polar_bias_V'),
+    ("critical_thickness_x_nm = 4.0", "critical_thickness_x_nm = 5.0",
+     "strain.critical_thickness_x_nm"),
+    ("[strain]", "[materials.RuO2.landau_a11]\nvalue = 3.0e10\nunit = \"J*m^5/C^4\"\n"
+                 "source = \"test\"\n\n[strain]", "RuO2.landau_a11"),
+    ('screening_length = { value = 0.3, unit = "nm"', 'screening_length = { value = 3.0, '
+     'unit = "angstrom"', None),
+])
+def test_a_changed_ruo2_value_fails(tmp_path, old, new, key):
+    """A perturbed copy of the bilayer config: the ledger check reports the key (a value in
+    another unit that is the same quantity passes)."""
+    ledger = load_ledger(LEDGERS["ruo2"])
+    path = _copy_config(ledger, "ruo2_tio2_110_polar_1d", tmp_path, old, new)
+    problems = [p for p in missing(ledger, [path]) if "no config of the study uses" not in p]
+    if key is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and key in problems[0] and "the ledger says" in problems[0]
+
+
+def test_a_changed_or_new_growth_value_fails(tmp_path):
+    ledger = load_ledger(LEDGERS["growth"])
+    path = _copy_config(ledger, "tio2_vo2_tio2_001_growth_1d", tmp_path, "[boundary.bottom]",
+                        "[materials.TiO2_amorphous]\ncrystallization_driving_force = 4.0e6\n\n"
+                        "[boundary.bottom]")
+    problems = missing(ledger, [path])
+    assert any("TiO2_amorphous.crystallization_driving_force" in p and "4000000.0" in p
+               for p in problems)
+    # a key the study did not use before (a gas-exchange prefactor on the facet)
+    path = _copy_config(ledger, "tio2_tio2_001_growth_bare_1d", tmp_path,
+                        "pO2_mTorr = 12.0\n\n[time]",
+                        "pO2_mTorr = 12.0\nexchange_k0_m_s = 1.0\n\n[time]")
+    problems = missing(ledger, [path])
+    assert any("boundary.top.exchange_k0_m_s" in p and "not in the ledger" in p
+               for p in problems)
+    # the facet's own k0 replaces the amorphous material's, which is then used by no config
+    assert "TiO2_amorphous.surface_exchange_k0: in the ledger but no config of the study " \
+        "uses it" in problems
+
+
+def test_a_removed_entry_fails():
+    ledger = load_ledger(LEDGERS["growth"])
+    cut = Ledger(study=ledger.study,
+                 parameter=[p for p in ledger.parameter if p.name != "time.end_s"])
+    problems = missing(cut, config_paths(ledger))
+    assert sum("time.end_s" in p and "not in the ledger" in p for p in problems) == 2
+
+
+def test_what_the_physics_reads():
+    """Only values that can change a result: in 1D the tensor component along z, a strain
+    coupling only where the layer is strained, exchange only on a gas-facing layer."""
+    growth = used_parameters(PROBLEMS / "tio2_vo2_tio2_001_growth_1d.toml")
+    assert "TiO2.vacancy_D0_c" in growth and "TiO2.vacancy_D0_a" not in growth
+    assert "TiO2_amorphous.surface_exchange_k0" in growth
+    assert "VO2_R.surface_exchange_k0" not in growth  # no gas facet on the template
+    assert {"VO2_R.eps_r_a", "VO2_R.eps_r_c"} <= set(growth)  # metal: trace in the screening
+    assert "time.dt_max_s" not in growth and "time.end_s" in growth
+    film = used_parameters(PROBLEMS / "ruo2_tio2_110_polar_1d.toml")
+    assert {"RuO2.landau_strain_coupling_a", "RuO2.landau_strain_coupling_c"} <= set(film)
+    assert "TiO2.landau_strain_coupling_a" not in film  # the substrate is not strained
+    assert film["RuO2.screening_length"].value == 0.3  # the config's override
+    relaxed = used_parameters(PROBLEMS / "ruo2_tio2_110_polar_1d.toml",
+                              ["layers.film.thickness_nm=17.2", "strain.law=\"coherent\""])
+    assert "strain.critical_thickness_x_nm" not in relaxed
+
+
+LEDGER_HEAD = """
+[study]
+name = "t"
+data = ["a measured number"]
+configs = ["../ruo2_tio2_110_polar_1d.toml"]
+
+[[parameter]]
+name = "x"
+value = 1.0
+unit = "nm"
+"""
+
+
+@pytest.mark.parametrize("entry, message", [
+    ('status = "guessed"', "literature"),
+    ('status = "literature"', "source"),
+    ('status = "fitted"\nfitted_to = ["another number"]', "not in [study].data"),
+    ('status = "fitted"', "fitted_to"),
+    ('status = "chosen"\nwhy = "w"\nlooked_at_data = false', "range"),
+    ('status = "chosen"\nwhy = "w"\nlooked_at_data = true\nrange = [0.5, 2.0]', "fitted"),
+    ('status = "chosen"\nlooked_at_data = false\nrange = [0.5, 2.0]', "why"),
+    ('status = "derived"\nsource = "s"\nconfigs = ["elsewhere"]', "not a config"),
+    ('status = "derived"\nsource = "s"\n\n[[parameter]]\nname = "x"\nvalue = 2.0\n'
+     'status = "derived"\nsource = "s"', "two entries"),
+])
+def test_the_rules_reject_a_bad_entry(tmp_path, entry, message):
+    path = tmp_path / "ledger.toml"
+    path.write_text(LEDGER_HEAD + entry + "\n")
+    with pytest.raises(LedgerError, match=re.escape(message)):
+        load_ledger(path)
+
+
+def test_the_study_scripts_report_the_counts():
+    """The study and calibration scripts print/write the ledger's counts."""
+    for name, script, key in (("ruo2", "ruo2_thickness_series", "ledger_summary"),
+                              ("growth", "tio2_vo2_growth_study", "ledger_summary")):
+        ledger = load_ledger(LEDGERS[name])
+        mod = _script(script)
+        assert mod.LEDGER == LEDGERS[name]
+        assert getattr(mod, key)() == summary(ledger)
+        assert summary(ledger)["line"] == format_counts(ledger)
+    for name, script in (("ruo2", "calibrate_ruo2_work_function"),
+                         ("growth", "calibrate_tio2_epitaxy")):
+        ledger = load_ledger(LEDGERS[name])
+        paragraph = _script(script).ledger_paragraph()
+        assert paragraph == markdown(ledger, f"problems/ledgers/{LEDGERS[name].name}")
+        assert format_counts(ledger).removeprefix("ledger: ") in paragraph
