@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     from vacancy_poisson import STACK_2D, structured_stack_mesh
 
     import ufl
-    from heterofem.solver.config import load_config
+    from heterofem.solver.validation import load_config
     from heterofem.solver.coupling import CoupledProblem, active_physics
     from heterofem.solver.dolfinx_env import dolfinx
     from heterofem.solver.domain import Domain

@@ -94,7 +94,7 @@ def worker(args: dict) -> dict:
     comm = MPI.COMM_WORLD
     rss_imports = peak_rss_mib()
     from heterofem.meshes import create_stack_mesh
-    from heterofem.solver.config import load_config
+    from heterofem.solver.validation import load_config
     from heterofem.solver.domain import Domain
     from heterofem.solver.materials import resolve_materials
     from heterofem.solver.physics.electrostatics import Electrostatics

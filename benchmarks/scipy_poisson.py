@@ -65,7 +65,7 @@ def worker(args: dict) -> dict:
     from vacancy_poisson import assemble_floor, floor_forms, structured_stack_mesh
 
     from heterofem.solver import units
-    from heterofem.solver.config import load_config
+    from heterofem.solver.validation import load_config
     from heterofem.solver.coupling import active_physics
     from heterofem.solver.dolfinx_env import PETSc, dolfinx
     from heterofem.solver.domain import Domain

@@ -106,7 +106,7 @@ def _hf_imports():
 def worker_transient(args: dict) -> dict:
     """Part 1: run_case on the 1D stack to steady state."""
     _hf_imports()
-    from heterofem.solver.config import load_config
+    from heterofem.solver.validation import load_config
     from heterofem.solver.run import run_case
     import csv
 
@@ -287,7 +287,7 @@ def worker_scaling(args: dict) -> dict:
     MPI, PETSc, dolfinx = _hf_imports()
     from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
     from heterofem.solver import units
-    from heterofem.solver.config import load_config
+    from heterofem.solver.validation import load_config
     from heterofem.solver.coupling import CoupledProblem, active_physics
     from heterofem.solver.domain import Domain
     from heterofem.solver.materials import resolve_materials
@@ -473,7 +473,7 @@ def stack_params(cfg, stack=None) -> dict:
 def shared_config(mesh: tuple[float, float] | None = None):
     """The 1D stack with dilute vacancies (the problem both codes solve), on a graded mesh
     (size_nm, interface_size_nm)."""
-    from heterofem.solver.config import load_config
+    from heterofem.solver.validation import load_config
 
     over = ["physics.vacancy_statistics=dilute"]
     if mesh:

@@ -45,7 +45,7 @@ THICKNESSES_NM = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 8.
 
 def run_thickness(t_nm: float, out: Path, overrides: list[str] = (), comm=None) -> dict:
     """Solve the RuO2 film of thickness t_nm; returns one row of the table."""
-    from heterofem.solver.config import load_config
+    from heterofem.solver.validation import load_config
     from heterofem.solver.dolfinx_env import MPI
     from heterofem.solver.run import run_case
 
@@ -86,7 +86,7 @@ def reference_points() -> list[tuple[float, float]]:
 
 def trilayer(out: Path, overrides: list[str] = ()) -> dict:
     """The trilayer's interfacial polarization (a prediction with the calibrated data)."""
-    from heterofem.solver.config import load_config
+    from heterofem.solver.validation import load_config
     from heterofem.solver.dolfinx_env import MPI
     from heterofem.solver.run import run_case
 

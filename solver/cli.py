@@ -82,7 +82,7 @@ _petsc_output_option = click.option(
 def _load(config: Path, overrides, max_cells: int | None = None,
           allow_petsc_output: bool = False, petsc: bool = True):
     """Load and validate CONFIG, then run every check that needs no solve (one pass)."""
-    from heterofem.solver.config import load_config
+    from heterofem.solver.validation import load_config
     from heterofem.solver.preflight import preflight
 
     extra = [f"mesh.max_cells={max_cells}"] if max_cells is not None else []

@@ -220,7 +220,7 @@ class Used:
 def used_parameters(config: str | Path, overrides: Iterable[str] = ()) -> dict[str, Used]:
     """What the config (with ``--set`` style overrides) uses, by ledger name: the physical
     config keys and the material values the switched-on physics read."""
-    from heterofem.solver.config import load_config
+    from heterofem.solver.validation import load_config
     from heterofem.solver.materials import resolve_materials
 
     cfg = load_config(Path(config), list(overrides))

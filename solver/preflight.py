@@ -1,6 +1,6 @@
 """Every check that can run before the solve, in one pass (``heterofem run`` and ``validate``).
 
-The config schema and its cross-checks run in :func:`heterofem.solver.config.load_config`.
+The config schema and its cross-checks run in :func:`heterofem.solver.validation.load_config`.
 What needs more than the config's own values runs here, after it: the mesh's size budget
 (the cell count estimated from the config, :mod:`heterofem.meshes`) and the PETSc options
 (types, values, unused and file-writing options). Each check returns ``(dotted key, message)``

@@ -37,8 +37,8 @@ from typing import Any
 
 import tomli_w
 
-from heterofem.solver.config import (Config, ConfigError, apply_overrides, load_config,
-                                     to_toml_dict, validate_data)
+from heterofem.solver.config import Config, ConfigError, apply_overrides, to_toml_dict
+from heterofem.solver.validation import load_config, validate_data
 
 #: what ``set=`` takes: {dotted key: value}, or CLI-style "dotted.key=value" strings
 Overrides = Mapping[str, Any] | Iterable[str] | str | None

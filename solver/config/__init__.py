@@ -5,12 +5,13 @@
 - :mod:`.overrides`: reading TOML and ``--set dotted.key=value`` overrides;
 - :mod:`.errors`: :class:`ConfigError`, pydantic's errors as dotted keys with their fix
   (allowed keys, did-you-mean);
-- :mod:`.checks`: the one validation pass (:func:`load_config`, :func:`validate_data`): the
-  schema, then every cross-check; :mod:`.physics_checks`: what the physics need from the
-  config and the materials.
+- :mod:`.checks`: the checks that read the config alone.
+
+The one validation pass (schema, these checks and the physics' own checks), with
+``load_config`` and ``validate_data``, is :mod:`heterofem.solver.validation`: it sits above this
+layer and the physics, so the config imports no physics.
 """
 
-from heterofem.solver.config.checks import cross_checks, load_config, validate_data
 from heterofem.solver.config.errors import ConfigError
 from heterofem.solver.config.overrides import apply_overrides, read_toml
 from heterofem.solver.config.schema import (
@@ -57,10 +58,7 @@ __all__ = [
     "TimeSection",
     "WorkFunctionSection",
     "apply_overrides",
-    "cross_checks",
     "interface_name",
-    "load_config",
     "read_toml",
     "to_toml_dict",
-    "validate_data",
 ]

@@ -14,7 +14,7 @@ so ``"20"`` is not a number; NaN and inf are errors everywhere):
 - ``[solver]``: ``petsc_options`` passed through to PETSc; ``[output]``
 
 A model validates single values and single sections; what needs several sections, the
-materials or a physics is checked in :mod:`heterofem.solver.config.checks`. The mesher gets
+materials or a physics is checked in :mod:`heterofem.solver.validation`. The mesher gets
 :meth:`Config.stack_geometry`, not the config.
 """
 

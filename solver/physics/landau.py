@@ -3,9 +3,9 @@ are polar, the quadratic coefficient a1 at a temperature, and the checks of a ma
 Landau data.
 
 Part of :mod:`heterofem.solver.physics.polarization` (which imports these names), kept in a
-module that imports no Domain so that the config's validation pass
-(:mod:`heterofem.solver.config.physics_checks`) can call :func:`coefficient_problems` without
-an import cycle.
+module that imports no Domain so that the validation pass
+(:mod:`heterofem.solver.physics.checks`) can call :func:`coefficient_problems` before any
+Domain exists.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The material parameters each physics reads, by name.
 
-Shared by the physics modules and by the config's cross-checks
-(:mod:`heterofem.solver.config.physics_checks`), which may not import the physics modules
-themselves: those import the Domain, which imports the config (an import cycle).
+Shared by the physics modules and by the physics' cross-checks
+(:mod:`heterofem.solver.physics.checks`), which run before any Domain exists.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import importlib.util
 import pytest
 
 from conftest import PROBLEMS
-from heterofem.solver.config import load_config
+from heterofem.solver.validation import load_config
 from heterofem.solver.dolfinx_env import MPI
 from heterofem.solver.run import run_case
 

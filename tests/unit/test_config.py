@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from heterofem.solver.config import ConfigError, apply_overrides, load_config, validate_data
+from heterofem.solver.config import ConfigError, apply_overrides
+from heterofem.solver.validation import load_config, validate_data
 
 BASE = """
 [run]

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from heterofem.solver import materials as mats
-from heterofem.solver.config import Config, ConfigError, validate_data
+from heterofem.solver.config import Config, ConfigError
+from heterofem.solver.validation import validate_data
 from heterofem.solver.materials import (
     KINDS,
     MaterialError,

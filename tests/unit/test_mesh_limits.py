@@ -30,7 +30,8 @@ from heterofem.meshes import (
     estimate_cells,
     honour_problems,
 )
-from heterofem.solver.config import Config, load_config
+from heterofem.solver.config import Config
+from heterofem.solver.validation import load_config
 
 from test_mesh import ISLAND_3D, LAYERS, make_config
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import PROBLEMS, heterofem, read_summary
-from heterofem.solver.config import load_config, validate_data
+from heterofem.solver.validation import load_config, validate_data
 from heterofem.solver.dolfinx_env import MPI
 from heterofem.solver.run import run_case
 

@@ -29,7 +29,7 @@ from heterofem.postprocess import (
     sample_points,
 )
 from heterofem.postprocess.plot import layer_colours
-from heterofem.solver.config import validate_data
+from heterofem.solver.validation import validate_data
 from heterofem.solver.dolfinx_env import MPI
 from heterofem.solver.run import run_case
 

@@ -34,7 +34,8 @@ import tomli_w
 
 from conftest import heterofem
 from heterofem.solver import units
-from heterofem.solver.config import ConfigError, validate_data
+from heterofem.solver.config import ConfigError
+from heterofem.solver.validation import validate_data
 from heterofem.solver.dolfinx_env import MPI
 from heterofem.solver.run import run_case
 

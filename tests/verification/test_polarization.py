@@ -64,7 +64,8 @@ import pytest
 import ufl
 
 from conftest import build_model
-from heterofem.solver.config import Config, ConfigError, validate_data
+from heterofem.solver.config import Config, ConfigError
+from heterofem.solver.validation import validate_data
 from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.materials import resolve_materials
 from heterofem.solver.physics.polarization import Polarization

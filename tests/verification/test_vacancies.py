@@ -33,7 +33,8 @@ import ufl
 
 from conftest import build_model, heterofem, read_summary
 from heterofem.solver import units
-from heterofem.solver.config import Config, ConfigError, validate_data
+from heterofem.solver.config import Config, ConfigError
+from heterofem.solver.validation import validate_data
 from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.materials import MaterialError
 from heterofem.solver.run import run_case

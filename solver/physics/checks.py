@@ -2,11 +2,11 @@
 config and from the materials (vacancies, crystallization and deposition, polarization,
 mechanics, lattice misfit, work function, electrons).
 
-They run in the config's one validation pass (:func:`heterofem.solver.config.checks.cross_checks`)
-and name the config or material key to fix. They live here, not in the physics modules,
-because those import the Domain, which imports the config: the config may only import physics
-modules that import no Domain (:mod:`~heterofem.solver.physics.landau`,
-:mod:`~heterofem.solver.physics.deposition`, :mod:`~heterofem.solver.physics.material_keys`).
+They run in the one validation pass (:func:`heterofem.solver.validation.cross_checks`) and
+name the config or material key to fix. They sit in the physics layer, above the config (which
+imports no physics), and read only the physics helpers that import no Domain
+(:mod:`~heterofem.solver.physics.landau`, :mod:`~heterofem.solver.physics.deposition`,
+:mod:`~heterofem.solver.physics.material_keys`).
 """
 
 from __future__ import annotations
