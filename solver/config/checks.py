@@ -9,6 +9,7 @@ one validation pass of :mod:`heterofem.solver.validation`.
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 
 from heterofem.meshes.features import feature_problems
 from heterofem.meshes.geometry import layer_name_problems
