@@ -34,10 +34,11 @@ from heterofem.postprocess.plot import (
     plot_sweep,
     render_map,
 )
+from heterofem.postprocess.surface import plot_surface_potential
 
 __all__ = [
     "Comparison", "Layer", "PlotError", "Reference", "Run", "Sweep", "animate_run",
     "compare_runs", "flat_scalars", "is_root", "is_sweep_dir", "load_run", "load_sweep", "plot",
-    "plot_comparison", "plot_map", "plot_profiles", "plot_run", "plot_sweep", "read_reference",
-    "render_map", "sample_line", "sample_points",
+    "plot_comparison", "plot_map", "plot_profiles", "plot_run", "plot_surface_potential",
+    "plot_sweep", "read_reference", "render_map", "sample_line", "sample_points",
 ]

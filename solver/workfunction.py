@@ -21,7 +21,9 @@ Phi = E_vac - E_F is split into
 
 All from solved fields: the potential is evaluated, never a fitted curve. In 2D/3D the local
 vacuum level along a line (2D) or plane (3D) at ``probe_height_nm`` above the highest surface
-point gives a KPFM-like surface-potential map: ``surface_potential.csv`` (+ a picture).
+point gives a KPFM-like surface-potential map: this module computes the numbers (summary.json
+gets its range), :mod:`heterofem.postprocess.surface` writes them to
+``surface_potential.csv`` and draws ``surface_potential.png``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from heterofem.solver.outputs import write_csv
+from heterofem.postprocess.surface import write_surface_map
 
 
 def top_solid(cfg):
@@ -83,7 +85,9 @@ def work_function(problem, out: Path) -> dict:
 
 
 def _surface_map(domain, phi, w0: float, out: Path) -> dict:
-    """Local vacuum level above the surface along x (2D) or over x-y (3D)."""
+    """Local vacuum level above the surface along x (2D) or over x-y (3D): its range for
+    summary.json; the samples go to ``surface_potential.csv`` and ``.png`` (rank 0 writes
+    them through :func:`heterofem.postprocess.surface.write_surface_map`). Collective."""
     cfg = domain.cfg
     probe = cfg.workfunction.probe_height_nm
     surface = max(b for (_, b), lay in zip(cfg.layer_bounds_nm(), cfg.layers)
@@ -103,34 +107,9 @@ def _surface_map(domain, phi, w0: float, out: Path) -> dict:
     values = domain.evaluate(phi, pts)
     cols["phi_V"] = values
     cols["work_function_eV"] = w0 - values
-    write_csv(out / "surface_potential.csv", cols, domain.comm)
     if domain.comm.rank == 0:
-        _picture(cols, domain.dim, z, out / "surface_potential.png")
+        write_surface_map(out, cols, domain.dim, z)
     wf = np.asarray(cols["work_function_eV"])
     return {"probe_z_nm": z, "min_eV": float(np.nanmin(wf)), "max_eV": float(np.nanmax(wf)),
             "contrast_eV": float(np.nanmax(wf) - np.nanmin(wf))}
 
-
-def _picture(cols, dim: int, z: float, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5 if dim == 2 else 5))
-    if dim == 2:
-        ax.plot(cols["x_nm"], cols["work_function_eV"], color="k")
-        ax.set_xlabel("x [nm]")
-        ax.set_ylabel("local work function [eV]")
-    else:
-        n = int(round(np.sqrt(len(cols["x_nm"]))))
-        img = ax.imshow(np.asarray(cols["work_function_eV"]).reshape(n, n).T, origin="lower",
-                        extent=[cols["x_nm"].min(), cols["x_nm"].max(), cols["y_nm"].min(),
-                                cols["y_nm"].max()], cmap="viridis")
-        fig.colorbar(img, ax=ax, label="local work function [eV]")
-        ax.set_xlabel("x [nm]")
-        ax.set_ylabel("y [nm]")
-    ax.set_title(f"KPFM-like surface potential map at z = {z:.3g} nm")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -1,5 +1,5 @@
-"""The low-temperature epitaxy study (problems/tio2_vo2_growth_study.py) keeps the seed paper's
-findings (Nat. Commun. 11, 1401 (2020)):
+"""The low-temperature epitaxy study (heterofem.studies.tio2_vo2_growth_study) keeps the seed
+paper's findings (Nat. Commun. 11, 1401 (2020)):
 
 - at 150 C on VO2 the epitaxial thickness saturates at 10 +- 3 nm as the film grows on (its
   growth rate late in the run is a small fraction of the deposition rate);
@@ -8,33 +8,23 @@ findings (Nat. Commun. 11, 1401 (2020)):
   the interfacial layer a front sitting at the seed occupies);
 - the template's delta rises as pO2 falls from 24 to 6 mTorr.
 
-Only the 150 C thickness was calibrated (problems/calibrate_tio2_epitaxy.py); the others are
-predictions. The full-length problem runs (about 3 min on 2 cores); the sweep of growth time
-is left to the study script.
+Only the 150 C thickness was calibrated (heterofem.studies.calibrate_tio2_epitaxy, applied from
+studies/calibrated/tio2_epitaxy.toml); the others are predictions. The full-length problem
+runs (about 3 min on 2 cores); the sweep of growth time is left to the study script.
 """
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from conftest import PROBLEMS
-
-
-def _study():
-    spec = importlib.util.spec_from_file_location("growth_study",
-                                                  PROBLEMS / "tio2_vo2_growth_study.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from heterofem.studies.tio2_vo2_growth_study import main as growth_study
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("growth_study")
-    return _study().main(["--out", str(out), "--no-sweep", "--po2-end-s", "950", "--jobs", "2",
-                          "--set", "output.fields=false"])
+    return growth_study(["--out", str(out), "--no-sweep", "--po2-end-s", "950", "--jobs", "2",
+                         "--set", "output.fields=false"])
 
 
 @pytest.mark.slow

@@ -5,10 +5,9 @@ fails here. Fast: configs and materials are read, nothing is solved."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -33,15 +32,8 @@ LEDGERS = {"ruo2": PROBLEMS / "ledgers" / "ruo2_tio2_110_work_function.toml",
 
 
 def _script(name: str):
-    """Import a study script from problems/ (they import each other by module name)."""
-    sys.path.insert(0, str(PROBLEMS))
-    try:
-        spec = importlib.util.spec_from_file_location(name, PROBLEMS / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-    finally:
-        sys.path.remove(str(PROBLEMS))
+    """A study module of heterofem.studies."""
+    return importlib.import_module(f"heterofem.studies.{name}")
 
 
 @pytest.fixture(params=sorted(LEDGERS), scope="module")

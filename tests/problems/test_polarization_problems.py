@@ -1,7 +1,8 @@
 """The RuO2/TiO2(110) polarization problems keep their headline behaviour.
 
-- The calibrated thickness study (problems/ruo2_thickness_series.py with the interface fields
-  fitted by problems/calibrate_ruo2_work_function.py) reproduces the KPFM targets of Jeong et
+- The calibrated thickness study (heterofem.studies.ruo2_thickness_series with the interface
+  fields fitted by heterofem.studies.calibrate_ruo2_work_function, applied from the overlay
+  studies/calibrated/ruo2_work_function.toml) reproduces the KPFM targets of Jeong et
   al. (Nat. Commun. 2026): Phi(1.5 nm) = 4.25 +- 0.15 eV, a peak of 5.40 +- 0.15 eV at 3 to
   4.5 nm, a minimum between 5 and 9 nm, Phi(17.2 nm) = 5.05 +- 0.15 eV, and a polarization-
   induced part above 1 eV at the peak. Phi comes from the solved potential at every thickness.
@@ -11,21 +12,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from conftest import PROBLEMS
 from heterofem.solver.validation import load_config
 from heterofem.solver.dolfinx_env import MPI
 from heterofem.solver.run import run_case
-
-
-def _series():
-    spec = importlib.util.spec_from_file_location("series", PROBLEMS / "ruo2_thickness_series.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from heterofem.studies import REPORTS
+from heterofem.studies import calibrate_ruo2_work_function as calibration
+from heterofem.studies import ruo2_thickness_series as series
+from heterofem.studies.overlay import overrides
 
 
 def test_trilayer_mirror_symmetric_interfacial_polarization(tmp_path):
@@ -45,7 +41,7 @@ def test_trilayer_mirror_symmetric_interfacial_polarization(tmp_path):
 
 
 def test_calibrated_thickness_study_reproduces_the_kpfm_targets(tmp_path):
-    rows = {r["thickness_nm"]: r for r in _series().main(
+    rows = {r["thickness_nm"]: r for r in series.main(
         ["--out", str(tmp_path), "--no-trilayer", "--thickness",
          "1.5", "3.5", "4.0", "5.0", "7.0", "9.0", "17.2"])}
     phi = {t: r["work_function_eV"] for t, r in rows.items()}
@@ -73,25 +69,15 @@ def test_calibrated_thickness_study_reproduces_the_kpfm_targets(tmp_path):
 
 def test_calibration_report_has_interior_fit():
     """The committed calibration: both interface fields inside their bounds, with their
-    uncertainties, written to the problem file."""
+    uncertainties, written to the calibration overlay the study applies over the problem
+    file (studies/calibrated/ruo2_work_function.toml; the problem file is a read-only input)."""
     import json
 
-    calib = _calibration()
-    result = json.loads((PROBLEMS / "reports" / "ruo2_work_function_calibration.json").read_text())
-    for name, _, _, lo, hi in calib.PARAMETERS:
+    result = json.loads((REPORTS / "ruo2_work_function_calibration.json").read_text())
+    for name, _, _, lo, hi in calibration.PARAMETERS:
         p = result["parameters"][name]
         assert lo < p["value"] < hi and 0 < p["std"] < 0.5 * (hi - lo), name
         assert abs(p["value"] - lo) > 3 * p["std"] and abs(hi - p["value"]) > 3 * p["std"], name
-    text = (PROBLEMS / "ruo2_tio2_110_polar_1d.toml").read_text()
-    assert f"h_interface_V = {result['parameters']['h_interface_V']['value']:.4g}" in text
-
-
-def _calibration():
-    import sys
-
-    sys.path.insert(0, str(PROBLEMS))
-    spec = importlib.util.spec_from_file_location(
-        "calib", PROBLEMS / "calibrate_ruo2_work_function.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    applied = overrides(series.CONFIG, series.OVERLAY)['boundary."substrate/film".polar_bias_V']
+    assert f"h_interface_V = {applied:.4g}" \
+        == f"h_interface_V = {result['parameters']['h_interface_V']['value']:.4g}"

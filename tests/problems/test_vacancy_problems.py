@@ -5,24 +5,15 @@ vacancy is lost (the bottom is blocking, the top's exchange negligible at 150 C)
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from conftest import PROBLEMS
-
-
-def _series():
-    spec = importlib.util.spec_from_file_location("po2_series", PROBLEMS / "tio2_vo2_po2_series.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from heterofem.studies.tio2_vo2_po2_series import main as po2_series
 
 
 @pytest.mark.slow
 def test_po2_series_directional_transfer(tmp_path):
-    rows = _series().main(["--out", str(tmp_path), "--set", "mesh.size_nm=0.5",
-                           "--set", "time.end_s=600", "--set", "time.output_times_s=[60.0]"])
+    rows = po2_series(["--out", str(tmp_path), "--set", "mesh.size_nm=0.5",
+                       "--set", "time.end_s=600", "--set", "time.output_times_s=[60.0]"])
     by_p = {r["pO2_mTorr"]: r for r in rows}
     for r in rows:
         assert r["oxygen_into_film_m2"] > 1e18  # O atoms per m^2 moved up into the film

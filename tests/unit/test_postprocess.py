@@ -106,6 +106,47 @@ def test_load_run_reads_summary_profiles_config_and_fields(runs):
     assert spans["film"][1] == pytest.approx(28.6, abs=1e-6)
 
 
+def test_layer_spans_from_the_summary_or_from_the_fields(runs, tmp_path):
+    """The solver writes the interface heights on the profile line to summary.json; a run
+    directory without them (written before) gets the same spans from the fields' layer_id."""
+    run = load_run(runs["2d"])
+    assert run.summary["interfaces"]["film/gap"] == {"z_nm": pytest.approx(28.6),
+                                                     "below": "film", "above": "gap"}
+    old = tmp_path / "old"
+    shutil.copytree(runs["2d"], old)
+    summary = json.loads((old / "summary.json").read_text())
+    del summary["interfaces"]
+    (old / "summary.json").write_text(json.dumps(summary))
+    new, bisected = run.layer_spans, load_run(old).layer_spans
+    assert [lay.name for lay, _, _ in new] == [lay.name for lay, _, _ in bisected]
+    for (_, a0, b0), (_, a1, b1) in zip(new, bisected):
+        assert (a0, b0) == pytest.approx((a1, b1), abs=1e-6)
+
+
+def test_split_modules_keep_every_name_importable():
+    """api.py and plot.py were split into modules (files, rundir, compare, sweep; drawing,
+    lines, maps, animation, surface); the names they held import from them as before."""
+    import importlib
+
+    import heterofem.postprocess as pp
+
+    # (heterofem.postprocess.plot, the attribute, is the function plot: import the modules)
+    api = importlib.import_module("heterofem.postprocess.api")
+    plot = importlib.import_module("heterofem.postprocess.plot")
+
+    for name in ("Comparison", "Layer", "PlotError", "Reference", "Run", "Sweep", "compare_runs",
+                 "flat_scalars", "is_root", "is_sweep_dir", "load_run", "load_sweep",
+                 "pieces_of", "problem_references", "quiet_vtk", "read_csv_columns",
+                 "read_reference", "sample_line", "sample_points", "unit_of"):
+        assert getattr(api, name) is not None, name
+    for name in plot.__all__ + ["layer_colours", "profile_columns", "write_animation",
+                                "LINE_FORMATS", "MAP_FORMATS", "ANIMATION_DEFAULTS"]:
+        assert getattr(plot, name) is not None, name
+    for name in pp.__all__:
+        assert getattr(pp, name) is not None, name
+    assert plot.PlotError is api.PlotError is pp.PlotError
+
+
 def test_sample_line_reproduces_profiles_csv(runs):
     run = load_run(runs["2d"])
     z = run.profiles["z_nm"]

@@ -17,6 +17,7 @@ import csv
 import numpy as np
 import pytest
 
+from conftest import PROBLEMS
 from heterofem.solver.config import Config
 from heterofem.solver.dolfinx_env import MPI
 from heterofem.solver.run import run_case
@@ -101,3 +102,32 @@ def test_metal_screens_over_the_thomas_fermi_length(tmp_path):
     inside = (z > 6.0 - 4 * lam) & (z < 6.0 - 0.5 * lam)
     slope = np.polyfit(6.0 - z[inside], np.log(phi[inside]), 1)[0]
     assert -1.0 / slope == pytest.approx(lam, rel=1e-2)
+
+
+def test_surface_map_numbers_from_the_solver_files_from_postprocess(tmp_path):
+    """A 2D run with a work function: the solver computes the KPFM-like map (its range in
+    summary.json); heterofem.postprocess.surface writes surface_potential.csv and .png from
+    those numbers, and redraws the picture from the CSV."""
+    from heterofem import Simulation
+    from heterofem.postprocess import load_run
+    from heterofem.postprocess.surface import plot_surface_potential
+
+    sim = Simulation.from_toml(PROBLEMS / "ruo2_tio2_110_island_2d.toml",
+                               set={"mesh.size_nm": 1.0})
+    run_dir = tmp_path / "island"
+    sim.run(run_dir)
+    surface = sim.summary["work_function"]["surface_map"]
+    with open(run_dir / "surface_potential.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["x_nm", "phi_V", "work_function_eV"] and len(rows) == 201
+    wf = np.array([float(r["work_function_eV"]) for r in rows])
+    assert wf.min() == pytest.approx(surface["min_eV"], rel=1e-11)
+    assert wf.max() == pytest.approx(surface["max_eV"], rel=1e-11)
+    assert surface["contrast_eV"] > 0  # the island shows in the map
+    assert (run_dir / "surface_potential.png").stat().st_size > 1000
+    redrawn = plot_surface_potential(run_dir, tmp_path / "again.png")
+    assert redrawn.stat().st_size > 1000
+    # the solver wrote the interface heights on the profile line: the island lifts film/gap
+    assert sim.summary["interfaces"]["film/gap"]["z_nm"] == pytest.approx(12.0)
+    spans = {lay.name: (a, b) for lay, a, b in load_run(run_dir).layer_spans}
+    assert spans["film"] == pytest.approx((8.0, 12.0))

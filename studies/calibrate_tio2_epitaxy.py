@@ -12,14 +12,16 @@ comes out of the solved fields: nothing is fitted as a curve). scipy's least_squ
 fit; the 1-sigma uncertainty comes from its Jacobian with sigma = 3 nm on the measured
 thickness (the seed gives "about 10 nm").
 
-The fitted value is written into solver/materials/TiO2_amorphous.toml and a report into
-problems/reports/tio2_epitaxy_calibration.{md,json}. The bare-TiO2 control, the 300 C run and
-the pO2 series are not part of this fit (problems/tio2_vo2_growth_study.py); several database
+The fitted value is written into the overlay studies/calibrated/tio2_epitaxy.toml (the
+material database and the problem files are inputs and stay as they are; the growth study
+applies the overlay to its configs) and a report into
+studies/reports/tio2_epitaxy_calibration.{md,json}. The bare-TiO2 control, the 300 C run and
+the pO2 series are not part of this fit (heterofem.studies.tio2_vo2_growth_study); several database
 values they rest on were set by hand with the paper's observations in view, which the study's
 parameter ledger (problems/ledgers/tio2_vo2_growth.toml) counts as fitted; the report prints
 its counts.
 
-    .venv/bin/python problems/calibrate_tio2_epitaxy.py [--dry-run] [--x0 3.1]
+    .venv/bin/python -m heterofem.studies.calibrate_tio2_epitaxy [--dry-run] [--x0 3.1]
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -36,13 +37,14 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import least_squares
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-CONFIG = HERE / "tio2_vo2_tio2_001_growth_1d.toml"
-MATERIAL = ROOT / "solver" / "materials" / "TiO2_amorphous.toml"
-REPORT = HERE / "reports" / "tio2_epitaxy_calibration"
-sys.path.insert(0, str(HERE))
-import tio2_vo2_growth_study as study  # noqa: E402
+from heterofem.studies import REPORTS, ROOT
+from heterofem.studies import tio2_vo2_growth_study as study
+from heterofem.studies.overlay import write_overlay
+
+CONFIG = study.GROWTH
+REPORT = REPORTS / "tio2_epitaxy_calibration"
+#: the overlay the fit writes (studies/calibrated/<OVERLAY>.toml), applied by the growth study
+OVERLAY = study.OVERLAY
 
 LEDGER = study.LEDGER
 KEY = "vacancy_formation_energy"
@@ -63,15 +65,17 @@ def epitaxial_thickness(e_am: float, workdir: Path, log: list) -> float:
     return thick
 
 
-def write_material(value: float, sigma: float) -> None:
-    text = MATERIAL.read_text()
-    line = re.search(rf"^{KEY} = .*$", text, flags=re.M)
-    new = re.sub(r"value = [-+0-9.eE]+", f"value = {value:.4f}", line.group(0), count=1)
-    new = re.sub(r'note = "[^"]*"', (
-        f'note = "calibrated by problems/calibrate_tio2_epitaxy.py to the 10 nm epitaxial '
-        f'thickness at 150 C: {value:.4f} +- {sigma:.4f} eV (1 sigma for +-3 nm); the offset to '
-        f'the crystal (TiO2.toml, 3.2 eV) sets how many vacancies the crystal keeps"'), new)
-    MATERIAL.write_text(text.replace(line.group(0), new))
+def write_values(value: float, sigma: float, date: str | None = None) -> Path:
+    """Write the fitted E_f (rounded to 4 decimals, as the database carries it) to the overlay
+    studies/calibrated/tio2_epitaxy.toml, for every config of the growth study."""
+    key = f"materials.TiO2_amorphous.{KEY}"
+    return write_overlay(
+        OVERLAY, study=__name__, report=REPORT.with_suffix(".md"),
+        parameters={f"TiO2_amorphous.{KEY}": {"value": value, "std": sigma}},
+        configs={config.stem: {key: round(value, 4)} for config in study.CONFIGS},
+        note="vacancy formation energy of the amorphous TiO2 [eV], fitted to the 10 nm "
+             "epitaxial thickness at 150 C; the offset to the crystal (TiO2.toml, 3.2 eV) sets "
+             "how many vacancies the crystal keeps", date=date)
 
 
 def ledger_paragraph() -> str:
@@ -118,12 +122,12 @@ def main(argv: list[str] | None = None) -> dict:
           f"{result['residual_nm']:.3f} nm, {len(log)} runs")
     if args.dry_run:
         return result
-    write_material(value, sigma)
+    write_values(value, sigma, result["date"])
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     rows = "\n".join(f"| {e['E_f_amorphous_eV']:.5f} | {e['epitaxial_thickness_nm']:.3f} |"
                      for e in log)
-    REPORT.with_suffix(".md").write_text(f"""# Calibration: TiO2 epitaxy on VO2 (problems/calibrate_tio2_epitaxy.py)
+    REPORT.with_suffix(".md").write_text(f"""# Calibration: TiO2 epitaxy on VO2 (heterofem.studies.calibrate_tio2_epitaxy)
 
 Run on {result['date']}. **1 parameter fitted to 1 measured number.**
 
@@ -135,7 +139,7 @@ Run on {result['date']}. **1 parameter fitted to 1 measured number.**
 - Result: **{value:.4f} +- {sigma:.4f} eV** (1 sigma for +-3 nm; dL/dE =
   {result['dL_dE_nm_per_eV']:.1f} nm/eV), residual {result['residual_nm']:.3f} nm,
   {'AT A BOUND' if at_bound else 'inside the bounds'} {BOUNDS_EV}.
-- Not part of this fit (see problems/tio2_vo2_growth_study.py): the 300 C linear growth,
+- Not part of this fit (see heterofem.studies.tio2_vo2_growth_study): the 300 C linear growth,
   the amorphous bare-TiO2 control, the template's delta against pO2.
 - {ledger_paragraph()}
 

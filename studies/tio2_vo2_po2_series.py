@@ -4,7 +4,7 @@ Runs problems/tio2_vo2_tio2_001_vacancies_1d.toml three times (the film's initia
 follows pO2 as delta_ref (pO2/p_ref)^(-1/6)) and writes results/po2_series/table.csv: the
 oxygen moved from the template into the film, and the template's and film's mean delta.
 
-    .venv/bin/python problems/tio2_vo2_po2_series.py [--out DIR] [--set key=value ...]
+    .venv/bin/python -m heterofem.studies.tio2_vo2_po2_series [--out DIR] [--set key=value ...]
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-CONFIG = HERE / "tio2_vo2_tio2_001_vacancies_1d.toml"
+from heterofem.studies import PROBLEMS
+
+CONFIG = PROBLEMS / "tio2_vo2_tio2_001_vacancies_1d.toml"
 PRESSURES_MTORR = (6.0, 12.0, 24.0)
 DELTA_REF, P_REF_MTORR, EXPONENT = 0.03, 12.0, -1.0 / 6.0
 

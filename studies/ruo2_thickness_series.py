@@ -1,7 +1,9 @@
 """RuO2/TiO2(110): work function, interfacial polarization and residual strain against thickness.
 
-Runs problems/ruo2_tio2_110_polar_1d.toml (calibrated by problems/calibrate_ruo2_work_function.py)
-for each RuO2 thickness, in turn and in this process, and writes to the output directory
+Runs problems/ruo2_tio2_110_polar_1d.toml with the calibrated interface fields of
+studies/calibrated/ruo2_work_function.toml (written by
+heterofem.studies.calibrate_ruo2_work_function) for each RuO2 thickness, in turn and in this
+process, through the Python API (heterofem.Simulation), and writes to the output directory
 (default results/ruo2_series):
 
 - table.csv: thickness, the work function Phi = E_vac - E_F and its parts (intrinsic RuO2(110)
@@ -11,8 +13,8 @@ for each RuO2 thickness, in turn and in this process, and writes to the output d
 - work_function.png: Phi against thickness with the paper's KPFM points
   (problems/reference/ruo2_tio2_110_work_function.csv) and the polarization-induced part;
 - trilayer.json: the TiO2/RuO2/TiO2 trilayer's interfacial polarization at both interfaces
-  (problems/tio2_ruo2_tio2_110_trilayer_1d.toml; its upper interface's sign is typed, see the
-  ledger);
+  (problems/tio2_ruo2_tio2_110_trilayer_1d.toml, with the same overlay; its upper
+  interface's sign is typed, see the ledger);
 - ledger.json: the counts of the study's parameter ledger
   (problems/ledgers/ruo2_tio2_110_work_function.toml: literature, derived, fitted, chosen),
   also printed;
@@ -20,8 +22,8 @@ for each RuO2 thickness, in turn and in this process, and writes to the output d
 
 Every Phi comes from the solved potential in the vacuum above the film.
 
-    .venv/bin/python problems/ruo2_thickness_series.py [--out DIR] [--thickness 1.5 3.5 ...]
-                                                       [--set key=value ...] [--no-trilayer]
+    .venv/bin/python -m heterofem.studies.ruo2_thickness_series [--out DIR]
+        [--thickness 1.5 3.5 ...] [--set key=value ...] [--no-trilayer]
 
 It runs under ``mpirun -n N`` too (each case on all ranks).
 """
@@ -34,24 +36,33 @@ import json
 import logging
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-CONFIG = HERE / "ruo2_tio2_110_polar_1d.toml"
-TRILAYER = HERE / "tio2_ruo2_tio2_110_trilayer_1d.toml"
-REFERENCE = HERE / "reference" / "ruo2_tio2_110_work_function.csv"
-LEDGER = HERE / "ledgers" / "ruo2_tio2_110_work_function.toml"
+from heterofem.studies import LEDGERS, PROBLEMS, REFERENCE
+from heterofem.studies import overlay
+
+CONFIG = PROBLEMS / "ruo2_tio2_110_polar_1d.toml"
+TRILAYER = PROBLEMS / "tio2_ruo2_tio2_110_trilayer_1d.toml"
+REFERENCE_CSV = REFERENCE / "ruo2_tio2_110_work_function.csv"
+LEDGER = LEDGERS / "ruo2_tio2_110_work_function.toml"
+#: the calibration overlay the series applies (heterofem.studies.overlay)
+OVERLAY = "ruo2_work_function"
 THICKNESSES_NM = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 8.0, 9.0, 10.0,
                   12.0, 14.0, 17.2)
 
 
+def _solve(config: Path, out: Path, sets: list[str], comm=None) -> dict:
+    """Run ``config`` through the Python API with the calibration overlay, then ``sets``
+    (``--set`` strings, applied last: a fit's trial values win); returns the summary."""
+    from heterofem import Simulation
+    from heterofem.solver.simulation import override_strings
+
+    sim = Simulation.from_toml(
+        config, set=override_strings(overlay.overrides(config, OVERLAY)) + list(sets))
+    return sim.run(out, overwrite=True, comm=comm, check=False).summary
+
+
 def run_thickness(t_nm: float, out: Path, overrides: list[str] = (), comm=None) -> dict:
     """Solve the RuO2 film of thickness t_nm; returns one row of the table."""
-    from heterofem.solver.validation import load_config
-    from heterofem.solver.dolfinx_env import MPI
-    from heterofem.solver.run import run_case
-
-    cfg = load_config(CONFIG, [f"layers.film.thickness_nm={t_nm}", *overrides])
-    summary = run_case(cfg, out, comm or MPI.COMM_WORLD, overwrite=True)
-    return row(t_nm, summary)
+    return row(t_nm, _solve(CONFIG, out, [f"layers.film.thickness_nm={t_nm}", *overrides], comm))
 
 
 def row(t_nm: float, summary: dict) -> dict:
@@ -79,18 +90,14 @@ def row(t_nm: float, summary: dict) -> dict:
 
 
 def reference_points() -> list[tuple[float, float]]:
-    lines = REFERENCE.read_text().splitlines()
+    lines = REFERENCE_CSV.read_text().splitlines()
     data = [line for line in lines if line and not line.startswith("#")][1:]  # past "x,y"
     return [tuple(float(v) for v in line.split(",")) for line in data]
 
 
 def trilayer(out: Path, overrides: list[str] = ()) -> dict:
     """The trilayer's interfacial polarization (a prediction with the calibrated data)."""
-    from heterofem.solver.validation import load_config
-    from heterofem.solver.dolfinx_env import MPI
-    from heterofem.solver.run import run_case
-
-    summary = run_case(load_config(TRILAYER, list(overrides)), out, MPI.COMM_WORLD, overwrite=True)
+    summary = _solve(TRILAYER, out, list(overrides))
     pol = summary["polarization"]
     return {
         "P_lower_interface_C_m2": pol["interfaces"]["buffer/film"]["P_C_m2"],

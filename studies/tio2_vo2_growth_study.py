@@ -1,6 +1,8 @@
 """The low-temperature epitaxy study of the TiO2/VO2 paper (Nat. Commun. 11, 1401 (2020)).
 
-Runs problems/tio2_vo2_tio2_001_growth_1d.toml and its bare-TiO2 control:
+Runs problems/tio2_vo2_tio2_001_growth_1d.toml and its bare-TiO2 control, with the calibrated
+vacancy formation energy of the amorphous film (studies/calibrated/tio2_epitaxy.toml, written by
+heterofem.studies.calibrate_tio2_epitaxy) applied over them:
 
 - on VO2 at 150 C and 300 C (12 mTorr): the epitaxial thickness against growth time;
 - on VO2 at 150 C under 6, 12 and 24 mTorr: the template's delta (oxygen it gave up);
@@ -13,7 +15,7 @@ trend: saturation near 10 nm at 150 C, linear growth at 300 C) and DIR/checks.js
 claims of the study evaluated on the runs, with the counts of the study's parameter ledger
 (problems/ledgers/tio2_vo2_growth.toml: literature, derived, fitted, chosen), also printed.
 
-    .venv/bin/python problems/tio2_vo2_growth_study.py [--out DIR] [--jobs 2] [--no-sweep]
+    .venv/bin/python -m heterofem.studies.tio2_vo2_growth_study [--out DIR] [--jobs 2] [--no-sweep]
         [--po2-end-s 3800] [--set key=value ...]
 """
 
@@ -30,10 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-GROWTH = HERE / "tio2_vo2_tio2_001_growth_1d.toml"
-BARE = HERE / "tio2_tio2_001_growth_bare_1d.toml"
-LEDGER = HERE / "ledgers" / "tio2_vo2_growth.toml"
+from heterofem.studies import LEDGERS, PROBLEMS
+from heterofem.studies.overlay import set_args
+
+GROWTH = PROBLEMS / "tio2_vo2_tio2_001_growth_1d.toml"
+BARE = PROBLEMS / "tio2_tio2_001_growth_bare_1d.toml"
+#: the study's configs (the calibration overlay holds a value for each)
+CONFIGS = (GROWTH, BARE)
+LEDGER = LEDGERS / "tio2_vo2_growth.toml"
+#: the calibration overlay the study applies (heterofem.studies.overlay)
+OVERLAY = "tio2_epitaxy"
 T150, T300 = 423.15, 573.15
 SWEEP_TIMES_S = (950.0, 1900.0, 2850.0, 3800.0)
 
@@ -55,9 +63,12 @@ def cases(po2_end_s: float) -> dict[str, tuple[Path, list[str]]]:
 
 
 def run_case(name: str, config: Path, sets: list[str], out: Path) -> Path:
+    """``heterofem run`` of one case in a subprocess (the cases run in parallel): the
+    calibration overlay first, then the case's ``sets``."""
     run_dir = out / name
     cmd = [sys.executable, "-m", "heterofem.solver.cli", "--log-level", "warning", "run",
-           str(config), "--out", str(run_dir), "--overwrite", "--set", f'run.name="{name}"']
+           str(config), "--out", str(run_dir), "--overwrite", *set_args(config, OVERLAY),
+           "--set", f'run.name="{name}"']
     for s in sets:
         cmd += ["--set", s]
     subprocess.run(cmd, check=True)
@@ -75,7 +86,7 @@ def run_sweep(out: Path, overrides: list[str]) -> list[dict]:
     sweep_dir = out / "sweep"
     mpirun = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
     cmd = [sys.executable, "-m", "heterofem.solver.cli", "--log-level", "warning", "sweep",
-           str(GROWTH), "--out", str(sweep_dir),
+           str(GROWTH), "--out", str(sweep_dir), *set_args(GROWTH, OVERLAY),
            "--param", f"time.end_s=[{', '.join(str(t) for t in SWEEP_TIMES_S)}]",
            "--param", f"run.temperature_K=[{T150}, {T300}]",
            "--set", "time.output_times_s=[]", "--set", "output.fields=false"]

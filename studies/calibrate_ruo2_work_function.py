@@ -28,11 +28,13 @@ After the fit it runs the trilayer and the 3.5 nm film once more and reports the
 polarization and polar displacement next to the ptychography value (~9 pm plane average, 17.4
 pm locally): a check, nothing of it is fitted.
 
-Writes the fitted values into the problem files (the lines tagged ``# calibrated``: the
-thickness-series config and the trilayer, whose interfacial polarization is then a prediction),
-and a report problems/reports/ruo2_work_function_calibration.md (+ .json).
+Writes the fitted values into the overlay studies/calibrated/ruo2_work_function.toml (the
+problem files are inputs and stay as they are): the interface fields of the thickness-series
+config and of the trilayer (whose interfacial polarization is then a prediction), which
+heterofem.studies.ruo2_thickness_series applies; and a report
+studies/reports/ruo2_work_function_calibration.md (+ .json).
 
-    .venv/bin/python problems/calibrate_ruo2_work_function.py [--no-write] [--max-nfev N]
+    .venv/bin/python -m heterofem.studies.calibrate_ruo2_work_function [--no-write] [--max-nfev N]
 
 About 1 s per heterofem run; a fit takes 20-40 runs.
 """
@@ -43,19 +45,17 @@ import argparse
 import datetime
 import json
 import logging
-import re
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import ruo2_thickness_series as series  # noqa: E402
+from heterofem.studies import REPORTS
+from heterofem.studies import ruo2_thickness_series as series
+from heterofem.studies.overlay import write_overlay
 
-REPORT = HERE / "reports" / "ruo2_work_function_calibration.md"
+REPORT = REPORTS / "ruo2_work_function_calibration.md"
 SIGMA_EV = 0.05
 #: ptychography, TiO2/RuO2/TiO2: out-of-plane polar displacement averaged over an atomic plane
 #: (up to ~9 pm; 17.4 pm locally), Jeong et al., Nat. Commun. 2026, Fig. 1d
@@ -66,7 +66,9 @@ PARAMETERS = (
     ("h_surface_V", "film/gap", -2.0, -20.0, 0.0),
 )
 LEDGER = series.LEDGER
-#: files whose ``polar_bias_V = ... # calibrated`` lines the fit rewrites: {file: {facet: param}}
+#: the overlay the fit writes (studies/calibrated/<OVERLAY>.toml), applied by the series
+OVERLAY = series.OVERLAY
+#: the configs whose facets get a fitted field: {config: {facet: param, "-param": its opposite}}
 TARGET_FILES = {
     series.CONFIG: {"substrate/film": "h_interface_V", "film/gap": "h_surface_V"},
     series.TRILAYER: {"buffer/film": "h_interface_V", "film/cap": "-h_interface_V"},
@@ -136,24 +138,31 @@ def predictions(result: dict) -> dict:
             "trilayer": tri, "measured_displacement_pm": MEASURED_PM}
 
 
-def write_values(result: dict) -> None:
+def overlay_configs(result: dict) -> dict[str, dict[str, float]]:
+    """The overlay's ``[configs]``: each target facet's ``polar_bias_V`` at the fitted value,
+    rounded to 4 significant digits (the precision the problem files have carried)."""
     values = {k: v["value"] for k, v in result["parameters"].items()}
-    errors = {k: v["std"] for k, v in result["parameters"].items()}
+    configs = {}
     for path, facets in TARGET_FILES.items():
-        text = path.read_text()
+        table = {}
         for facet, key in facets.items():
             sign = -1.0 if key.startswith("-") else 1.0
-            key = key.lstrip("-")
-            pattern = re.compile(r'(\[boundary\."' + re.escape(facet)
-                                 + r'"\][^\[]*?polar_bias_V = )[-+0-9.eE]+( *# calibrated)[^\n]*')
-            new, n = pattern.subn(
-                lambda m: f"{m.group(1)}{sign * values[key]:.4g}{m.group(2)}: "
-                          f"{key} = {values[key]:.4g} +- {errors[key]:.2g} V "
-                          f"(calibrate_ruo2_work_function.py)", text)
-            if n != 1:
-                raise RuntimeError(f"{path.name}: no tagged polar_bias_V line for {facet!r}")
-            text = new
-        path.write_text(text)
+            table[f'boundary."{facet}".polar_bias_V'] = float(
+                f"{sign * values[key.lstrip('-')]:.4g}")
+        configs[path.stem] = table
+    return configs
+
+
+def write_values(result: dict) -> Path:
+    """Write the fitted fields to the overlay studies/calibrated/ruo2_work_function.toml
+    (``result``: what :func:`fit` returns; its ``date``, when given, is the fit's)."""
+    return write_overlay(
+        OVERLAY, study=__name__, report=REPORT,
+        parameters={k: {"value": v["value"], "std": v["std"]}
+                    for k, v in result["parameters"].items()},
+        configs=overlay_configs(result),
+        note="interface fields h_i, h_s of RuO2 on TiO2(110) fitted to the KPFM work function",
+        date=result.get("date"))
 
 
 def ledger_paragraph() -> str:
@@ -163,6 +172,34 @@ def ledger_paragraph() -> str:
     return markdown(load_ledger(LEDGER), f"problems/ledgers/{LEDGER.name}")
 
 
+def _prediction_lines(pred: dict | None) -> list[str]:
+    """The report's lines on the interfacial polarization at the fitted values (film and
+    trilayer, against ptychography); none without predictions."""
+    if not pred:
+        return []
+    f, tr = pred["film_3.5nm"], pred["trilayer"]
+    return [
+        "",
+        "Interfacial polarization at the fitted values (not fitted; displacement u = P Omega / "
+        "(Z* e), Z* = 6 for RuO2, 7 for TiO2):",
+        "",
+        "| structure | P buried interface [C/m^2] | P surface/upper [C/m^2] | max displacement [pm] |",
+        "|---|---|---|---|",
+        f"| RuO2 3.5 nm on TiO2(110) | {f['P_interface_C_m2']:.3f} | {f['P_surface_C_m2']:.3f} "
+        f"| {f['max_displacement_pm']:.1f} |",
+        f"| TiO2/RuO2 3.8 nm/TiO2 (ptychography stack) | {tr['P_lower_interface_C_m2']:.3f} | "
+        f"{tr['P_upper_interface_C_m2']:.3f} | {tr['max_displacement_pm']:.1f} |",
+        "",
+        f"Measured (ptychography, trilayer): ~{pred['measured_displacement_pm']:g} pm averaged "
+        "over an atomic plane, 17.4 pm locally; the predicted trilayer displacement is "
+        f"{tr['max_displacement_pm'] / pred['measured_displacement_pm']:.2f} x the plane "
+        "average. The surface dipole gives the polarization-induced part "
+        f"{f['wf_polarization_eV']:.3f} eV at 3.5 nm with |P_surface| = "
+        f"{abs(f['P_surface_C_m2']):.3f} C/m^2: Delta Phi ~ |P_s| d / (eps0 eps_inf) with the "
+        "effective dipole thickness d = screening_length = 0.3 nm and eps_inf = 5.",
+    ]
+
+
 def write_report(result: dict) -> None:
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
@@ -170,7 +207,7 @@ def write_report(result: dict) -> None:
     lines = [
         "# Calibration: RuO2/TiO2(110) work function against thickness",
         "",
-        f"Written by `problems/calibrate_ruo2_work_function.py` on "
+        f"Written by `heterofem.studies.calibrate_ruo2_work_function` on "
         f"{datetime.date.today().isoformat()}; rerun it to reproduce.",
         "",
         f"**{len(pars)} parameters fitted to {len(result['points'])} measured points** "
@@ -192,29 +229,7 @@ def write_report(result: dict) -> None:
     lines += ["", "Bounds: " + ", ".join(f"{n} in {bounds[n]}" for n in pars) + ". "
               + (f"**At a bound: {', '.join(at_bound)}** (the fit is not interior)."
                  if at_bound else "Both fitted values are interior.")]
-    pred = result.get("predictions")
-    if pred:
-        f, tr = pred["film_3.5nm"], pred["trilayer"]
-        lines += [
-            "",
-            "Interfacial polarization at the fitted values (not fitted; displacement u = P Omega / "
-            "(Z* e), Z* = 6 for RuO2, 7 for TiO2):",
-            "",
-            "| structure | P buried interface [C/m^2] | P surface/upper [C/m^2] | max displacement [pm] |",
-            "|---|---|---|---|",
-            f"| RuO2 3.5 nm on TiO2(110) | {f['P_interface_C_m2']:.3f} | {f['P_surface_C_m2']:.3f} "
-            f"| {f['max_displacement_pm']:.1f} |",
-            f"| TiO2/RuO2 3.8 nm/TiO2 (ptychography stack) | {tr['P_lower_interface_C_m2']:.3f} | "
-            f"{tr['P_upper_interface_C_m2']:.3f} | {tr['max_displacement_pm']:.1f} |",
-            "",
-            f"Measured (ptychography, trilayer): ~{pred['measured_displacement_pm']:g} pm averaged "
-            "over an atomic plane, 17.4 pm locally; the predicted trilayer displacement is "
-            f"{tr['max_displacement_pm'] / pred['measured_displacement_pm']:.2f} x the plane "
-            "average. The surface dipole gives the polarization-induced part "
-            f"{f['wf_polarization_eV']:.3f} eV at 3.5 nm with |P_surface| = "
-            f"{abs(f['P_surface_C_m2']):.3f} C/m^2: Delta Phi ~ |P_s| d / (eps0 eps_inf) with the "
-            "effective dipole thickness d = screening_length = 0.3 nm and eps_inf = 5.",
-        ]
+    lines += _prediction_lines(result.get("predictions"))
     lines += [
         "",
         f"Uncertainties: sigma^2 (J^T J)^-1 from the Jacobian at the optimum, with an assumed "
@@ -246,7 +261,7 @@ def write_report(result: dict) -> None:
         "set in the two problem files. The 17.2 nm point constrains the baseline, not the fields "
         "(the film is relaxed there).",
         "",
-        "Not fitted, checked by `problems/ruo2_thickness_series.py` and "
+        "Not fitted, checked by `heterofem.studies.ruo2_thickness_series` and "
         "`tests/problems/test_polarization_problems.py`: the peak (5.40 +- 0.15 eV at 3-4.5 "
         "nm), the minimum between 5 and 9 nm, the polarization-induced part above 1 eV at the "
         "peak, and the trilayer's interfacial polarization (a prediction).",
@@ -266,10 +281,9 @@ def main(argv: list[str] | None = None) -> dict:
     result["ledger"] = series.ledger_summary()
     print(json.dumps(result, indent=2))
     if not args.no_write:
-        write_values(result)
+        path = write_values(result)
         write_report(result)
-        print(f"wrote {REPORT} and the calibrated lines of "
-              + ", ".join(p.name for p in TARGET_FILES))
+        print(f"wrote {REPORT} and {path}")
     return result
 
 
