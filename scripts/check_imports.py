@@ -22,7 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 #: folder in the repository -> subpackage of heterofem ("" is the package itself)
-LAYOUT = {"heterofem": "", "solver": "solver", "meshes": "meshes", "postprocess": "postprocess"}
+LAYOUT = {"heterofem": "", "solver": "solver", "meshes": "meshes", "postprocess": "postprocess",
+          "studies": "studies"}
 
 
 def assemble(target: Path) -> Path:

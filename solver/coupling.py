@@ -20,6 +20,9 @@ here are re-exported:
 from __future__ import annotations
 
 import logging
+import operator
+from collections.abc import Iterable
+from functools import reduce
 
 import basix.ufl
 import numpy as np
@@ -42,43 +45,27 @@ from heterofem.solver.petsc_policy import (
     solver_options,
 )
 from heterofem.solver.physics.base import History, Physics
+from heterofem.solver.physics.registry import build_physics
 
 __all__ = [
     "DEFAULT_PETSC_OPTIONS", "GAMG_CHEBYSHEV_ESTEIG", "OPTION_USE_OBSERVERS", "PREFIX",
-    "CoupledProblem", "SolveError", "active_physics", "petsc_options_set",
+    "CoupledProblem", "SolveError", "active_physics", "continuation_dt", "petsc_options_set",
 ]
 
 log = logging.getLogger("heterofem")
 
 
-def active_physics(domain: Domain) -> list[Physics]:
-    """The physics modules the config switches on, in coupling order."""
-    from heterofem.solver.physics.electrostatics import Electrostatics
-    from heterofem.solver.physics.polarization import Polarization
-    from heterofem.solver.physics.vacancies import Vacancies
+def active_physics(domain: Domain, extra: Iterable[str] = ()) -> list[Physics]:
+    """The physics modules the config switches on (plus the registered switches in
+    ``extra``), coupled through named quantities, in the registry's order
+    (:func:`heterofem.solver.physics.registry.build_physics`)."""
+    return build_physics(domain, extra)
 
-    modules: list[Physics] = []
-    if domain.cfg.physics.electrostatics:
-        modules.append(Electrostatics(domain))
-    if domain.cfg.physics.vacancies:
-        vac = Vacancies(domain)
-        modules[0].extra_charge.append(lambda u: vac.charge_density(vac.c_state(u)))
-        modules.append(vac)
-    if domain.cfg.physics.polarization:
-        modules.append(Polarization(domain))
-    if domain.cfg.physics.mechanics:
-        from heterofem.solver.physics.mechanics import Mechanics
-        from heterofem.solver.strain import layer_strains
 
-        strains = layer_strains(domain.cfg, domain.materials)
-        modules.append(Mechanics(domain, misfit={n: (s.strain_x, s.strain_y)
-                                                 for n, s in strains.items()}))
-    if domain.cfg.physics.crystallization:
-        from heterofem.solver.physics.crystallization import Crystallization
-
-        modules.append(Crystallization(domain, vacancies=vac if domain.cfg.physics.vacancies
-                                       else None, electrostatics=modules[0]))
-    return modules
+def continuation_dt(modules: Iterable[Physics], dt_max: float = 1e-2) -> float:
+    """The first pseudo-time step of a steady solve by continuation: ``dt_max``, or less
+    where a module's stable step is smaller (:meth:`Physics.stable_pseudo_dt`)."""
+    return min([dt_max] + [m.stable_pseudo_dt() for m in modules if m.steady_by_continuation])
 
 
 class CoupledProblem:
@@ -99,6 +86,8 @@ class CoupledProblem:
             for uk in unknowns
         }
         self.names = list(self.spaces)
+        #: the unknown whose rows the Picard preconditioner changes (Unknown.picard), or None
+        self.picard_row = next((uk.name for uk in unknowns if uk.picard), None)
         self.u = {name: dolfinx.fem.Function(V, name=name) for name, V in self.spaces.items()}
         self.v = {name: ufl.TestFunction(V) for name, V in self.spaces.items()}
         self.time_scale_s = next((m.time_scale_s for m in modules if m.time_scale_s), 1.0)
@@ -141,22 +130,33 @@ class CoupledProblem:
 
     # -- state ----------------------------------------------------------------------------------
     def set_initial_state(self) -> None:
-        """Initial values: each module's own, then for vacancies the potential of the initial
-        vacancy charge and the mu that reproduces it (see Vacancies.initial_mu)."""
+        """Initial values: each module's own; then, when modules have an initial charge
+        (:meth:`Physics.initial_charge_terms`, e.g. the vacancies' initial delta), the
+        potential of that charge (the potential owner's equation with those terms in place
+        of the modules' own phi terms) and the modules' states set from it
+        (:meth:`Physics.initialise_from_potential`, e.g. the vacancies' mu)."""
         for m in self.modules.values():
             m.initialise(self.u)
-        vac = self.modules.get("vacancies")
-        if vac is None:
+        if "phi" not in self.u:
             return
-        phi = self.u["phi"]
-        F0 = self.scales["phi"] * (self.terms["electrostatics"]["phi"]
-                                   + vac.initial_phi_terms(phi, self.v["phi"]))
-        self._solve_potential(F0, phi, "init_",
-                              "the initial potential (Poisson with the initial vacancies)")
-        mu0 = vac.initial_mu(self.spaces["mu"], phi)
-        self.u["mu"].x.array[:] = mu0.x.array
-        for bc in self.bcs["mu"]:
-            bc.set(self.u["mu"].x.array)
+        phi, v_phi = self.u["phi"], self.v["phi"]
+        charged = {name: terms for name, m in self.modules.items()
+                   if (terms := m.initial_charge_terms(phi, v_phi)) is not None}
+        if not charged:
+            return
+        owner = next(m.name for m in self.modules.values()
+                     if any(uk.name == "phi" for uk in m.unknowns()))
+        F0 = self.scales["phi"] * reduce(operator.add, charged.values(),
+                                         self.terms[owner]["phi"])
+        what = ", ".join(charged)
+        self._solve_potential(F0, phi, "init_", f"the initial potential (Poisson with the "
+                                                f"initial charge of {what})")
+        for name in charged:
+            module = self.modules[name]
+            module.initialise_from_potential(self.u)
+            for uk in module.unknowns():  # the iterate starts on the Dirichlet values
+                for bc in self.bcs[uk.name]:
+                    bc.set(self.u[uk.name].x.array)
 
     def potential_without(self, excluded: str) -> dolfinx.fem.Function:
         """The potential with one module's charges removed, everything else frozen at the
@@ -214,8 +214,8 @@ class CoupledProblem:
         snes.getKSP().getPC().setFieldSplitIS(*self.split_index_sets())
 
     def _picard_active(self) -> bool:
-        return (self.domain.cfg.solver.preconditioner == "picard" and "mu" in self.names
-                and len(self.names) > 1)
+        return (self.domain.cfg.solver.preconditioner == "picard"
+                and self.picard_row is not None and len(self.names) > 1)
 
     def _diagonal_split(self) -> bool:
         """Whether the options ask for a field split that reads only the diagonal blocks of
@@ -226,14 +226,16 @@ class CoupledProblem:
         """The preconditioning matrix's block forms (``solver.preconditioner``).
 
         "exact": None (the Jacobian preconditions itself). "picard": the Jacobian with the
-        coefficients of grad(mu) held fixed in the mu rows (:mod:`heterofem.solver.picard`).
+        coefficients of grad(mu) held fixed in the mu rows (:mod:`heterofem.solver.picard`;
+        mu: the :attr:`picard_row`).
         A field split other than Schur's reads only the diagonal blocks: the off-diagonal ones
         are not built then (and :meth:`picard_split` builds the matrix without a second
         assembly of the phi block)."""
         if not self._picard_active():
             return None
+        row = self.picard_row
         return picard.preconditioner_forms(self.exact_jacobian(), self.names, self.u,
-                                           self.residual["mu"], self._diagonal_split())
+                                           self.residual[row], self._diagonal_split(), row)
 
     def picard_split(self) -> tuple[ufl.Form, ufl.Form] | None:
         """The exact mu-mu Jacobian block as (Picard block, remainder)
@@ -241,7 +243,7 @@ class CoupledProblem:
         (:meth:`_diagonal_split`), else None."""
         if not (self._picard_active() and self._diagonal_split()):
             return None
-        return picard.picard_split(self.residual["mu"], self.u["mu"])
+        return picard.picard_split(self.residual[self.picard_row], self.u[self.picard_row])
 
     @property
     def problem(self) -> dolfinx.fem.petsc.NonlinearProblem:
@@ -264,7 +266,7 @@ class CoupledProblem:
             self._problem = self._nonlinear_problem(bcs, split)
             if self.assembly == "fast":
                 exact_bcs = assemble_blockwise(self._problem, bcs, split_remainder=(
-                    (self.names.index("mu"), split[1], self.exact_jacobian())
+                    (self.names.index(self.picard_row), split[1], self.exact_jacobian())
                     if split else None), lag_preconditioner=preconditioner_lag(opts),
                     index_sets=[iset for _, iset in self.split_index_sets()])
             if len(self.names) > 1 and opts.get("pc_type") == "fieldsplit":
@@ -288,7 +290,7 @@ class CoupledProblem:
         J = P = None
         if split is not None:
             J = self.exact_jacobian()
-            row = self.names.index("mu")
+            row = self.names.index(self.picard_row)
             J[row][row] = split[0]
         else:
             P = self.preconditioner_forms()

@@ -21,11 +21,13 @@ import tomli_w
 from heterofem.solver.checkpoint import (Checkpoint, CheckpointError, Checkpointer,
                                          config_changes)
 from heterofem.solver.config import Config, ConfigError, to_toml_dict
-from heterofem.solver.coupling import CoupledProblem, SolveError, active_physics
+from heterofem.solver.coupling import CoupledProblem, SolveError, active_physics, continuation_dt
 from heterofem.solver.dolfinx_env import MPI, PETSc, dolfinx
 from heterofem.solver.domain import Domain
+from heterofem.solver.interfaces import interface_heights
 from heterofem.solver.logs import add_logfile
 from heterofem.solver.materials import resolve_materials
+from heterofem.solver.physics.registry import steady_by_continuation
 from heterofem.solver.stepping import Stepper, StepFailure, pseudo_transient
 from heterofem.solver.progress import Progress
 from heterofem.solver.outputs import (
@@ -210,6 +212,7 @@ def _first_outputs(cfg, stack, stats, resolved: dict, out: Path, comm,
         "command_line": command_line or sys.argv,
         "config_sha256": hashlib.sha256(tomli_w.dumps(resolved).encode()).hexdigest(),
         "mesh": {"cells": int(n_cells), "layers": stats.get("layers", {})},
+        "interfaces": interface_heights(cfg.stack_geometry()),  # z along the profile line
     }
 
 
@@ -230,7 +233,7 @@ def _run_case(cfg, rundir: RunDir, comm, overwrite, command_line, handlers, rest
     with timer("setup"):
         domain = Domain(cfg, stack, resolve_materials(cfg))
         modules = active_physics(domain)
-        pseudo = cfg.time is None and cfg.physics.polarization  # steady via continuation
+        pseudo = steady_by_continuation(cfg)  # e.g. polarization: steady via continuation
         try:
             problem = CoupledProblem(domain, modules, transient=cfg.time is not None or pseudo)
         except SolveError as exc:  # the initial state (e.g. its potential) did not converge
@@ -252,15 +255,8 @@ def _run_case(cfg, rundir: RunDir, comm, overwrite, command_line, handlers, rest
     failure: SolveError | None = None
     try:
         with timer("solve"):
-            if pseudo:
-                dt0 = min(1e-2, problem.modules["polarization"].stable_pseudo_dt())
-                summary["pseudo_transient"] = pseudo_transient(problem, dt0=dt0)
-                if writer is not None:
-                    outputs.update()
-                    writer.write(outputs.functions, 0.0)
-            elif cfg.time is None:
-                summary["newton_iterations"] = problem.solve()
-                log.info("Newton converged in %d iteration(s)", summary["newton_iterations"])
+            if cfg.time is None:
+                summary.update(_steady(problem, modules, pseudo))
                 if writer is not None:
                     outputs.update()
                     writer.write(outputs.functions, 0.0)
@@ -299,6 +295,16 @@ def _run_case(cfg, rundir: RunDir, comm, overwrite, command_line, handlers, rest
         raise failure
     log.info("done in %.2f s; wrote %s", summary["wall_time_s"], out)
     return summary
+
+
+def _steady(problem, modules, pseudo: bool) -> dict:
+    """A steady solve: Newton from the initial state, or pseudo-time continuation where a
+    physics asks for it (an order parameter's double well); returns the summary entries."""
+    if pseudo:
+        return {"pseudo_transient": pseudo_transient(problem, continuation_dt(modules))}
+    its = problem.solve()
+    log.info("Newton converged in %d iteration(s)", its)
+    return {"newton_iterations": its}
 
 
 def _transient(problem, modules, outputs, writer, out: Path, comm, resume=None,

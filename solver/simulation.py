@@ -248,8 +248,11 @@ class Model:
         self.comm = MPI.COMM_WORLD if comm is None else comm
         if stack is not None:
             self.__dict__["stack"] = stack
-        pseudo = config.time is None and config.physics.polarization
-        #: a steady polarization run is solved by pseudo-time continuation (as run_case does)
+        from heterofem.solver.physics.registry import steady_by_continuation
+
+        pseudo = steady_by_continuation(config)
+        #: a steady run with e.g. polarization is solved by pseudo-time continuation (as
+        #: run_case does)
         self.pseudo_transient = bool(pseudo) and transient is None
         self.transient = (config.time is not None or bool(pseudo)) if transient is None \
             else transient
@@ -299,10 +302,10 @@ class Model:
         for m in self.modules:
             m.start(problem.u)
         if self.pseudo_transient:
+            from heterofem.solver.coupling import continuation_dt
             from heterofem.solver.stepping import pseudo_transient
 
-            dt0 = min(1e-2, problem.modules["polarization"].stable_pseudo_dt())
-            pseudo_transient(problem, dt0=dt0)
+            pseudo_transient(problem, dt0=continuation_dt(self.modules))
         else:
             problem.solve()
         return self.summary()

@@ -427,14 +427,6 @@ class Config(_Strict):
         auto = self.layers[-1].material == "vacuum" and len(self.solid_layers) > 0 and free_top
         return auto if self.workfunction.enabled is None else self.workfunction.enabled
 
-    def deposited_delta(self, layer: str) -> float | None:
-        """delta of a crystallizing layer set by [crystallization.deposition] (delta given, or
-        from pO2 by the amorphous material's law: :mod:`heterofem.solver.physics.deposition`,
-        imported here on use as the law reads the materials)."""
-        from heterofem.solver.physics.deposition import deposited_delta
-
-        return deposited_delta(self, layer)
-
     @property
     def solid_layers(self) -> list[Layer]:
         return [lay for lay in self.layers if lay.material != "vacuum"]

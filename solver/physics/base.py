@@ -4,7 +4,13 @@ A physics module declares its unknowns, adds residual terms to the equations (ke
 unknown whose test function they use), names its Dirichlet conditions by facet name, sets
 initial values and reports derived outputs. :mod:`heterofem.solver.coupling` only sums what
 the active modules give and hands the result to PETSc SNES. Adding a physics touches one new
-file, one switch in the config schema, and its tests.
+file, one switch in the config schema (or :func:`heterofem.solver.physics.registry.register`
+and ``extra`` switches), and its tests.
+
+Modules couple through named quantities (:mod:`heterofem.solver.physics.quantities`): a
+module declares what it ``provides`` (values from :meth:`Physics.provided`) and what it
+``reads`` (required) or ``reads_optional``; it reads them from ``self.couplings``, never from
+another module.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import ufl
 
 from heterofem.solver.dolfinx_env import dolfinx
 from heterofem.solver.domain import Domain
+from heterofem.solver.physics.quantities import TEMPERATURE, Couplings, standalone
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,9 @@ class Unknown:
     description: str = ""
     #: value shape: () for a scalar, (gdim,) for a vector
     shape: tuple = ()
+    #: the potential of a flux M(u) grad(u) whose mobility the Picard preconditioner holds
+    #: fixed in this unknown's rows (``solver.preconditioner = "picard"``; the vacancies' mu)
+    picard: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,9 +137,49 @@ class Physics:
     name = "physics"
     #: the natural time unit of a transient physics [s] (the solver's time is t / scale)
     time_scale_s: float | None = None
+    #: quantities this module provides (:meth:`provided` gives their values)
+    provides: tuple[str, ...] = ()
+    #: quantities (or unknowns of other modules) this module needs: a model without a
+    #: provider of one of them is an error
+    reads: tuple[str, ...] = (TEMPERATURE,)
+    #: quantities this module uses when some module provides them
+    reads_optional: tuple[str, ...] = ()
+    #: a steady solve with this physics goes by pseudo-time continuation (e.g. the Landau
+    #: double well, whose Newton solve from P ~ 0 finds the unstable state); the first
+    #: pseudo step is at most :meth:`stable_pseudo_dt`
+    steady_by_continuation: bool = False
 
-    def __init__(self, domain: Domain):
+    def __init__(self, domain: Domain, couplings: Couplings | None = None):
         self.domain = domain
+        #: what this module may read (a read-only view of the model's providers); built on
+        #: its own, a module sees only the config's temperature
+        self.couplings = couplings if couplings is not None else standalone(
+            domain, self.name, self.reads, self.reads_optional)
+
+    @classmethod
+    def from_domain(cls, domain: Domain, couplings: Couplings | None = None) -> "Physics":
+        """The module as a run builds it (:func:`registry.build_physics`); a module whose
+        constructor takes more than the domain derives those arguments here."""
+        return cls(domain, couplings=couplings)
+
+    @property
+    def temperature_K(self) -> float:
+        """The (constant) temperature [K], from the temperature provider."""
+        return self.couplings.constant(TEMPERATURE)
+
+    @classmethod
+    def provided_at_build(cls, domain: Domain) -> dict[str, object]:
+        """Values of :attr:`provides` known from the config and the materials alone, on the
+        board before any module is built (modules may read them in their constructors)."""
+        return {}
+
+    def provided(self) -> dict[str, object]:
+        """The values of :attr:`provides`: quantity name -> function of a state dict."""
+        return {}
+
+    def stable_pseudo_dt(self) -> float:
+        """Largest first pseudo-time step of a continuation (default: no limit)."""
+        return float("inf")
 
     def unknowns(self) -> list[Unknown]:
         return []
@@ -154,6 +204,18 @@ class Physics:
 
     def initialise(self, u: dict[str, dolfinx.fem.Function]) -> None:
         """Set initial values / the Newton initial guess (default: zero)."""
+
+    def initial_charge_terms(self, phi: dolfinx.fem.Function, v_phi: ufl.Argument):
+        """Poisson terms of this module's initial charge, for the solve of the initial
+        potential, or None (default) when the module's initial state does not depend on the
+        potential. The initial potential solves the potential owner's equation with these
+        terms in place of the modules' own phi terms; then :meth:`initialise_from_potential`
+        sets the module's state from it."""
+        return None
+
+    def initialise_from_potential(self, u: dict[str, dolfinx.fem.Function]) -> None:
+        """Set this module's initial state from the initial potential ``u["phi"]`` (called
+        after that solve, only when :meth:`initial_charge_terms` gave terms)."""
 
     def set_time(self, t_s: float) -> None:
         """The physical time [s] of the state being solved for (transients; default: unused)."""

@@ -236,7 +236,7 @@ def vacancy_checks(cfg: Config, materials) -> list[tuple[str, str]]:
 
 def _deposition_sets_delta(cfg: Config, layer: str) -> bool:
     """Whether [crystallization.deposition] gives the layer's delta (without computing it:
-    :meth:`Config.deposited_delta` needs the amorphous material's data, checked elsewhere)."""
+    :func:`~heterofem.solver.physics.deposition.deposited_delta` needs the amorphous material's data, checked elsewhere)."""
     dep = cfg.crystallization.deposition
     return (cfg.physics.crystallization and dep is not None
             and layer in cfg.crystallization.layers

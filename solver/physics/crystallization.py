@@ -55,6 +55,17 @@ from heterofem.solver import orientation, units
 from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.materials import eps_tensor_crystal
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
+from heterofem.solver.physics.quantities import (
+    AS_DEPOSITED_PHASE,
+    DEPOSITION_FRONT,
+    PERMITTIVITY_CHANGE,
+    PHASE_FRACTION,
+    TEMPERATURE,
+    VACANCY_GRAND_POTENTIAL_JUMP,
+    VACANCY_INVENTORY,
+    VACANCY_MEAN_DELTA,
+    DepositionFront,
+)
 # the pO2 -> delta law of the deposited material (in a module the config can import)
 from heterofem.solver.physics.deposition import deposited_delta, deposition_delta  # noqa: F401
 
@@ -80,23 +91,32 @@ def g_prime(xi):
     return 2.0 * xi * (1.0 - xi) * (1.0 - 2.0 * xi)
 
 
-def softplus(y):
-    """ln(1 + exp(y)) without overflow (UFL)."""
-    return 0.5 * (y + abs(y)) + ufl.ln(1.0 + ufl.exp(-abs(y)))
-
-
 class Crystallization(Physics):
-    name = "crystallization"
+    """The phase field xi (module docstring). Provides its crystalline fraction h(xi), the
+    permittivity change of the phase mixture and the deposition front; reads the vacancies'
+    grand-potential jump and inventories when vacancies are on."""
 
-    def __init__(self, domain, vacancies=None, electrostatics=None):
-        super().__init__(domain)
+    name = "crystallization"
+    reads = (TEMPERATURE,)
+    reads_optional = (VACANCY_GRAND_POTENTIAL_JUMP, VACANCY_INVENTORY, VACANCY_MEAN_DELTA)
+    provides = (PHASE_FRACTION, PERMITTIVITY_CHANGE, DEPOSITION_FRONT, AS_DEPOSITED_PHASE)
+
+    @classmethod
+    def provided_at_build(cls, domain):
+        """The as-deposited (amorphous) material of each crystallizing layer."""
+        sec = domain.cfg.crystallization
+        phases = {name: domain.materials[sec.amorphous_material] for name in sec.layers}
+        return {AS_DEPOSITED_PHASE: lambda u: phases}
+
+    def __init__(self, domain, couplings=None):
+        super().__init__(domain, couplings)
         cfg = domain.cfg
         sec = cfg.crystallization
         self.sec = sec
         self.layers = list(sec.layers)
         am = domain.materials[sec.amorphous_material]
         self.amorphous = am
-        T = cfg.run.temperature_K
+        T = self.temperature_K
         self.kT = units.K_B_EV * T
         self.gamma = sec.interface_energy_J_m2 or am.value("interface_energy", "J/m^2")
         self.ell = sec.interface_width_nm
@@ -133,12 +153,6 @@ class Crystallization(Physics):
         else:
             self.activation = None
             self.surface_delta = None
-        self.vac = vacancies
-        if vacancies is not None:
-            vacancies.phase = self
-        self.es = electrostatics
-        if electrostatics is not None:
-            self._couple_permittivity(electrostatics)
         self._bcs: list = []
 
     def _layer_below(self) -> str | None:
@@ -151,8 +165,20 @@ class Crystallization(Physics):
         """h(xi) in the crystallizing layers, 0 elsewhere (their properties do not mix)."""
         return self.in_film * h_interp(xi)
 
-    def _couple_permittivity(self, es) -> None:
-        """eps = eps_cryst + (1 - h) (eps_am - eps_cryst) in the crystallizing layers."""
+    def provided(self):
+        front = None if self.activation is None else DepositionFront(
+            self.activation, self.surface_delta, self.layers[-1])
+        return {PHASE_FRACTION: lambda u: self.h_film(u["xi"]),
+                PERMITTIVITY_CHANGE: self._permittivity_change(),
+                DEPOSITION_FRONT: lambda u: front}
+
+    @property
+    def _vacancies_on(self) -> bool:
+        return VACANCY_GRAND_POTENTIAL_JUMP in self.couplings
+
+    def _permittivity_change(self):
+        """eps - eps_cryst_lab = (1 - h) (eps_am - eps_cryst) in the crystallizing layers: eps =
+        eps_cryst + (1 - h) (eps_am - eps_cryst) (a function of the state)."""
         d = self.domain
         am = eps_tensor_crystal(self.amorphous)
         diff = {}
@@ -162,22 +188,14 @@ class Crystallization(Physics):
                 diff[lay.name] = orientation.reduce_to_dim(
                     orientation.to_lab(am, lay.orientation) - cryst, d.dim)
         deps = d.cellwise(diff, "eps_am_minus_cryst", (d.dim, d.dim))
-        es.eps_of = lambda u: es.eps + (self.in_film - self.h_film(u["xi"])) * deps
+        return lambda u: (self.in_film - self.h_film(u["xi"])) * deps
 
     def driving_force(self, u):
         """omega_cryst - omega_am [J/m^3] (negative: the crystal is favoured)."""
-        if self.vac is None:
+        if not self._vacancies_on:
             return -self.dG * self.in_film
-        vac = self.vac
-        mu, phi = u["mu"], u["phi"]
-        n_sites = vac.n_hat * vac.N_ref  # m^-3
-        x_am = (vac.E_f + 2.0 * phi - mu) / self.kT
-        x_cr = x_am + vac.dE_cryst / self.kT
-        if vac.dilute:
-            occupancy = ufl.exp(-x_am) - ufl.exp(-x_cr)  # theta_am - theta_cryst
-        else:  # ln(1 - theta_cr) - ln(1 - theta_am) = softplus(-x_am) - softplus(-x_cr)
-            occupancy = softplus(-x_am) - softplus(-x_cr)
-        return self.in_film * (-self.dG + n_sites * self.kT * units.Q_E * occupancy)
+        jump = self.couplings[VACANCY_GRAND_POTENTIAL_JUMP]  # the vacancies' lattice gas
+        return self.in_film * (-self.dG + jump(u))
 
     # -- Physics interface ---------------------------------------------------------------------
     def unknowns(self):
@@ -233,6 +251,9 @@ class Crystallization(Physics):
         self.t_s.value = t_s
 
     def start(self, u):
+        if self._vacancies_on:
+            #: the vacancy inventory of the initial state, for the oxygen given up below
+            self.initial_inventory = self.couplings[VACANCY_INVENTORY](u)
         self.initial_state = self.timeseries(u)
 
     # -- reporting ------------------------------------------------------------------------------
@@ -258,14 +279,14 @@ class Crystallization(Physics):
     def timeseries(self, u):
         row = {"crystalline_thickness_nm": self.crystalline_thickness_nm(u),
                "deposited_thickness_nm": self.deposited_thickness_nm()}
-        if self.vac is None:
+        if not self._vacancies_on:
             row["phase_free_energy_J_m2"] = self.phase_free_energy(u)
         elif self.below is not None:
-            inv = self.vac.inventory(u)
-            initial = getattr(self.vac, "initial_inventory", inv)
+            inv = self.couplings[VACANCY_INVENTORY](u)
+            initial = getattr(self, "initial_inventory", inv)
             # vacancies gained below = oxygen given up to the film
             row[f"oxygen_from_{self.below}_m2"] = inv[self.below] - initial[self.below]
-            row[f"delta_{self.below}"] = self.vac.mean_delta(u)[self.below]
+            row[f"delta_{self.below}"] = self.couplings[VACANCY_MEAN_DELTA](u)[self.below]
         return row
 
     def nucleation_barrier_eV(self, dG_eff: float) -> float | None:
@@ -301,10 +322,10 @@ class Crystallization(Physics):
             "nucleation_barrier_amorphous_eV": self.nucleation_barrier_eV(final_force),
         }
         cfg = self.domain.cfg
-        out["temperature_K"] = cfg.run.temperature_K
+        out["temperature_K"] = self.temperature_K
         if self.deposition is not None:
             out["deposition_rate_nm_s"] = self.rate
-            out["deposition_delta"] = cfg.deposited_delta(self.layers[-1])
+            out["deposition_delta"] = deposited_delta(cfg, self.layers[-1])
             out["deposition_pO2_mTorr"] = self.deposition.pO2_mTorr
         xi = u["xi"]
         comm = self.domain.comm
@@ -316,6 +337,6 @@ class Crystallization(Physics):
         out = [OutputField("xi", "1", u["xi"])]
         if self.activation is not None:
             out.append(OutputField("deposited", "1", self.activation * self.in_film))
-        if self.vac is not None:
+        if self._vacancies_on:
             out.append(OutputField("driving_force", "J/m^3", -self.driving_force(u), kind="cell"))
         return out

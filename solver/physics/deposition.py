@@ -1,9 +1,9 @@
 """The oxygen deficiency of deposited material: delta from the growth pO2.
 
 Part of the crystallization physics (:mod:`heterofem.solver.physics.crystallization`, which
-re-exports it), kept in a module that imports no Domain so that the config can use it (for
-:meth:`heterofem.solver.config.Config.deposited_delta` and its checks) without an import
-cycle.
+re-exports it), kept in a module that imports no Domain so that the validation pass
+(:mod:`heterofem.solver.physics.checks`) can use it before any Domain exists; the vacancies
+read the deposited delta of their initial state from here.
 """
 
 from __future__ import annotations

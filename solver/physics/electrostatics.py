@@ -34,6 +34,7 @@ from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.materials import eps_tensor_crystal
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
 from heterofem.solver.physics.landau import polar_layers
+from heterofem.solver.physics.quantities import CHARGE_DENSITY, PERMITTIVITY_CHANGE, TEMPERATURE
 
 
 def fermi_dirac_half(eta):
@@ -73,10 +74,16 @@ def poisson_residual(phi, v, eps, dx, sources=(), screening=(), fluxes=()):
 
 
 class Electrostatics(Physics):
-    name = "electrostatics"
+    """Poisson's equation (module docstring). Reads the temperature, and when provided the
+    mobile charge density of other physics (for the summary's net charge) and a change of
+    the permittivity (a phase mixture)."""
 
-    def __init__(self, domain):
-        super().__init__(domain)
+    name = "electrostatics"
+    reads = (TEMPERATURE,)
+    reads_optional = (CHARGE_DENSITY, PERMITTIVITY_CHANGE)
+
+    def __init__(self, domain, couplings=None):
+        super().__init__(domain, couplings)
         cfg, dim = domain.cfg, domain.dim
         eps, rho, screen, nc, offset = {}, {}, {}, {}, {}
         polar = polar_layers(cfg, domain.materials)
@@ -102,11 +109,11 @@ class Electrostatics(Physics):
                 na = layer.acceptor_density_m3 if layer.acceptor_density_m3 is not None else \
                     mat.value("acceptor_density", "m^-3", 0.0)
                 rho[layer.name] = rho.get(layer.name, 0.0) + units.Q_E * (nd - na)
-                T = cfg.run.temperature_K
+                T = self.temperature_K
                 nc[layer.name] = mat.value("effective_dos_conduction", "m^-3") * (T / 300.0) ** 1.5
                 offset[layer.name] = mat.value("conduction_band_offset", "eV")
         self.eps = domain.cellwise(eps, "eps_r", (dim, dim))
-        self.v_t = units.K_B_EV * cfg.run.temperature_K  #: thermal voltage [V]
+        self.v_t = units.K_B_EV * self.temperature_K  #: thermal voltage [V]
         self.n_c = domain.cellwise(nc, "N_c_m3") if nc else None
         self.dEc = domain.cellwise(offset, "dEc_eV") if nc else None
         self.rho = domain.cellwise(rho, "rho_fixed_C_m3") if rho else None
@@ -118,12 +125,6 @@ class Electrostatics(Physics):
             self._layers_dx(names) for names in (nc, rho, screen))
         self.dx_solid = self._layers_dx([lay.name for lay in cfg.solid_layers])
         self._eps_zz_values = {n: e[-1, -1] for n, e in eps.items()}
-        #: functions of the state giving charge densities [C/m^3] that other physics add
-        #: (their Poisson terms come with their own residuals; this is for the summary)
-        self.extra_charge: list = []
-        #: the permittivity as a function of the state, when another physics changes it
-        #: (crystallization interpolates it between phases); None: the fixed cell-wise eps
-        self.eps_of = None
 
     def _layers_dx(self, names) -> "ufl.Measure | None":
         """dx over the named layers (the quadrature of every volume term); None for none."""
@@ -167,9 +168,15 @@ class Electrostatics(Physics):
             for name, bc in d.cfg.boundary.items()
             if bc.surface_charge_C_m2 is not None
         ]
-        eps = self.eps if self.eps_of is None else self.eps_of(u)
+        eps = self.eps_state(u)
         return {"phi": poisson_residual(u["phi"], v["phi"], eps, dx, sources,
                                         screening, fluxes)}
+
+    def eps_state(self, u):
+        """The permittivity of a state: the fixed cell-wise eps, plus the change another
+        physics provides (crystallization interpolates it between phases)."""
+        change = self.couplings.get(PERMITTIVITY_CHANGE)
+        return self.eps if change is None else self.eps + change(u)
 
     def dirichlet(self, spaces):
         d, V = self.domain, spaces["phi"]
@@ -214,8 +221,9 @@ class Electrostatics(Physics):
         n = self.electron_density(phi)
         if n is not None:
             terms.append((-units.Q_E * n, self.dx_electrons))
-        if self.dx_solid is not None:
-            terms += [(extra(u), self.dx_solid) for extra in self.extra_charge]
+        mobile = self.couplings.get(CHARGE_DENSITY)  # of other physics (their Poisson terms
+        if self.dx_solid is not None and mobile is not None:  # come with their residuals)
+            terms.append((mobile(u), self.dx_solid))
         return terms
 
     def summary(self, u):

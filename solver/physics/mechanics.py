@@ -248,11 +248,22 @@ class Mechanics(Physics):
     """
 
     name = "mechanics"
+    reads = ()
+    reads_optional = ("P",)  # electrostriction, when a polarization unknown exists
+
+    @classmethod
+    def from_domain(cls, domain, couplings=None):
+        """As a run builds it: the residual misfit of each layer from the [strain] law."""
+        from heterofem.solver.strain import layer_strains
+
+        strains = layer_strains(domain.cfg, domain.materials)
+        return cls(domain, misfit={n: (s.strain_x, s.strain_y) for n, s in strains.items()},
+                   couplings=couplings)
 
     def __init__(self, domain, misfit: Misfit | None = None,
                  boundary: Mapping[str, object] | None = None,
-                 polarization_scale: float = 1.0):
-        super().__init__(domain)
+                 polarization_scale: float = 1.0, couplings=None):
+        super().__init__(domain, couplings)
         cfg, dim = domain.cfg, domain.dim
         if dim not in (2, 3):
             raise ValueError("mechanics needs run.dimension = 2 or 3 (a 1D stack has no "

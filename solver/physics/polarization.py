@@ -44,6 +44,7 @@ import ufl
 from heterofem.solver import orientation, units
 from heterofem.solver.dolfinx_env import dolfinx
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
+from heterofem.solver.physics.quantities import TEMPERATURE
 # the Landau coefficients from the materials (in a module the config's checks can import)
 from heterofem.solver.physics.landau import landau_a1, polar_layers
 from heterofem.solver.strain import layer_strains
@@ -53,12 +54,17 @@ KINETIC = 1e-3  #: TDGL kinetic coefficient in scaled units
 
 
 class Polarization(Physics):
-    name = "polarization"
+    """The Landau polarization P (module docstring): reads the temperature and the
+    potential phi, and adds its bound charge to Poisson's equation."""
 
-    def __init__(self, domain):
-        super().__init__(domain)
+    name = "polarization"
+    reads = (TEMPERATURE, "phi")
+    steady_by_continuation = True
+
+    def __init__(self, domain, couplings=None):
+        super().__init__(domain, couplings)
         cfg, dim = domain.cfg, domain.dim
-        T = cfg.run.temperature_K
+        T = self.temperature_K
         self.layers = polar_layers(cfg, domain.materials)
         self.strains = layer_strains(cfg, domain.materials)
         A, a11, a111, g, born, omega = {}, {}, {}, {}, {}, {}

@@ -37,24 +37,46 @@ from heterofem.solver import orientation, thermo, units
 from heterofem.solver.dolfinx_env import dolfinx
 from heterofem.solver.physics import cell_average
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
+from heterofem.solver.physics.deposition import deposited_delta
+from heterofem.solver.physics.quantities import (
+    AS_DEPOSITED_PHASE,
+    CHARGE_DENSITY,
+    DEPOSITION_FRONT,
+    PHASE_FRACTION,
+    TEMPERATURE,
+    VACANCY_GRAND_POTENTIAL_JUMP,
+    VACANCY_INVENTORY,
+    VACANCY_MEAN_DELTA,
+)
 
 Z_V = 2  #: vacancy charge number
 log = logging.getLogger("heterofem")
 
 
 class Vacancies(Physics):
-    name = "vacancies"
+    """Vacancy drift-diffusion (module docstring). Reads the temperature and the potential
+    phi; with a phase field, its crystalline fraction h(xi) and the deposition front.
+    Provides the vacancy charge density, the vacancy part of the crystallization driving
+    force, and the inventories for reports."""
 
-    def __init__(self, domain):
-        super().__init__(domain)
+    name = "vacancies"
+    reads = (TEMPERATURE, "phi")
+    reads_optional = (PHASE_FRACTION, DEPOSITION_FRONT, AS_DEPOSITED_PHASE)
+    provides = (CHARGE_DENSITY, VACANCY_GRAND_POTENTIAL_JUMP, VACANCY_INVENTORY,
+                VACANCY_MEAN_DELTA)
+
+    def __init__(self, domain, couplings=None):
+        super().__init__(domain, couplings)
         cfg, dim = domain.cfg, domain.dim
-        self.kT = units.K_B_EV * cfg.run.temperature_K  # eV
+        self.kT = units.K_B_EV * self.temperature_K  # eV
         self.dilute = cfg.physics.vacancy_statistics == "dilute"
         self.solid = [lay for lay in cfg.layers if lay.material != "vacuum"]
         n_o, e_f, diff, k_ex, theta0 = {}, {}, {}, {}, {}
-        #: crystallizing layers (solver/physics/crystallization.py): the base values are the
-        #: amorphous phase's; the crystal's formation energy and diffusivity are kept apart
-        cryst = cfg.crystallization.layers if cfg.physics.crystallization else []
+        #: crystallizing layers (AS_DEPOSITED_PHASE, from solver/physics/crystallization.py):
+        #: the base values are the amorphous phase's; the crystal's formation energy and
+        #: diffusivity are kept apart
+        phases = self.couplings.get(AS_DEPOSITED_PHASE)
+        cryst = phases(None) if phases is not None else {}
         e_f_cryst, diff_cryst = {}, {}
         for lay in self.solid:
             mat = domain.material(lay)
@@ -62,7 +84,7 @@ class Vacancies(Physics):
             e_f[lay.name] = mat.value("vacancy_formation_energy", "eV")
             diff[lay.name] = self._diffusivity(mat, lay.orientation, dim)
             if lay.name in cryst:
-                am = domain.materials[cfg.crystallization.amorphous_material]
+                am = cryst[lay.name]
                 e_f_cryst[lay.name] = e_f[lay.name] - am.value("vacancy_formation_energy", "eV")
                 diff_cryst[lay.name] = diff[lay.name]
                 e_f[lay.name] = am.value("vacancy_formation_energy", "eV")
@@ -71,7 +93,7 @@ class Vacancies(Physics):
             if mat.has("surface_exchange_k0"):
                 k_ex[lay.name] = _arrhenius(mat.value("surface_exchange_k0", "m/s"),
                                             mat.value("surface_exchange_Ea", "eV", 0.0), self.kT)
-            delta = lay.delta if lay.delta is not None else cfg.deposited_delta(lay.name)
+            delta = lay.delta if lay.delta is not None else deposited_delta(cfg, lay.name)
             if delta is not None:
                 theta0[lay.name] = delta / 2.0  # MO(2-delta): 2 O sites per formula unit
         self._warn_if_ill_posed(k_ex)
@@ -88,10 +110,9 @@ class Vacancies(Physics):
         self.k_hat = cw({k: v * units.NM / self.D_ref for k, v in k_ex.items()}, "k_exchange_hat")
         self.is_solid = cw({lay.name: 1.0 for lay in self.solid}, "solid")
         #: crystal minus amorphous formation energy [eV], and the crystal's scaled diffusivity,
-        #: in crystallizing layers (built on first use: dE_cryst, D_hat_cryst); self.phase is
-        #: the Crystallization module when there is one
+        #: in crystallizing layers (built on first use: dE_cryst, D_hat_cryst); the phase
+        #: mixture h(xi) is the PHASE_FRACTION quantity when a phase field provides it
         self._cryst_values = (e_f_cryst, {k: v / self.D_ref for k, v in diff_cryst.items()})
-        self.phase = None
         self.theta0 = theta0
         # one quadrature rule for the residual and for the inventories, so that the discrete
         # conservation (sum of the mu rows = d/dt of the inventory) holds for what is reported
@@ -154,39 +175,70 @@ class Vacancies(Physics):
         dim = self.domain.dim
         return self.domain.cellwise(self._cryst_values[1], "D_hat_cryst", (dim, dim))
 
-    def theta_mix(self, mu, phi, xi=None):
-        """Site fraction; with a phase field xi the mixture h theta_cryst + (1 - h) theta_am in
-        the crystallizing layers (solver/physics/crystallization.py)."""
-        if xi is None or self.phase is None:
+    def phase_fraction(self, u):
+        """h(xi) of a state dict when a phase field provides it (PHASE_FRACTION), else None."""
+        h = self.couplings.get(PHASE_FRACTION)
+        return None if h is None else h(u)
+
+    def deposition_front(self):
+        """The growth surface of a deposited film (DEPOSITION_FRONT), or None."""
+        front = self.couplings.get(DEPOSITION_FRONT)
+        return None if front is None else front(None)
+
+    def theta_mix(self, mu, phi, h=None):
+        """Site fraction; with a phase fraction h = h(xi) the mixture h theta_cryst + (1 - h)
+        theta_am in the crystallizing layers (solver/physics/crystallization.py)."""
+        if h is None:
             return self.theta(mu, phi)
-        h = self.phase.h_film(xi)
         return (1.0 - h) * self.theta(mu, phi) + h * self.theta(mu, phi, self.dE_cryst)
 
-    def c_hat(self, mu, phi, xi=None):
-        """Scaled concentration c / N_ref (zero outside the solid), phase mixture with xi."""
-        return self.n_hat * self.theta_mix(mu, phi, xi)
+    def c_hat(self, mu, phi, h=None):
+        """Scaled concentration c / N_ref (zero outside the solid), phase mixture with h."""
+        return self.n_hat * self.theta_mix(mu, phi, h)
 
     def theta_state(self, u):
         """Site fraction of a state dict (the phase mixture in crystallizing layers)."""
-        return self.theta_mix(u["mu"], u["phi"], u.get("xi"))
+        return self.theta_mix(u["mu"], u["phi"], self.phase_fraction(u))
 
     def c_state(self, u):
-        """c_hat of a state dict (with its phase field, if any)."""
-        return self.c_hat(u["mu"], u["phi"], u.get("xi"))
+        """c_hat of a state dict (with its phase fraction, if any)."""
+        return self.c_hat(u["mu"], u["phi"], self.phase_fraction(u))
 
-    def mobility(self, mu, phi, xi=None):
+    def mobility(self, mu, phi, h=None):
+        """(D / kT) c (1 - theta) (dilute: (D / kT) c), scaled; with a phase fraction h the
+        mixture of the two phases, times the deposition activation when there is one."""
         def part(theta, D):
             factor = self.n_hat * theta if self.dilute else self.n_hat * theta * (1.0 - theta)
             return D * factor / self.kT
 
-        if xi is None or self.phase is None:
+        if h is None:
             return part(self.theta(mu, phi), self.D_hat)
-        h = self.phase.h_film(xi)
         M = (1.0 - h) * part(self.theta(mu, phi), self.D_hat) \
             + h * part(self.theta(mu, phi, self.dE_cryst), self.D_hat_cryst)
-        if self.phase.activation is not None:  # material not yet deposited does not move
-            M = self.phase.activation * M
+        front = self.deposition_front()
+        if front is not None:  # material not yet deposited does not move
+            M = front.activation * M
         return M
+
+    def grand_potential_jump(self, u):
+        """omega_cryst - omega_am of the vacancy lattice gas [J/m^3] (without the film
+        indicator): N_O kT [ln(1 - theta_cryst) - ln(1 - theta_am)] (dilute: N_O kT
+        (theta_am - theta_cryst)); the vacancies' part of the crystallization driving force
+        (Plapp's grand potential, solver/physics/crystallization.py)."""
+        mu, phi = u["mu"], u["phi"]
+        n_sites = self.n_hat * self.N_ref  # m^-3
+        x_am = (self.E_f + 2.0 * phi - mu) / self.kT
+        x_cr = x_am + self.dE_cryst / self.kT
+        if self.dilute:
+            occupancy = ufl.exp(-x_am) - ufl.exp(-x_cr)  # theta_am - theta_cryst
+        else:  # ln(1 - theta_cr) - ln(1 - theta_am) = softplus(-x_am) - softplus(-x_cr)
+            occupancy = _softplus(-x_am) - _softplus(-x_cr)
+        return n_sites * self.kT * units.Q_E * occupancy
+
+    def provided(self):
+        return {CHARGE_DENSITY: lambda u: self.charge_density(self.c_state(u)),
+                VACANCY_GRAND_POTENTIAL_JUMP: self.grand_potential_jump,
+                VACANCY_INVENTORY: self.inventory, VACANCY_MEAN_DELTA: self.mean_delta}
 
     @property
     def _mobility_kind(self) -> str:
@@ -204,7 +256,7 @@ class Vacancies(Physics):
         mesh = self.domain.mesh
         simplex = mesh.topology.cell_type in (dolfinx.mesh.CellType.interval,
                                               dolfinx.mesh.CellType.triangle)
-        ok = (cfg.physics.element_degree == 1 and not cfg.physics.crystallization
+        ok = (cfg.physics.element_degree == 1 and PHASE_FRACTION not in self.couplings
               and simplex and mesh.geometry.cmaps[0].degree == 1  # s linear on affine simplices
               and cell_average.supported(self._mobility_kind, self.domain.dim))
         if not ok:
@@ -212,11 +264,11 @@ class Vacancies(Physics):
                       self.domain.transport_quadrature_degree)
         return ok
 
-    def flux_term(self, mu, phi, xi, v_mu):
+    def flux_term(self, mu, phi, h, v_mu):
         """int M grad mu . grad v over the solid: exact per-cell average of the mobility where
         available (:attr:`exact_flux`), else quadrature at the transport degree."""
         if not self.exact_flux:
-            return ufl.inner(self.mobility(mu, phi, xi) * ufl.grad(mu), ufl.grad(v_mu)) * self.dx_flux
+            return ufl.inner(self.mobility(mu, phi, h) * ufl.grad(mu), ufl.grad(v_mu)) * self.dx_flux
         s = (mu - self.E_f - Z_V * phi) / self.kT  # linear on each cell: E_f is cell-wise
         mean = cell_average.cell_average(self._mobility_kind, s, self.domain.mesh)
         M = self.D_hat * self.n_hat * mean / self.kT
@@ -244,27 +296,27 @@ class Vacancies(Physics):
 
     def unknowns(self):
         return [Unknown("mu", self.domain.cfg.physics.element_degree, "eV",
-                        "vacancy electrochemical potential")]
+                        "vacancy electrochemical potential", picard=True)]
 
     def residual(self, u, v, history=None):
-        mu, phi, xi = u["mu"], u["phi"], u.get("xi")
+        mu, phi, h = u["mu"], u["phi"], self.phase_fraction(u)
         dx = self.dx_solid
-        F = self.flux_term(mu, phi, xi, v["mu"])
+        F = self.flux_term(mu, phi, h, v["mu"])
         if history is not None:
             F += history.ddt(self.c_state, u, at=dx, relative=True) * v["mu"] * dx
-        growing = self.phase.deposition is not None if self.phase is not None else False
+        front = self.deposition_front()
         for name, bc in self.domain.cfg.boundary.items():
             if bc.vacancy != "gas":
                 continue
-            if growing and self._on_growth_surface(name):
-                F += self._growth_surface_exchange(u, v["mu"], bc)
+            if front is not None and self._on_growth_surface(name, front):
+                F += self._growth_surface_exchange(u, v["mu"], bc, front)
                 continue
-            mu_gas = thermo.mu_vacancy_gas(self.domain.cfg.run.temperature_K, bc.pO2)
+            mu_gas = thermo.mu_vacancy_gas(self.temperature_K, bc.pO2)
             k = self.k_hat
             if bc.exchange_k0_m_s is not None:
                 k_si = _arrhenius(bc.exchange_k0_m_s, bc.exchange_Ea_eV or 0.0, self.kT)
                 k = self.is_solid * k_si * units.NM / self.D_ref
-            flux = k * (self.c_hat(mu, phi, xi) - self.c_hat(mu_gas, phi, xi))
+            flux = k * (self.c_hat(mu, phi, h) - self.c_hat(mu_gas, phi, h))
             measure = self.domain.facet_measure(name)
             if measure.integral_type() == "interior_facet":
                 # between a solid and vacuum: the solid side's flux; the vacuum side's theta
@@ -283,23 +335,23 @@ class Vacancies(Physics):
         # kernels (the same quadrature degree): coefficients are packed once per layer
         return {"mu": F, "phi": -units.RHO_SCALE * rho * v["phi"] * self.dx_solid}
 
-    def _on_growth_surface(self, facet: str) -> bool:
+    @staticmethod
+    def _on_growth_surface(facet: str, front) -> bool:
         """The top facet of a growing film (it sits above the growth surface, in material that
         is not deposited yet): its gas exchange acts on the moving surface instead."""
-        top = self.phase.layers[-1]
-        return facet == "top" or facet.split("/")[0] == top
+        return facet == "top" or facet.split("/")[0] == front.layer
 
-    def _growth_surface_exchange(self, u, v_mu, bc):
+    def _growth_surface_exchange(self, u, v_mu, bc, front):
         """J.n = k (c - c_gas) on the diffuse growth surface (solver/physics/crystallization.py),
         with the exchange coefficient of the facet's config or the amorphous material."""
-        mu, phi, xi = u["mu"], u["phi"], u.get("xi")
-        mu_gas = thermo.mu_vacancy_gas(self.domain.cfg.run.temperature_K, bc.pO2)
+        mu, phi, h = u["mu"], u["phi"], self.phase_fraction(u)
+        mu_gas = thermo.mu_vacancy_gas(self.temperature_K, bc.pO2)
         if bc.exchange_k0_m_s is not None:
             k = _arrhenius(bc.exchange_k0_m_s, bc.exchange_Ea_eV or 0.0, self.kT) * units.NM / self.D_ref
         else:
             k = self.k_hat
-        flux = k * (self.c_hat(mu, phi, xi) - self.c_hat(mu_gas, phi, xi))
-        return flux * self.phase.surface_delta * v_mu * self.dx_solid
+        flux = k * (self.c_hat(mu, phi, h) - self.c_hat(mu_gas, phi, h))
+        return flux * front.surface_delta * v_mu * self.dx_solid
 
     def dirichlet(self, spaces):
         V, d = spaces["mu"], self.domain
@@ -314,6 +366,14 @@ class Vacancies(Physics):
         return {"mu": bcs}
 
     # -- initial state -------------------------------------------------------------------------
+    def initial_charge_terms(self, phi, v_phi):
+        """The initial vacancy charge's Poisson terms (:meth:`initial_phi_terms`)."""
+        return self.initial_phi_terms(phi, v_phi)
+
+    def initialise_from_potential(self, u):
+        """mu from the initial potential (:meth:`initial_mu`)."""
+        u["mu"].x.array[:] = self.initial_mu(u["mu"].function_space, u["phi"]).x.array
+
     def initial_phi_terms(self, phi, v_phi):
         """Poisson terms of the initial vacancy charge: per-layer delta where given, elsewhere
         equilibrium with the uniform mu of [initial] mu_eV."""
@@ -411,6 +471,11 @@ class Vacancies(Physics):
             "time_scale_s": self.time_scale_s,
             "diffusivity_m2_s": self.diffusivity_m2_s,
         }
+
+
+def _softplus(y):
+    """ln(1 + exp(y)) without overflow (UFL)."""
+    return 0.5 * (y + abs(y)) + ufl.ln(1.0 + ufl.exp(-abs(y)))
 
 
 def _arrhenius(prefactor: float, barrier_eV: float, kT: float) -> float:
