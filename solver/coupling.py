@@ -20,9 +20,7 @@ here are re-exported:
 from __future__ import annotations
 
 import logging
-import operator
 from collections.abc import Iterable
-from functools import reduce
 
 import basix.ufl
 import numpy as np
@@ -131,23 +129,24 @@ class CoupledProblem:
     # -- state ----------------------------------------------------------------------------------
     def set_initial_state(self) -> None:
         """Initial values: each module's own; then, when modules have an initial charge
-        (:meth:`Physics.initial_charge_terms`, e.g. the vacancies' initial delta), the
-        potential of that charge (the potential owner's equation with those terms in place
-        of the modules' own phi terms) and the modules' states set from it
+        (:meth:`Physics.initial_charge_density`, e.g. the vacancies' initial delta), the
+        potential of that charge (the potential owner's equation, its
+        ``potential_residual``, with those charges in place of the provided charge density
+        and without other modules' phi terms) and the modules' states set from it
         (:meth:`Physics.initialise_from_potential`, e.g. the vacancies' mu)."""
         for m in self.modules.values():
             m.initialise(self.u)
         if "phi" not in self.u:
             return
-        phi, v_phi = self.u["phi"], self.v["phi"]
-        charged = {name: terms for name, m in self.modules.items()
-                   if (terms := m.initial_charge_terms(phi, v_phi)) is not None}
+        phi = self.u["phi"]
+        charged = {name: charges for name, m in self.modules.items()
+                   if (charges := m.initial_charge_density(phi)) is not None}
         if not charged:
             return
-        owner = next(m.name for m in self.modules.values()
+        owner = next(m for m in self.modules.values()
                      if any(uk.name == "phi" for uk in m.unknowns()))
-        F0 = self.scales["phi"] * reduce(operator.add, charged.values(),
-                                         self.terms[owner]["phi"])
+        charges = [term for terms in charged.values() for term in terms]
+        F0 = self.scales["phi"] * owner.potential_residual(self.u, self.v, charges)
         what = ", ".join(charged)
         self._solve_potential(F0, phi, "init_", f"the initial potential (Poisson with the "
                                                 f"initial charge of {what})")
@@ -160,12 +159,13 @@ class CoupledProblem:
 
     def potential_without(self, excluded: str) -> dolfinx.fem.Function:
         """The potential with one module's charges removed, everything else frozen at the
-        current state (e.g. the potential without the polarization's bound charge)."""
+        current state (e.g. the potential without the polarization's bound charge): the phi
+        equation rebuilt as if ``excluded`` provided nothing (:meth:`Physics.residual_without`)."""
         phi = self.u["phi"]
         ref = dolfinx.fem.Function(phi.function_space, name="phi_ref")
         ref.x.array[:] = phi.x.array
-        F = sum(terms["phi"] for name, terms in self.terms.items()
-                if name != excluded and "phi" in terms)
+        F = sum(self.modules[name].residual_without(excluded, self.u, self.v)["phi"]
+                for name, terms in self.terms.items() if name != excluded and "phi" in terms)
         F = self.scales["phi"] * ufl.replace(F, {phi: ref})
         self._solve_potential(F, ref, "ref_", f"the potential without {excluded}")
         return ref

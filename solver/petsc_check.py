@@ -289,10 +289,12 @@ def _solve_once(cfg: Config, reached: list) -> None:
     from heterofem.solver.dolfinx_env import MPI
     from heterofem.solver.domain import Domain
     from heterofem.solver.materials import resolve_materials
+    from heterofem.solver.physics.registry import steady_by_continuation
 
     stack = create_stack_mesh(cfg.stack_geometry(), MPI.COMM_SELF)
     domain = Domain(cfg, stack, resolve_materials(cfg))
-    transient = cfg.time is not None or cfg.physics.polarization
+    # a steady run by pseudo-time continuation (e.g. polarization) solves transient steps too
+    transient = cfg.time is not None or steady_by_continuation(cfg)
     problem = CoupledProblem(domain, active_physics(domain), transient=transient)
     reached.append(True)
     problem.solve()

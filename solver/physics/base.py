@@ -193,6 +193,19 @@ class Physics:
         """
         return {}
 
+    def residual_without(self, provider: str, u: dict, v: dict,
+                         history: "History | None" = None) -> dict[str, ufl.Form]:
+        """:meth:`residual` as if ``provider`` provided nothing this module reads (e.g. the
+        potential without the polarization's bound charge,
+        :meth:`heterofem.solver.coupling.CoupledProblem.potential_without`): the residual is
+        built with a view of the couplings that leaves that provider out."""
+        couplings = self.couplings
+        self.couplings = couplings.without(provider)
+        try:
+            return self.residual(u, v, history)
+        finally:
+            self.couplings = couplings
+
     def equation_scales(self) -> dict[str, float]:
         """Factors the coupling multiplies whole equations by (conditioning; default none)."""
         return {}
@@ -205,17 +218,20 @@ class Physics:
     def initialise(self, u: dict[str, dolfinx.fem.Function]) -> None:
         """Set initial values / the Newton initial guess (default: zero)."""
 
-    def initial_charge_terms(self, phi: dolfinx.fem.Function, v_phi: ufl.Argument):
-        """Poisson terms of this module's initial charge, for the solve of the initial
-        potential, or None (default) when the module's initial state does not depend on the
-        potential. The initial potential solves the potential owner's equation with these
-        terms in place of the modules' own phi terms; then :meth:`initialise_from_potential`
-        sets the module's state from it."""
+    def initial_charge_density(self, phi: dolfinx.fem.Function
+                               ) -> "list[tuple[object, ufl.Measure]] | None":
+        """This module's initial charge density [C/m^3] as a function of the potential
+        ``phi``: (UFL expression, measure) pairs, each on the cells that carry it; or None
+        (default) when the module's initial state does not depend on the potential. The
+        initial potential solves the potential owner's equation with these charges in place
+        of the provided charge density (``potential_residual(u, v, charges)`` of the module
+        owning phi, electrostatics); then :meth:`initialise_from_potential` sets the module's
+        state from it."""
         return None
 
     def initialise_from_potential(self, u: dict[str, dolfinx.fem.Function]) -> None:
         """Set this module's initial state from the initial potential ``u["phi"]`` (called
-        after that solve, only when :meth:`initial_charge_terms` gave terms)."""
+        after that solve, only when :meth:`initial_charge_density` gave charges)."""
 
     def set_time(self, t_s: float) -> None:
         """The physical time [s] of the state being solved for (transients; default: unused)."""

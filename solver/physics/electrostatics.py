@@ -1,6 +1,7 @@
 """Electrostatics: Poisson's equation for the potential phi across the stack.
 
-    -div(eps0 eps_r grad phi) = rho_fixed + rho_TF(phi) + (surface charges on facets)
+    -div(eps0 eps_r grad phi) = rho_fixed + rho_TF(phi) + rho_e(phi) + rho_provided
+                                + (surface charges on facets)
 
 - eps_r: piecewise tensor, given per material in crystal axes (eps_a across c, eps_c along c)
   and rotated by each layer's orientation (:mod:`heterofem.solver.orientation`); in layers
@@ -14,6 +15,13 @@
   dE_c = E_c - E_F at phi = 0 (``conduction_band_offset``) and N_c(T) = N_c(300 K) (T/300)^1.5;
   fully ionised background donors and acceptors (``donor_density``, ``acceptor_density``, or
   the layer's ``donor_density_m3``/``acceptor_density_m3``);
+- rho_provided: the charge density other physics provide (the additive ``charge_density``
+  quantity, :mod:`heterofem.solver.physics.quantities`: e.g. the vacancies' ionic charge),
+  summed over its providers and integrated over the solid layers. The other physics only
+  provide the density; this module assembles every term of Poisson's equation, so no module
+  adds terms to this one's equation;
+- the bound charge -div P of the polarization P (the unknown ``P``, when a physics provides
+  it), in weak form -int P . grad(v) over the polar layers: D = eps0 eps_inf E + P;
 - boundaries by facet name: ``phi_V`` (Dirichlet), ``surface_charge_C_m2`` (Neumann on outer
   facets, a sheet charge on an interface), none (free: zero normal displacement).
 
@@ -35,6 +43,9 @@ from heterofem.solver.materials import eps_tensor_crystal
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
 from heterofem.solver.physics.landau import polar_layers
 from heterofem.solver.physics.quantities import CHARGE_DENSITY, PERMITTIVITY_CHANGE, TEMPERATURE
+
+#: the polarization [C/m^2]: the unknown of solver/physics/polarization.py, read by name
+POLARIZATION = "P"
 
 
 def fermi_dirac_half(eta):
@@ -75,12 +86,13 @@ def poisson_residual(phi, v, eps, dx, sources=(), screening=(), fluxes=()):
 
 class Electrostatics(Physics):
     """Poisson's equation (module docstring). Reads the temperature, and when provided the
-    mobile charge density of other physics (for the summary's net charge) and a change of
-    the permittivity (a phase mixture)."""
+    charge density of other physics (a source of its equation, and part of the summary's
+    net charge), the polarization P (its bound charge) and a change of the permittivity (a
+    phase mixture)."""
 
     name = "electrostatics"
     reads = (TEMPERATURE,)
-    reads_optional = (CHARGE_DENSITY, PERMITTIVITY_CHANGE)
+    reads_optional = (CHARGE_DENSITY, PERMITTIVITY_CHANGE, POLARIZATION)
 
     def __init__(self, domain, couplings=None):
         super().__init__(domain, couplings)
@@ -124,6 +136,7 @@ class Electrostatics(Physics):
         self.dx_electrons, self.dx_fixed, self.dx_screening = (
             self._layers_dx(names) for names in (nc, rho, screen))
         self.dx_solid = self._layers_dx([lay.name for lay in cfg.solid_layers])
+        self.dx_polar = self._layers_dx(polar)  # the bound charge's (polarization.py's dx)
         self._eps_zz_values = {n: e[-1, -1] for n, e in eps.items()}
 
     def _layers_dx(self, names) -> "ufl.Measure | None":
@@ -156,6 +169,48 @@ class Electrostatics(Physics):
         return self.n_c * fermi_dirac_half(eta)
 
     def residual(self, u, v, history=None):
+        """Poisson's equation with the charge density the other physics provide
+        (:meth:`provided_charges`) and the polarization's bound charge
+        (:meth:`bound_charge_term`)."""
+        F = self.potential_residual(u, v, self.provided_charges(u))
+        bound = self.bound_charge_term(u, v)
+        return {"phi": F if bound is None else F + bound}
+
+    def bound_charge_term(self, u, v) -> "ufl.Form | None":
+        """The weak form of the bound charge -div P, -int P . grad(v) over the polar layers
+        (scaled), when some physics provides the polarization P; else None."""
+        P = self.couplings.get(POLARIZATION)
+        if P is None or self.dx_polar is None:
+            return None
+        P = P(u)
+        P = ufl.as_vector([P]) if P.ufl_shape == () else P  # 1D: the z component only
+        return -units.SIGMA_SCALE * ufl.inner(P, ufl.grad(v["phi"])) * self.dx_polar
+
+    def provided_charges(self, u) -> list[tuple[object, ufl.Measure]]:
+        """The charge density other physics provide [C/m^3] (the sum over its providers) as
+        a (UFL expression, measure) pair over the solid layers, or none: the density is a
+        material law of the solid (in vacuum, e.g. at a probe's potential, it may be inf or
+        NaN), and UFL splits the tagged measure per layer, so the term merges with this
+        module's per-layer kernels (the same quadrature degree)."""
+        mobile = self.couplings.get(CHARGE_DENSITY)
+        if mobile is None or self.dx_solid is None:
+            return []
+        return [(mobile(u), self.dx_solid)]
+
+    def potential_residual(self, u, v, charges) -> ufl.Form:
+        """The residual of Poisson's equation for ``u["phi"]`` with this module's own terms
+        (permittivity, fixed charge, electrons, screening, surface charges) and the volume
+        ``charges``: (charge density [C/m^3] as UFL, measure) pairs. The coupled residual
+        passes the provided charge density (:meth:`residual`); the solve of the initial
+        potential passes the modules' initial charges instead
+        (:meth:`Physics.initial_charge_density`, :meth:`CoupledProblem.set_initial_state`)."""
+        F = self._own_residual(u, v)
+        for rho, measure in charges:  # one form each, after the own terms
+            F = F + (-units.RHO_SCALE * rho * v["phi"] * measure)
+        return F
+
+    def _own_residual(self, u, v) -> ufl.Form:
+        """Poisson's equation with this module's own sources only (no provided charge)."""
         d = self.domain
         dx = d.dx_layers  # per layer: the electron term below merges into the same kernels
         sources = [(units.RHO_SCALE * self.rho, self.dx_fixed)] if self.rho is not None else []
@@ -169,8 +224,7 @@ class Electrostatics(Physics):
             if bc.surface_charge_C_m2 is not None
         ]
         eps = self.eps_state(u)
-        return {"phi": poisson_residual(u["phi"], v["phi"], eps, dx, sources,
-                                        screening, fluxes)}
+        return poisson_residual(u["phi"], v["phi"], eps, dx, sources, screening, fluxes)
 
     def eps_state(self, u):
         """The permittivity of a state: the fixed cell-wise eps, plus the change another
@@ -210,8 +264,8 @@ class Electrostatics(Physics):
 
     def charge_terms(self, u) -> list[tuple[object, ufl.Measure]]:
         """The volume charge densities [C/m^3] of the state as (UFL expression, measure) pairs,
-        each on the layers that carry it (the charges of other physics, e.g. vacancies, on
-        the solid layers): their integrals sum to the net charge."""
+        each on the layers that carry it (the charge density of other physics, e.g.
+        vacancies, on the solid layers): their integrals sum to the net charge."""
         phi = u["phi"]
         terms = []
         if self.rho is not None:
@@ -221,10 +275,7 @@ class Electrostatics(Physics):
         n = self.electron_density(phi)
         if n is not None:
             terms.append((-units.Q_E * n, self.dx_electrons))
-        mobile = self.couplings.get(CHARGE_DENSITY)  # of other physics (their Poisson terms
-        if self.dx_solid is not None and mobile is not None:  # come with their residuals)
-            terms.append((mobile(u), self.dx_solid))
-        return terms
+        return terms + self.provided_charges(u)
 
     def summary(self, u):
         d, phi = self.domain, u["phi"]

@@ -24,7 +24,8 @@ whose material has Landau data). Free energy density [J/m^3]:
   it is needed: in a metal the vacuum level sees only the surface dipole, which is limited by
   its own depolarization field (a shift ~ h), not by the strain-softened a1*, so a constant h
   gives a work function that hardly changes when the [001] strain relaxes (docs/model.md).
-- Poisson: D = eps0 eps_inf E + P, i.e. the bound charge -div P enters the potential.
+- Poisson: D = eps0 eps_inf E + P, i.e. the bound charge -div P enters the potential (the
+  unknown P is a quantity electrostatics reads: it assembles the bound-charge term).
 
 Euler-Lagrange equation (weak form, divided by s = 1e9 V/m; lengths in nm):
 
@@ -55,7 +56,8 @@ KINETIC = 1e-3  #: TDGL kinetic coefficient in scaled units
 
 class Polarization(Physics):
     """The Landau polarization P (module docstring): reads the temperature and the
-    potential phi, and adds its bound charge to Poisson's equation."""
+    potential phi; its unknown P is read by electrostatics (the bound charge) and by
+    mechanics (electrostriction)."""
 
     name = "polarization"
     reads = (TEMPERATURE, "phi")
@@ -178,8 +180,7 @@ class Polarization(Physics):
         pattern = d.pattern_term(u["P"], v["P"], self.layers)
         if pattern is not None:
             F += pattern
-        bound = -units.SIGMA_SCALE * ufl.inner(P, ufl.grad(v["phi"])) * dx
-        return {"P": F, "phi": bound}
+        return {"P": F}  # the bound charge: Electrostatics.bound_charge_term
 
     def dirichlet(self, spaces):
         V = spaces["P"]

@@ -59,8 +59,9 @@ def quantity(name: str, unit: str, doc: str, additive: bool = False) -> str:
 
 TEMPERATURE = quantity("temperature", "K", "absolute temperature (run.temperature_K today)")
 CHARGE_DENSITY = quantity(
-    "charge_density", "C/m^3", "mobile volume charge in the solid layers (summed over the "
-    "providers; the Poisson terms come with the providers' residuals)", additive=True)
+    "charge_density", "C/m^3", "volume charge in the solid layers (e.g. the vacancies' "
+    "ionic charge), summed over the providers; electrostatics assembles it into Poisson's "
+    "equation over the solid layers", additive=True)
 PERMITTIVITY_CHANGE = quantity(
     "permittivity_change", "1", "change of the relative permittivity tensor from the fixed "
     "cell-wise one (e.g. a phase mixture)")
@@ -118,10 +119,11 @@ class Board:
                     "exactly one physics may provide it")
             known.append((provider, value))
 
-    def value(self, name: str) -> Value | None:
+    def value(self, name: str, exclude: Iterable[str] = ()) -> Value | None:
         """The value of a quantity (the sum of the contributions of an additive one), or
-        None when nothing provides it."""
-        known = self.providers.get(name)
+        None when nothing provides it; the contributions of the providers in ``exclude`` are
+        left out."""
+        known = [(p, v) for p, v in self.providers.get(name, ()) if p not in exclude]
         if not known:
             return None
         if len(known) == 1:
@@ -150,27 +152,35 @@ class Couplings(Mapping):
     can be built in any order. An optional read without a provider is absent (``get``
     returns None)."""
 
-    def __init__(self, board: Board, reader: str, reads: tuple, optional: tuple = ()):
+    def __init__(self, board: Board, reader: str, reads: tuple, optional: tuple = (),
+                 exclude: tuple = ()):
         self._board, self._reader = board, reader
         self._names = reads + tuple(n for n in optional if n not in reads)
+        self._exclude = exclude
+
+    def without(self, provider: str) -> Couplings:
+        """The same reads with ``provider``'s contributions left out (e.g. the potential
+        without the polarization's bound charge, solver/workfunction.py)."""
+        return Couplings(self._board, self._reader, self._names, (),
+                         self._exclude + (provider,))
 
     def __getitem__(self, name: str) -> Value:
         if name not in self._names:
             raise KeyError(f"physics '{self._reader}' does not declare reading '{name}' "
                            "(add it to its reads)")
-        value = self._board.value(name)
+        value = self._board.value(name, self._exclude)
         if value is None:
             raise KeyError(f"no active physics provides '{name}' (read by '{self._reader}')")
         return value
 
     def __iter__(self):
-        return (n for n in self._names if self._board.value(n) is not None)
+        return (n for n in self._names if self._board.value(n, self._exclude) is not None)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
     def __contains__(self, name) -> bool:
-        return name in self._names and self._board.value(name) is not None
+        return name in self._names and self._board.value(name, self._exclude) is not None
 
     def constant(self, name: str) -> float:
         """A state-independent quantity as a number (e.g. the temperature where a module

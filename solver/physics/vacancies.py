@@ -7,7 +7,8 @@ Primary unknown: the vacancy electrochemical potential mu [eV], continuous acros
     theta(mu, phi) = exp((mu - E_f - 2 phi) / kT)                 dilute (Boltzmann) option
     c = N_O theta                                                  N_O: oxygen-site density
     J = -(D / kT) c (1 - theta) grad mu                            (dilute: -(D/kT) c grad mu)
-    dc/dt + div J = 0,  and  2 q c  enters Poisson's equation.
+    dc/dt + div J = 0,  and the charge density 2 q c enters Poisson's equation (provided as
+    the ``charge_density`` quantity; electrostatics assembles the term).
 
 D is a tensor: Arrhenius D0 exp(-Ea/kT) along and across the rutile c axis, rotated by the
 layer's orientation. The site-exclusion theta is written with tanh, which never overflows.
@@ -327,13 +328,12 @@ class Vacancies(Physics):
         pattern = self.domain.pattern_term(mu, v["mu"], [lay.name for lay in self.solid])
         if pattern is not None:
             F += pattern
-        rho = self.charge_density(self.c_state(u))
-        # over the solid layers only: in vacuum theta(mu, phi) is not a material law, and at a
-        # probe's potential (phi/kT past ~710: 18 V at 300 K) the derivative of its tanh is
-        # inf/inf, a NaN in the Jacobian even where n_hat = 0 multiplies it. UFL splits the
-        # tagged measure per layer, so this still merges with the electrostatics' per-layer
-        # kernels (the same quadrature degree): coefficients are packed once per layer
-        return {"mu": F, "phi": -units.RHO_SCALE * rho * v["phi"] * self.dx_solid}
+        # the charge enters Poisson's equation through the charge_density quantity
+        # (provided()), which electrostatics integrates over the solid layers only: in vacuum
+        # theta(mu, phi) is not a material law, and at a probe's potential (phi/kT past ~710:
+        # 18 V at 300 K) the derivative of its tanh is inf/inf, a NaN in the Jacobian even
+        # where n_hat = 0 multiplies it
+        return {"mu": F}
 
     @staticmethod
     def _on_growth_surface(facet: str, front) -> bool:
@@ -366,28 +366,28 @@ class Vacancies(Physics):
         return {"mu": bcs}
 
     # -- initial state -------------------------------------------------------------------------
-    def initial_charge_terms(self, phi, v_phi):
-        """The initial vacancy charge's Poisson terms (:meth:`initial_phi_terms`)."""
-        return self.initial_phi_terms(phi, v_phi)
+    def initial_charge_density(self, phi):
+        """The initial vacancy charge density (:meth:`initial_rho`)."""
+        return self.initial_rho(phi)
 
     def initialise_from_potential(self, u):
         """mu from the initial potential (:meth:`initial_mu`)."""
         u["mu"].x.array[:] = self.initial_mu(u["mu"].function_space, u["phi"]).x.array
 
-    def initial_phi_terms(self, phi, v_phi):
-        """Poisson terms of the initial vacancy charge: per-layer delta where given, elsewhere
-        equilibrium with the uniform mu of [initial] mu_eV."""
+    def initial_rho(self, phi) -> list[tuple[object, ufl.Measure]]:
+        """The initial vacancy charge density [C/m^3] per solid layer, as (UFL expression,
+        measure of the layer) pairs: the layer's delta where given, elsewhere equilibrium with
+        the uniform mu of [initial] mu_eV at the potential ``phi``."""
         mu_u = self.domain.cfg.initial.mu_eV
-        rho = 0
+        terms = []
         for lay in self.solid:
             tag = self.domain.stack.layer_ids[lay.name]
             if lay.name in self.theta0:
                 c = self.n_hat * self.theta0[lay.name]
             else:
                 c = self.c_hat(mu_u, phi)
-            rho_l = -units.RHO_SCALE * self.charge_density(c) * v_phi * self.dx(tag)
-            rho = rho + rho_l
-        return rho
+            terms.append((self.charge_density(c), self.dx(tag)))
+        return terms
 
     def initial_mu(self, V, phi) -> dolfinx.fem.Function:
         """mu that reproduces each layer's initial theta at the solved potential.

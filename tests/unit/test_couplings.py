@@ -2,7 +2,9 @@
 
 - a read without a provider, or a non-additive quantity with two providers, is an error that
   names the physics and the quantity;
-- after a model is built, no module holds another module (they share only named values);
+- after a model is built, no module holds another module (they share only named values), and
+  no module adds terms to another module's equation (electrostatics assembles the charges
+  other physics provide);
 - the registry maps every ``[physics]`` switch of the config schema to its module.
 """
 
@@ -10,10 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import ufl
 
 from conftest import build_model
+from heterofem.solver import units
 from heterofem.solver.config import Config
+from heterofem.solver.dolfinx_env import dolfinx
 from heterofem.solver.physics import registry
 from heterofem.solver.physics.base import Physics
 from heterofem.solver.physics.quantities import (
@@ -57,6 +63,19 @@ def test_additive_quantity_sums_its_providers():
     board.add("a", {CHARGE_DENSITY: lambda u: 1.5})
     board.add("b", {CHARGE_DENSITY: lambda u: 2.0})
     assert board.view("electrostatics", [CHARGE_DENSITY])[CHARGE_DENSITY](None) == 3.5
+
+
+def test_a_view_without_a_provider_leaves_its_contributions_out():
+    """What CoupledProblem.potential_without reads: the same view, one provider left out."""
+    board = Board()
+    board.add("a", {CHARGE_DENSITY: lambda u: 1.5})
+    board.add("b", {CHARGE_DENSITY: lambda u: 2.0, "P": lambda u: 7.0})
+    view = board.view("electrostatics", [], [CHARGE_DENSITY, "P"])
+    assert view[CHARGE_DENSITY](None) == 3.5 and view["P"](None) == 7.0
+    without = view.without("b")
+    assert without[CHARGE_DENSITY](None) == 1.5
+    assert "P" not in without and without.get("P") is None and list(without) == [CHARGE_DENSITY]
+    assert view["P"](None) == 7.0  # the original view is unchanged
 
 
 def test_temperature_field_is_refused_where_a_constant_is_needed():
@@ -115,3 +134,44 @@ def test_register_refuses_a_taken_name_and_accepts_a_decorator():
         assert registry.switches()[-1] == "dummy_physics"
     finally:
         registry.unregister("dummy_physics")
+
+
+@pytest.mark.parametrize("problem", ["tio2_vo2_tio2_001_vacancies_1d", "ruo2_tio2_110_polar_1d",
+                                     "tio2_vo2_tio2_001_growth_1d"])
+def test_no_module_adds_terms_to_another_modules_equation(problem):
+    """Each module's residual terms are in its own unknowns' equations only: the vacancies'
+    charge and the polarization's bound charge reach Poisson's equation as quantities that
+    electrostatics reads and assembles (charge_density, P)."""
+    coupled = build_model(PROBLEMS / f"{problem}.toml").problem
+    for name, module in coupled.modules.items():
+        own = {uk.name for uk in module.unknowns()}
+        assert set(coupled.terms[name]) <= own, (name, sorted(coupled.terms[name]))
+
+
+def _assembled(form) -> np.ndarray:
+    return dolfinx.fem.assemble_vector(dolfinx.fem.form(form)).array
+
+
+def test_electrostatics_assembles_the_provided_charges():
+    """Poisson's equation of a model with vacancies and polarization differs from the one
+    without them by exactly their charges: the vacancies' charge density over the solid
+    layers, and the bound charge -div P (weak form -int P . grad v) over the polar layers."""
+    coupled = build_model(PROBLEMS / "tio2_vo2_tio2_001_vacancies_1d.toml").problem
+    es, vac = coupled.modules["electrostatics"], coupled.modules["vacancies"]
+    u, v = coupled.u, coupled.v
+    rho = vac.charge_density(vac.c_state(u))  # C/m^3
+    charge = _assembled(-units.RHO_SCALE * rho * v["phi"] * es.dx_solid)
+    diff = _assembled(es.residual(u, v)["phi"]) - _assembled(
+        es.residual_without("vacancies", u, v)["phi"])
+    assert np.abs(charge).max() > 0
+    np.testing.assert_allclose(diff, charge, rtol=1e-9, atol=1e-12 * np.abs(charge).max())
+
+    coupled = build_model(PROBLEMS / "ruo2_tio2_110_polar_1d.toml").problem
+    es, pol = coupled.modules["electrostatics"], coupled.modules["polarization"]
+    u, v = coupled.u, coupled.v
+    bound = _assembled(-units.SIGMA_SCALE * ufl.inner(pol.vec(u["P"]), ufl.grad(v["phi"]))
+                       * pol.dx_polar)
+    diff = _assembled(es.residual(u, v)["phi"]) - _assembled(
+        es.residual_without("polarization", u, v)["phi"])
+    assert np.abs(bound).max() > 0
+    np.testing.assert_allclose(diff, bound, rtol=1e-9, atol=1e-12 * np.abs(bound).max())
