@@ -43,11 +43,9 @@ def main(argv=None) -> int:
     from vacancy_poisson import STACK_2D, structured_stack_mesh
 
     import ufl
+    from heterofem import Simulation
     from heterofem.solver.validation import load_config
-    from heterofem.solver.coupling import CoupledProblem, active_physics
     from heterofem.solver.dolfinx_env import dolfinx
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
     from dolfinx.fem.petsc import assemble_matrix, assign
 
     cfg0 = load_config(STACK_2D)
@@ -60,14 +58,14 @@ def main(argv=None) -> int:
         cfg.solver.preconditioner = pc
         if pc == "picard":
             cfg.solver.petsc_options = dict(PICARD_SPLIT)
-        domain = Domain(cfg, stack, resolve_materials(cfg))
-        problem = CoupledProblem(domain, active_physics(domain), transient=True)
+        model = Simulation.from_config(cfg).build(stack=stack, transient=True)  # the shared mesh
+        problem = model.problem
         problem.history.update()
         nl = problem.problem
         assign([problem.u[n] for n in problem.names], nl.x)
-        built[label] = (nl, domain)
-    # the scalar Poisson matrix (the floor's assembly)
-    es = active_physics(next(iter(built.values()))[1])[0]
+        built[label] = (nl, model)
+    # the scalar Poisson matrix (the floor's assembly), with the first setting's permittivity
+    es = next(iter(built.values()))[1].modules[0]
     V = dolfinx.fem.functionspace(stack.mesh, ("Lagrange", 1))
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     a_form = dolfinx.fem.form(ufl.inner(es.eps * ufl.grad(u), ufl.grad(v)) * ufl.dx

@@ -64,18 +64,15 @@ def worker(args: dict) -> dict:
     sys.path.insert(0, str(HERE))
     from vacancy_poisson import assemble_floor, floor_forms, structured_stack_mesh
 
+    from heterofem import Simulation
     from heterofem.solver import units
-    from heterofem.solver.validation import load_config
-    from heterofem.solver.coupling import active_physics
     from heterofem.solver.dolfinx_env import PETSc, dolfinx
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
 
-    cfg = load_config(STACK_2D)
+    sim = Simulation.from_toml(STACK_2D)
+    cfg = sim.config
     stack, _ = structured_stack_mesh(cfg, args["ny"])
     mesh = stack.mesh
-    domain = Domain(cfg, stack, resolve_materials(cfg))
-    es = active_physics(domain)[0]
+    es = sim.build(stack=stack).modules[0]  # the electrostatics module of the coupled model
     V, a_form, L_form, bcs = floor_forms(es, stack)
     out = {"ny": args["ny"], "dofs": V.dofmap.index_map.size_global,
            "cells": mesh.topology.index_map(2).size_global, "scipy_version": scipy.__version__,

@@ -8,7 +8,8 @@ in its own subprocess (a fresh process: peak RSS per case, no state carried betw
 all cases run in one invocation, side by side. See benchmarks/README.md.
 
 1. transient: the 1D TiO2/VO2_R/TiO2 stack (``configs/stack_tio2_vo2_tio2_1d.toml``) through
-   ``run_case`` to steady state: wall time, steps, Newton iterations, time per Newton step.
+   ``Simulation.run`` (``run_case``) to steady state: wall time, steps, Newton iterations,
+   time per Newton step.
 2. scaling: the same stack in 2D (x-z, a 2 nm VO2 terrace step under the film), structured
    P1 triangles from ``dolfinx.mesh.create_rectangle`` at ~1e4, 1e5, 1e6 unknowns (mu and phi).
    Time per Newton iteration of one transient step (assembly + linear solve) with the default
@@ -104,19 +105,20 @@ def _hf_imports():
 
 
 def worker_transient(args: dict) -> dict:
-    """Part 1: run_case on the 1D stack to steady state."""
+    """Part 1: a run (``Simulation.run``, as ``heterofem run``) of the 1D stack to steady state."""
     _hf_imports()
-    from heterofem.solver.validation import load_config
-    from heterofem.solver.run import run_case
+    from heterofem import Simulation
     import csv
 
-    cfg = load_config(STACK_1D)
+    sim = Simulation.from_toml(STACK_1D)
+    cfg = sim.config
     # warm-up (JIT compilation of the forms is cached on disk; not part of the timing)
-    warm = load_config(STACK_1D, ["time.end_s=1.0", "time.output_times_s=[]"])
+    warm = sim.with_({"time.end_s": 1.0, "time.output_times_s": []})
     with tempfile.TemporaryDirectory() as tmp:
-        run_case(warm, Path(tmp) / "warm", overwrite=True)
+        # check=False: a known-good config; the PETSc check's trial solve is not part of a run
+        warm.run(Path(tmp) / "warm", overwrite=True, check=False)
         t0 = time.perf_counter()
-        summary = run_case(cfg, Path(tmp) / "run", overwrite=True)
+        summary = sim.run(Path(tmp) / "run", overwrite=True, check=False).summary
         wall = time.perf_counter() - t0
         rows = list(csv.DictReader(open(Path(tmp) / "run" / "timeseries.csv")))
     layers = [lay.name for lay in cfg.layers]
@@ -286,11 +288,9 @@ def worker_scaling(args: dict) -> dict:
 
     MPI, PETSc, dolfinx = _hf_imports()
     from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
+    from heterofem import Simulation
     from heterofem.solver import units
     from heterofem.solver.validation import load_config
-    from heterofem.solver.coupling import CoupledProblem, active_physics
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
 
     PETSc.Log.begin()
     out = {"ny": args["ny"], "solver": args["solver"], "rss_mib": {"imports": peak_rss_mib()},
@@ -299,11 +299,13 @@ def worker_scaling(args: dict) -> dict:
     for key in ("quadrature_degree", "transport_quadrature_degree", "vacancy_flux"):
         if args.get(key):  # e.g. the earlier default, 2k + 3 = 5 for every volume integral
             setattr(cfg.physics, key, args[key])
-    out["quadrature_degrees"] = {"default": Domain(cfg, None, {}).quadrature_degree,
-                                 "transport": Domain(cfg, None, {}).transport_quadrature_degree}
+    out["quadrature_degrees"] = None  # read from the model's domain below (keeps the key order)
     t0 = time.perf_counter()
     stack, nx = structured_stack_mesh(cfg, args["ny"])
     out["mesh_s"] = time.perf_counter() - t0
+    # the model on this mesh; its parts (domain, modules, problem) are made lazily, in the timed
+    # phases below. It holds cfg itself: the solver options set below reach its problem.
+    model = Simulation.from_config(cfg).build(stack=stack, transient=True)
     out["nx"] = nx
     out["cells"] = stack.mesh.topology.index_map(2).size_global
     out["vertices"] = stack.mesh.topology.index_map(0).size_global
@@ -311,15 +313,15 @@ def worker_scaling(args: dict) -> dict:
 
     # -- the floor: CG + GAMG on the scalar Poisson operator of the stack ----------------------
     t0 = time.perf_counter()
-    domain = Domain(cfg, stack, resolve_materials(cfg))
-    modules = active_physics(domain)
-    es = modules[0]
+    es = model.modules[0]  # makes the domain and the physics modules
     V, a_form, L_form, bcs = floor_forms(es, stack)
     A = dolfinx.fem.petsc.create_matrix(a_form)
     b = dolfinx.fem.petsc.create_vector(V)
     x = b.duplicate()
     ksp = floor_ksp(stack.mesh.comm)
     out["floor_setup_s"] = time.perf_counter() - t0
+    out["quadrature_degrees"] = {"default": model.domain.quadrature_degree,
+                                 "transport": model.domain.transport_quadrature_degree}
     runs = []
     for _ in range(3):
         e0 = _event_times(PETSc)
@@ -350,7 +352,7 @@ def worker_scaling(args: dict) -> dict:
     t0 = time.perf_counter()
     if iterative:
         cfg.solver.petsc_options = dict(SCALAR_ITERATIVE_OPTIONS)  # the initial Poisson solve
-    problem = CoupledProblem(domain, modules, transient=True)
+    problem = model.problem  # the coupled problem, its initial state solved
     out["initial_state_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if iterative:
@@ -435,16 +437,13 @@ def _time_steps(problem, snes, h, dts, iterative, out, PETSc) -> list[dict]:
 def stack_params(cfg, stack=None) -> dict:
     """Per-layer parameters of the 1D stack as heterofem's physics modules hold them (read from
     their cellwise DG0 functions), for the FiPy model."""
-    MPI, _, _ = _hf_imports()
-    from heterofem.meshes import create_stack_mesh
+    _hf_imports()
+    from heterofem import Simulation
     from heterofem.solver import units
-    from heterofem.solver.coupling import active_physics
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
 
-    stack = stack or create_stack_mesh(cfg.stack_geometry(), MPI.COMM_WORLD)
-    dom = Domain(cfg, stack, resolve_materials(cfg))
-    mods = {m.name: m for m in active_physics(dom)}
+    model = Simulation.from_config(cfg).build(stack=stack)  # meshes when stack is None
+    dom = model.domain
+    mods = {m.name: m for m in model.modules}
     es, vac = mods["electrostatics"], mods["vacancies"]
 
     def at(f, cell):
@@ -501,11 +500,8 @@ def worker_hf_series(args: dict) -> dict:
     Also returns each mesh's vertex coordinates and the layer parameters (for FiPy)."""
     import numpy as np
 
-    MPI, _, _ = _hf_imports()
-    from heterofem.meshes import create_stack_mesh
-    from heterofem.solver.coupling import CoupledProblem, active_physics
-    from heterofem.solver.domain import Domain
-    from heterofem.solver.materials import resolve_materials
+    _hf_imports()
+    from heterofem import Simulation
     from heterofem.solver.physics.electrostatics import fermi_dirac_half
 
     import fipy_stack  # the F_1/2 copy must match heterofem's (no FiPy import here)
@@ -518,14 +514,14 @@ def worker_hf_series(args: dict) -> dict:
     params = None
     for k, mesh in enumerate(args["meshes"]):
         cfg = shared_config(tuple(mesh))
+        model = Simulation.from_config(cfg).build(transient=True)  # lazy: nothing made yet
         t0 = time.perf_counter()
-        stack = create_stack_mesh(cfg.stack_geometry(), MPI.COMM_WORLD)
+        stack = model.stack  # meshing
         t_mesh = time.perf_counter()
         if params is None:
             params = stack_params(cfg, stack)
         t1 = time.perf_counter()
-        domain = Domain(cfg, stack, resolve_materials(cfg))
-        problem = CoupledProblem(domain, active_physics(domain), transient=True)
+        problem = model.problem  # domain, physics, coupled problem with its initial state
         problem.problem  # noqa: B018  (forms compiled: JIT cache on disk after the first mesh)
         vac, es = problem.modules["vacancies"], problem.modules["electrostatics"]
         h = problem.history
