@@ -80,13 +80,23 @@ _petsc_output_option = click.option(
 
 
 def _load(config: Path, overrides, max_cells: int | None = None,
-          allow_petsc_output: bool = False, petsc: bool = True):
-    """Load and validate CONFIG, then run every check that needs no solve (one pass)."""
+          allow_petsc_output: bool = False, petsc: bool = True, rundir=None):
+    """Load and validate CONFIG, then run every check that needs no solve (one pass).
+
+    ``rundir``: (path, overwrite, restart) of a run: the directory is checked (finished,
+    incomplete, another run's lock) before the preflight, whose PETSc check meshes a trial
+    problem: a refused run meshes nothing (the run checks it again before writing)."""
     from heterofem.solver.validation import load_config
     from heterofem.solver.preflight import preflight
 
     extra = [f"mesh.max_cells={max_cells}"] if max_cells is not None else []
     cfg = load_config(config, list(overrides) + extra)
+    if rundir is not None:
+        from heterofem.solver.dolfinx_env import MPI
+        from heterofem.solver.outputs import RunDir
+
+        path, overwrite, restart = rundir
+        RunDir(path, MPI.COMM_WORLD).check(overwrite=overwrite, restart=restart)
     preflight(cfg, allow_petsc_output=allow_petsc_output, petsc=petsc)
     return cfg
 
@@ -112,7 +122,8 @@ def run(config: Path, out: Path | None, overrides: tuple[str, ...], overwrite: b
     if overwrite and restart is not None:
         _fail("--overwrite replaces a run and --restart continues one: give one of them",
               EXIT_INPUT)
-    cfg = _load(config, overrides, max_cells, allow_petsc_output)
+    cfg = _load(config, overrides, max_cells, allow_petsc_output,
+                rundir=(restart or out, overwrite, restart is not None))
     from heterofem.solver.simulation import Simulation  # the Python API's run (run_case)
 
     Simulation.from_config(cfg).run(restart or out, overwrite=overwrite,

@@ -110,6 +110,23 @@ def test_second_run_into_a_running_directory_exits_2_at_once(tmp_path, mesh_call
     assert tomllib.loads((out / "config.resolved.toml").read_text())["time"]["end_s"] == 900.0
 
 
+def test_locked_directory_is_refused_before_the_petsc_trial_solve(tmp_path, mesh_calls):
+    """With PETSc options the preflight meshes a trial problem: a run into a directory that
+    another run holds is refused before it (the directory's message, not the option's)."""
+    import fcntl
+
+    out = tmp_path / "run"
+    out.mkdir()
+    with open(out / ".heterofem.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = cli("run", CONFIG, "--out", str(out), *SHORT,
+                     "--set", "solver.petsc_options.ksp_type=bogus")
+    assert result.exit_code == 2, result.output
+    assert "another heterofem run" in result.output and "bogus" not in result.output
+    assert mesh_calls == []
+    assert sorted(p.name for p in out.iterdir()) == [".heterofem.lock"]
+
+
 def test_a_run_that_loses_the_race_for_the_lock_writes_nothing(tmp_path, monkeypatch):
     """Both runs pass the first check (no directory yet); the other run takes the lock while
     this one meshes: this one exits 2 and writes nothing."""
