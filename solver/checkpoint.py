@@ -191,12 +191,6 @@ class Checkpointer:
 
     # -- reading --------------------------------------------------------------------------------
     @staticmethod
-    def latest(run_dir: Path, comm: MPI.Comm) -> tuple[dict, dict[str, tuple]]:
-        """The newest intact checkpoint of a run directory: (state, {name: (coords, values)})."""
-        point = Checkpointer.load_latest(run_dir, comm)
-        return point.state, point.fields
-
-    @staticmethod
     def load_latest(run_dir: Path, comm: MPI.Comm) -> Checkpoint:
         """The newest intact checkpoint of a run directory (read on rank 0, sent to all):
         a checkpoint whose digest differs from the index, or that cannot be read, is skipped

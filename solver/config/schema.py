@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 # the facet naming is the mesher's; the config names its [boundary.<facet>] keys by it
-from heterofem.meshes.geometry import FeatureSpec, StackGeometry, interface_name
+from heterofem.meshes.geometry import FeatureSpec, StackGeometry, interface_name  # noqa: F401
 
 #: Physics switches that exist in the schema but have no solver yet (each lands with its issue).
 NOT_IMPLEMENTED_PHYSICS: tuple[str, ...] = ()
@@ -446,14 +446,14 @@ class Config(_Strict):
 
     @property
     def total_thickness_nm(self) -> float:
-        return sum(lay.thickness_nm for lay in self.layers)
+        return self.stack_geometry().total_thickness_nm
 
     def layer_bounds_nm(self) -> list[tuple[float, float]]:
         """(z_bottom, z_top) of every layer, bottom to top."""
         return self.stack_geometry().layer_bounds_nm()
 
     def interface_names(self) -> list[str]:
-        return [interface_name(a.name, b.name) for a, b in zip(self.layers, self.layers[1:])]
+        return self.stack_geometry().interface_names()
 
     def facet_names(self) -> list[str]:
         """Every named facet set the built-in mesher creates for this config."""
