@@ -105,6 +105,32 @@ def goals(d: Path) -> list[str]:
         out.append(f"Sweep throughput ({sw['cases']} cases, mpirun -n {sw['ranks']}): "
                    f"{sw['speedup']:.2f}x against one after another (goal 1.8x: "
                    f"{'MET' if sw['speedup'] >= 1.8 else 'NOT MET'}).")
+    return out + issue25_goals(d)
+
+
+def issue25_goals(d: Path) -> list[str]:
+    """Issue #25: meshing.json (benchmarks/meshing.py), solver_crossover.json."""
+    out = []
+    mesh = load(d, "meshing")
+    if mesh:
+        t = mesh["time"]
+        out.append(f"**Meshing within 5x of create_rectangle (#25): "
+                   f"{'MET' if t['ratio'] <= 5 else 'NOT MET'}**: structured {t['ratio']:.1f}x "
+                   f"at {t['cells']} cells{' (quick sizes)' if mesh.get('quick') else ''}"
+                   + (f"; Gmsh {t['gmsh_ratio']:.0f}x at {t['gmsh_cells']}" if "gmsh_ratio" in t
+                      else "") + ".")
+        m = mesh.get("memory", {})
+        if "gmsh-direct" in m:
+            peak = [max(r["meshing_mib"] for r in m[k]["ranks"])
+                    for k in ("gmsh-direct", "gmsh-refined")]
+            out.append(f"3D per-rank meshing peak (Gmsh, 2 ranks): {peak[0]:.0f} MiB direct, "
+                       f"{peak[1]:.0f} MiB with refine_levels = 1.")
+    cross = load(d, "solver_crossover")
+    if cross:
+        ratios = ", ".join(f"{r['mumps']['dofs']}: {r['step_ratio']:.2f}"
+                           for r in cross["rows"] if "step_ratio" in r)
+        out.append(f"Auto solver (#25): split / MUMPS time per step {ratios}; switch at "
+                   f"{cross['threshold_dofs']} unknowns.")
     return out
 
 

@@ -53,7 +53,8 @@ def main() -> None:
                         help="MUMPS LU (default) or GMRES + field split with GAMG on both "
                              "fields and the Picard preconditioning matrix")
     args = parser.parse_args()
-    solver = [] if args.solver == "mumps" else ['solver.preconditioner="picard"'] + [
+    solver = ['solver.preconditioner="exact"'] if args.solver == "mumps" else [
+        'solver.preconditioner="picard"'] + [
         f"solver.petsc_options.{k}={json.dumps(v)}" for k, v in PICARD_OPTIONS.items()]
     base = solver + [f"mesh.size_nm={args.size_nm}", f"mesh.interface_size_nm={args.size_nm / 2}",
             f"time.end_s={args.end_s}", f"time.dt_initial_s={args.end_s / 10}",

@@ -361,8 +361,8 @@ def worker_scaling(args: dict) -> dict:
         cfg.solver.petsc_options = {**ITERATIVE_OPTIONS, **split, **args.get("extra_options", {})}
     elif args.get("extra_options"):
         cfg.solver.petsc_options = {**cfg.solver.petsc_options, **args["extra_options"]}
-    if solver == "picard":
-        cfg.solver.preconditioner = "picard"  # heterofem's option (CoupledProblem)
+    # heterofem's option (CoupledProblem); MUMPS explicitly "exact" ("auto" would switch)
+    cfg.solver.preconditioner = "picard" if solver == "picard" else "exact"
     # compiles the forms, creates the matrices and SNES; heterofem installs the split's index sets
     snes = problem.problem.solver
     out["problem_setup_s"] = time.perf_counter() - t0

@@ -1,5 +1,7 @@
 """heterofem meshes: the layered stack (with lateral features) as a DOLFINx mesh with named
 cell tags (one per layer) and facet tags (outer sides and layer interfaces), and .msh/XDMF I/O.
+Flat stacks get a structured grid (``structured``), stacks with features Gmsh (``stack``);
+either can be refined in parallel after distribution (``refine``, ``[mesh] refine_levels``).
 
 The mesher takes a :class:`StackGeometry` (layers, thicknesses, features, sizes), not the run
 configuration; this package imports nothing of the solver.
@@ -29,7 +31,12 @@ _EXPORTS = {
     "interface_name": "geometry",
     "CELL_TAGS_NAME": "stack",
     "FACET_TAGS_NAME": "stack",
-    "MeshError": "stack",
+    "MeshError": "geometry",
+    "GENERATORS": "structured",
+    "create_structured_mesh": "structured",
+    "structured_cell_count": "structured",
+    "uses_structured": "structured",
+    "refine_tagged": "refine",
     "StackMesh": "stack",
     "build_gmsh_model": "stack",
     "create_stack_mesh": "stack",

@@ -28,6 +28,8 @@ from pathlib import Path
 
 from heterofem.meshes.features import feature_blocks
 from heterofem.meshes.geometry import StackGeometry
+from heterofem.meshes.structured import structured_cell_count, structured_problems
+from heterofem.meshes.structured import uses_structured
 
 #: Smallest cell size accepted [nm] (mesh.size_nm and the interface size). 1 pm is about
 #: 1/300 of the shortest lattice spacing of the oxides modelled (~0.3 nm): a continuum cell
@@ -137,13 +139,17 @@ def _feature_terms(geo: StackGeometry) -> tuple[float, float]:
 
 
 def estimate_cells(geo: StackGeometry) -> int:
-    """Cells the built-in mesher will make for the geometry ``geo``, before meshing (no Gmsh).
+    """Cells the built-in mesher will make for the geometry ``geo``, before meshing (no Gmsh),
+    times 2^(dim x refine_levels) for the parallel refinement (meshes/refine.py).
 
     ``CELLS_PER_VOLUME x integral of dV / h^dim + CELLS_PER_BOUNDARY x integral of
     dS / h^(dim-1)`` over the size field (h_interface at interfaces, growing linearly to
     size_nm over refine_distance_nm), with the lateral extent multiplying the integrals
     through the stack. Within about a factor 2 of Gmsh's count: it is there to refuse
-    runaway requests before they take the memory, not to predict exactly.
+    runaway requests before they take the memory, not to predict exactly. A structured 2D/3D
+    mesh (:mod:`heterofem.meshes.structured`) is counted exactly (its lateral spacing is
+    size_nm, not the isotropic interface size this formula assumes); in 1D both agree to a
+    cell per layer.
     """
     dim, n = geo.dimension, len(geo.layers)
     lateral = _lateral_measure(geo)
@@ -160,7 +166,9 @@ def estimate_cells(geo: StackGeometry) -> int:
              + CELLS_PER_BOUNDARY[dim] * (boundary + extra_boundary))
     if not cells <= 1e300:  # sizes far below the floor overflow the integrals (inf, nan)
         cells = 1e300
-    return max(n, math.ceil(cells))
+    if dim > 1 and uses_structured(geo) and cells < 1e9:  # the grid's count is exact
+        cells = structured_cell_count(geo)
+    return max(n, math.ceil(min(1e300, cells * 2.0 ** (dim * geo.refine_levels))))
 
 
 # -- checks before meshing -------------------------------------------------------------------
@@ -199,9 +207,12 @@ def budget_problems(geo: StackGeometry) -> list[tuple[str, str]]:
     limit = geo.max_cells
     if estimate <= limit:
         return []
-    return [("mesh.max_cells", f"the mesh would have about {float(estimate):.3g} cells, over "
-             f"the limit of {limit}; coarsen mesh.size_nm / mesh.interface_size_nm (or thin "
-             f"the layers, narrow mesh.width_nm / depth_nm), {_MAX_CELLS_HINT}")]
+    levels = (f" (after {geo.refine_levels} refinement level"
+              f"{'s' if geo.refine_levels > 1 else ''}: lower mesh.refine_levels, or)"
+              if geo.refine_levels else "")
+    return [("mesh.max_cells", f"the mesh would have about {float(estimate):.3g} cells{levels}, "
+             f"over the limit of {limit}; coarsen mesh.size_nm / mesh.interface_size_nm (or "
+             f"thin the layers, narrow mesh.width_nm / depth_nm), {_MAX_CELLS_HINT}")]
 
 
 def mesh_file_problems(geo: StackGeometry) -> list[tuple[str, str]]:
@@ -239,9 +250,10 @@ def check_mesh_file(path: str | Path) -> list[tuple[str, str]]:
 def size_problems(geo: StackGeometry) -> list[tuple[str, str]]:
     """Every mesh-request problem found before meshing: mesh.file not a genuine MSH
     file; or sizes below the floor and an estimated cell count over the budget."""
+    generator = structured_problems(geo)
     if geo.file:
-        return mesh_file_problems(geo)
-    return _floor_problems(geo) + budget_problems(geo)
+        return generator + mesh_file_problems(geo)
+    return generator + _floor_problems(geo) + (budget_problems(geo) if not generator else [])
 
 
 # -- check after meshing ---------------------------------------------------------------------

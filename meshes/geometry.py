@@ -21,6 +21,23 @@ def interface_name(lower: str, upper: str) -> str:
     return f"{lower}/{upper}"
 
 
+class MeshError(Exception):
+    """One or more problems with the mesh (geometry, external file, physical names).
+
+    ``problems`` is a list of ``(key, message)`` pairs; the message says what is wrong and how
+    to fix it (the same shape as the config's ``ConfigError``).
+    """
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = list(problems)
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} with the mesh:"
+        return "\n".join([head] + [f"  - {key}: {msg}" for key, msg in self.problems])
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """A lateral feature on top of a layer (2D/3D): the layer's material protrudes upward into
@@ -62,6 +79,10 @@ class StackGeometry:
     file: str | None = None
     #: the largest cell count accepted (estimated before meshing)
     max_cells: int = 2_000_000
+    #: "auto" (structured for flat layers, Gmsh with features or a file), "structured", "gmsh"
+    generator: str = "auto"
+    #: uniform refinements of the distributed mesh after meshing (each halves every edge)
+    refine_levels: int = 0
 
     @property
     def h_interface(self) -> float:

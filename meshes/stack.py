@@ -44,7 +44,11 @@ from dolfinx.io import gmsh as gmshio
 
 from heterofem.meshes.budget import check_mesh_file, honour_problems
 from heterofem.meshes.features import feature_blocks, feature_problems
-from heterofem.meshes.geometry import StackGeometry, interface_name, layer_name_problems
+from heterofem.meshes.geometry import MeshError, StackGeometry, interface_name  # noqa: F401
+from heterofem.meshes.geometry import layer_name_problems
+from heterofem.meshes.refine import refine_tagged
+from heterofem.meshes.structured import create_structured_mesh, structured_problems
+from heterofem.meshes.structured import uses_structured
 
 logger = logging.getLogger(__name__)
 
@@ -61,23 +65,6 @@ _SIZE_OPTIONS = {
 
 _SIMPLICES = (dolfinx.mesh.CellType.interval, dolfinx.mesh.CellType.triangle,
               dolfinx.mesh.CellType.tetrahedron)
-
-
-class MeshError(Exception):
-    """One or more problems with the mesh (geometry, external file, physical names).
-
-    ``problems`` is a list of ``(key, message)`` pairs; the message says what is wrong and how
-    to fix it (the same shape as the config's ``ConfigError``).
-    """
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        self.problems = list(problems)
-        super().__init__(self.format())
-
-    def format(self) -> str:
-        n = len(self.problems)
-        head = f"{n} problem{'s' if n != 1 else ''} with the mesh:"
-        return "\n".join([head] + [f"  - {key}: {msg}" for key, msg in self.problems])
 
 
 @dataclass
@@ -426,12 +413,36 @@ def create_stack_mesh(geometry: StackGeometry, comm: MPI.Comm,
                       msh_path: Path | None = None) -> StackMesh:
     """Mesh the stack of ``geometry`` (or read ``geometry.file``) and distribute it over ``comm``.
 
-    Rank 0 builds the Gmsh model (:func:`build_gmsh_model`) or merges the external ``.msh``,
-    writes it to ``msh_path`` if given, and ``model_to_mesh`` distributes it. Collective.
+    A stack of flat layers (``generator`` "auto" or "structured") gets the structured mesh of
+    :mod:`heterofem.meshes.structured`; otherwise rank 0 builds the Gmsh model
+    (:func:`build_gmsh_model`) or merges the external ``.msh`` and ``model_to_mesh``
+    distributes it. Rank 0 writes ``msh_path`` if given. The distributed mesh is then refined
+    ``geometry.refine_levels`` times in parallel (:mod:`heterofem.meshes.refine`). Collective.
     Raises :class:`MeshError` on every rank if the geometry or the file is unusable (an
     external file must have a cell physical group named after every layer; its other
     physical names become further layer/facet ids).
     """
+    problems = structured_problems(geometry)
+    if problems:
+        raise MeshError(problems)
+    if uses_structured(geometry):
+        mesh, cells, facets, layer_ids, facet_ids = create_structured_mesh(
+            geometry, comm, msh_path)
+        cells.name, facets.name = CELL_TAGS_NAME, FACET_TAGS_NAME
+        stack = StackMesh(mesh, cells, facets, layer_ids, facet_ids)
+    else:
+        stack = _gmsh_stack_mesh(geometry, comm, msh_path)
+    if geometry.refine_levels:
+        stack.mesh, stack.cell_tags, stack.facet_tags = refine_tagged(
+            stack.mesh, stack.cell_tags, stack.facet_tags, geometry.refine_levels)
+    logger.info("mesh: %dD, %d cells, %d vertices, layers %s", stack.dim,
+                stack.mesh.topology.index_map(stack.dim).size_global,
+                stack.mesh.topology.index_map(0).size_global, ", ".join(stack.layer_ids))
+    return stack
+
+
+def _gmsh_stack_mesh(geometry: StackGeometry, comm: MPI.Comm, msh_path: Path | None) -> StackMesh:
+    """The Gmsh path of :func:`create_stack_mesh` (a built model or an external file)."""
     root = comm.rank == 0
     with _gmsh_model(active=root):
         groups, problems, error = _prepare_model(geometry, msh_path) if root else (None, [], None)
@@ -445,11 +456,7 @@ def create_stack_mesh(geometry: StackGeometry, comm: MPI.Comm,
             key = "mesh.file" if geometry.file else "mesh"
             msg = f"{exc}; tag every cell with exactly one physical group"
             raise MeshError([(key, msg)]) from exc
-    stack = _stack_from(geometry, data, groups)
-    logger.info("mesh: %dD, %d cells, %d vertices, layers %s", stack.dim,
-                stack.mesh.topology.index_map(stack.dim).size_global,
-                stack.mesh.topology.index_map(0).size_global, ", ".join(stack.layer_ids))
-    return stack
+    return _stack_from(geometry, data, groups)
 
 
 def _stack_from(

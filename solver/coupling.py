@@ -37,6 +37,7 @@ from heterofem.solver.petsc_policy import (
     GAMG_CHEBYSHEV_ESTEIG,
     OPTION_USE_OBSERVERS,
     PREFIX,
+    auto_preconditioner,
     diagonal_split,
     petsc_options_set,
     preconditioner_lag,
@@ -192,7 +193,15 @@ class CoupledProblem:
     # -- solving --------------------------------------------------------------------------------
     def petsc_options(self, cfg: Config, single_field: bool = False) -> dict:
         """SNES/KSP options of this problem's solves (:func:`petsc_policy.solver_options`)."""
-        return solver_options(cfg, single_field)
+        return solver_options(cfg, single_field, self.preconditioner_kind(cfg))
+
+    def preconditioner_kind(self, cfg: Config | None = None) -> str:
+        """"exact" or "picard": ``[solver] preconditioner``, with "auto" resolved by the
+        problem's unknowns and size (:func:`petsc_policy.auto_preconditioner`)."""
+        cfg = self.domain.cfg if cfg is None else cfg
+        dofs = sum(V.dofmap.index_map.size_global * V.dofmap.index_map_bs
+                   for V in self.spaces.values())
+        return auto_preconditioner(cfg, self.names, dofs)
 
     def split_index_sets(self) -> list[tuple[str, PETSc.IS]]:
         """(name, index set) of each unknown in the blocked system (DOLFINx gives a blocked
@@ -214,7 +223,7 @@ class CoupledProblem:
         snes.getKSP().getPC().setFieldSplitIS(*self.split_index_sets())
 
     def _picard_active(self) -> bool:
-        return (self.domain.cfg.solver.preconditioner == "picard"
+        return (self.preconditioner_kind() == "picard"
                 and self.picard_row is not None and len(self.names) > 1)
 
     def _diagonal_split(self) -> bool:
@@ -254,6 +263,10 @@ class CoupledProblem:
         if self._problem is None:
             bcs = [bc for n in self.names for bc in self.bcs[n]]
             opts = self.petsc_options(self.domain.cfg)
+            if self.domain.cfg.solver.preconditioner == "auto":
+                log.info("solver: preconditioner auto -> %s (%s)", self.preconditioner_kind(),
+                         "Picard field split, GAMG" if self.preconditioner_kind() == "picard"
+                         else "MUMPS LU" if opts.get("pc_type") == "lu" else opts.get("pc_type"))
             if self._picard_active() and opts.get("ksp_type") == "preonly":
                 log.warning("solver.preconditioner = \"picard\" with ksp_type = \"preonly\": "
                             "the linear step is the Picard step, Newton loses its quadratic "

@@ -44,21 +44,69 @@ GAMG_CHEBYSHEV_ESTEIG = "0,0.1,0,1.2"
 OPTION_USE_OBSERVERS: list = []
 
 
-def solver_options(cfg: Config, single_field: bool = False) -> dict:
+#: ``[solver] preconditioner = "auto"`` (the default): the coupled vacancy + Poisson problem
+#: (unknowns phi and mu) from this many unknowns gets the Picard field split with GAMG on both
+#: fields, linear solves to 1e-2 and the preconditioner rebuilt every second Newton iteration
+#: (benchmarks/README.md's "picard-lagged", :data:`AUTO_SPLIT_OPTIONS`); below it, and for
+#: every other coupling, MUMPS LU. Measured (benchmarks/solver_crossover.py, 2D benchmark
+#: step, one process, the machine shared; results/solver_crossover.md): time per step split /
+#: MUMPS 1.54 and 0.88 (two runs) at 2070 unknowns, 1.06 at 5112, 0.80 at 12882, 0.33 at
+#: 95790, the same Newton iterations (+1 at 2070). Below 1e4 the two are within this
+#: machine's noise of each other and MUMPS (a direct solve, no Krylov tolerance) stays; from
+#: 1e4 the split won in every run (vacancy_poisson.md, quiet machine: 0.79 at 12882, 0.60 at
+#: 95790, 0.55 at 1.02e6 with 1656 against 3190 MiB). Other couplings (polarization + strain
+#: + Poisson, crystallization) have no Picard matrix and were not measured with a split:
+#: they keep MUMPS.
+AUTO_SPLIT_MIN_DOFS = 10_000
+#: the unknowns "auto" knows a split for (the vacancy + Poisson problem)
+AUTO_SPLIT_FIELDS = ("mu", "phi")
+AUTO_SPLIT_OPTIONS = {
+    "ksp_type": "gmres", "ksp_rtol": 1e-2, "ksp_max_it": 500, "ksp_gmres_restart": 30,
+    "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
+    "fieldsplit_phi_ksp_type": "preonly", "fieldsplit_phi_pc_type": "gamg",
+    "fieldsplit_mu_ksp_type": "preonly", "fieldsplit_mu_pc_type": "gamg",
+    "snes_lag_preconditioner": 2,
+}
+
+
+def auto_preconditioner(cfg: Config, names: list[str], dofs: int) -> str:
+    """The preconditioner a problem with unknowns ``names`` and ``dofs`` unknowns in all gets:
+    ``[solver] preconditioner`` when it is "exact" or "picard"; for "auto", "picard" (with
+    :data:`AUTO_SPLIT_OPTIONS`) for the vacancy + Poisson problem from
+    :data:`AUTO_SPLIT_MIN_DOFS` unknowns, unless [solver.petsc_options] chooses a Krylov
+    method or preconditioner itself (then the user's options rule, as "exact"), else "exact"."""
+    chosen = cfg.solver.preconditioner
+    if chosen != "auto":
+        return chosen
+    own = any(k.startswith(("ksp_", "pc_", "fieldsplit_")) for k in cfg.solver.petsc_options)
+    if own or tuple(sorted(names)) != AUTO_SPLIT_FIELDS or dofs < AUTO_SPLIT_MIN_DOFS:
+        return "exact"
+    return "picard"
+
+
+def solver_options(cfg: Config, single_field: bool = False,
+                   preconditioner: str | None = None) -> dict:
     """SNES/KSP options: defaults, then [solver.petsc_options].
 
-    A field split (``pc_type = "fieldsplit"`` with ``fieldsplit_<unknown>_*`` options) is
-    for the coupled problem; the single-field solves (initial and reference potentials)
-    then use GAMG instead.
+    ``preconditioner``: the one :func:`auto_preconditioner` chose for the problem (default:
+    ``[solver] preconditioner``, "auto" counting as "exact"); "picard" chosen by "auto" adds
+    :data:`AUTO_SPLIT_OPTIONS` before [solver.petsc_options]. A field split (``pc_type =
+    "fieldsplit"`` with ``fieldsplit_<unknown>_*`` options) is for the coupled problem; the
+    single-field solves (initial and reference potentials) then use GAMG instead.
     """
+    chosen = cfg.solver.preconditioner
+    if preconditioner is None:
+        preconditioner = "exact" if chosen == "auto" else chosen
     opts = dict(DEFAULT_PETSC_OPTIONS)
     opts.update(
         snes_rtol=cfg.solver.rtol, snes_atol=cfg.solver.atol, snes_max_it=cfg.solver.max_it
     )
+    if chosen == "auto" and preconditioner == "picard":
+        opts.update(AUTO_SPLIT_OPTIONS)
     opts.update(cfg.solver.petsc_options)
     if opts.get("pc_type") != "lu" and "pc_factor_mat_solver_type" not in cfg.solver.petsc_options:
         opts.pop("pc_factor_mat_solver_type", None)  # only the default LU uses it
-    if cfg.solver.preconditioner == "picard" and diagonal_split(opts):
+    if preconditioner == "picard" and diagonal_split(opts):
         # the Picard matrix has no off-diagonal blocks (picard.preconditioner_forms): the
         # split's coupling terms come from the exact Jacobian (fewer Krylov iterations,
         # measured)

@@ -70,8 +70,9 @@ def test_estimate_follows_the_size_field():
     h_interface to size_nm: R ln(H / h_i) / (H - h_i) intervals instead of R / H."""
     one = [{**LAYERS[0], "thickness_nm": 10.0}]
     assert estimate_cells(make_config(1, layers=one, size_nm=0.5).stack_geometry()) == 20
-    coarse = estimate_cells(make_config(2, layers=one, size_nm=0.5, width_nm=50.0).stack_geometry())
-    fine = estimate_cells(make_config(2, layers=one, size_nm=0.25, width_nm=50.0).stack_geometry())
+    gmsh_2d = {"width_nm": 50.0, "generator": "gmsh"}  # the formula (structured: exact count)
+    coarse = estimate_cells(make_config(2, layers=one, size_nm=0.5, **gmsh_2d).stack_geometry())
+    fine = estimate_cells(make_config(2, layers=one, size_nm=0.25, **gmsh_2d).stack_geometry())
     assert 3.5 < fine / coarse < 4.0
     two = [one[0], {**one[0], "name": "film"}]
     h, h_i, r = 1.0, 0.1, 2.0
@@ -103,9 +104,20 @@ def test_mesh_that_does_not_honour_the_size_is_refused(tmp_path):
     out = tmp_path / "out"
     result = cli("run", str(PROBLEM_1D), "--out", str(out), "--max-cells", str(10**11),
                  "--set", "layers.0.thickness_nm=1e7", "--set", "mesh.size_nm=1e-3",
-                 "--set", "mesh.interface_size_nm=1e-3")
+                 "--set", "mesh.interface_size_nm=1e-3", "--set", "mesh.generator=gmsh")
     assert_input_error(result, "mesh.size_nm", out)
     assert "Gmsh made cells up to" in result.output
+
+
+def test_structured_mesh_over_the_local_index_is_refused(tmp_path):
+    """The same request on the structured mesher (rank 0 builds the grid): refused by its
+    node count before any array is allocated, naming mesh.size_nm and refine_levels."""
+    out = tmp_path / "out"
+    result = cli("run", str(PROBLEM_1D), "--out", str(out), "--max-cells", str(10**11),
+                 "--set", "layers.0.thickness_nm=1e7", "--set", "mesh.size_nm=1e-3",
+                 "--set", "mesh.interface_size_nm=1e-3", "--set", "mesh.generator=structured")
+    assert_input_error(result, "mesh.size_nm", out)
+    assert "refine_levels" in result.output
 
 
 def test_honour_check_accepts_the_shipped_meshes_and_refuses_huge_cells():

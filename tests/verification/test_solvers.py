@@ -473,3 +473,66 @@ def test_assembly_paths_agree_serial_and_on_two_ranks(tmp_path):
     assert runs["fast"]["mpi_size"] == 2
     _assert_same_answers(runs["fast"], runs["standard"])
     _assert_same_answers(runs["serial"], runs["fast"])
+
+
+# -- [solver] preconditioner = "auto" (issue #25 item 4) ---------------------------------------
+
+
+def test_auto_keeps_mumps_for_small_problems_and_other_couplings():
+    """The default ("auto") on a small vacancy + Poisson problem is MUMPS LU with exactly the
+    options of "exact" (so the answers are unchanged); a large one gets the Picard split; any
+    other set of unknowns, or a user's own ksp_/pc_ option, keeps "exact"."""
+    from heterofem.solver.petsc_policy import (AUTO_SPLIT_MIN_DOFS, AUTO_SPLIT_OPTIONS,
+                                               auto_preconditioner, solver_options)
+
+    problem = _problem(STACK)
+    cfg = problem.domain.cfg
+    assert cfg.solver.preconditioner == "auto"
+    assert problem.preconditioner_kind() == "exact"
+    opts = problem.petsc_options(cfg)
+    assert (opts["pc_type"], opts["pc_factor_mat_solver_type"]) == ("lu", "mumps")
+    assert opts == solver_options(Config.model_validate(
+        {**STACK, "solver": {"preconditioner": "exact"}}))
+    assert problem.preconditioner_forms() is None
+    big = AUTO_SPLIT_MIN_DOFS
+    assert auto_preconditioner(cfg, ["phi", "mu"], big - 1) == "exact"
+    assert auto_preconditioner(cfg, ["phi", "mu"], big) == "picard"
+    split = solver_options(cfg, preconditioner="picard")
+    assert all(split[k] == v for k, v in AUTO_SPLIT_OPTIONS.items())
+    assert split["pc_fieldsplit_off_diag_use_amat"] is True
+    for names in (["phi", "P", "u"], ["phi", "mu", "eta"], ["phi"]):
+        assert auto_preconditioner(cfg, names, 10**7) == "exact", names
+    own = Config.model_validate({**STACK, "solver": {"petsc_options": {"ksp_type": "cg"}}})
+    assert auto_preconditioner(own, ["phi", "mu"], 10**7) == "exact"
+
+
+def test_auto_picks_the_split_above_the_threshold_and_keeps_the_answer(tmp_path):
+    """STACK widened to just above the threshold: "auto" solves with the Picard field split
+    (GAMG, linear solves to 1e-2, preconditioner lagged by 2) and gives MUMPS's answer at
+    Newton's tolerance, step by step (fixed steps, as the other inexact cases)."""
+    import math
+
+    from heterofem.meshes.structured import grid_shape
+    from heterofem.solver.petsc_policy import AUTO_SPLIT_MIN_DOFS
+
+    rows = grid_shape(Config.model_validate(STACK).stack_geometry())[-1]
+    cols = math.ceil(AUTO_SPLIT_MIN_DOFS / (2 * (rows + 1)))  # 2 unknowns per vertex
+    stack = {**STACK, "time": {**FIXED_STEPS, "end_s": 2.0},
+             "mesh": {**STACK["mesh"], "width_nm": cols * STACK["mesh"]["size_nm"]}}
+    problem = _problem(stack)
+    dofs = sum(V.dofmap.index_map.size_global for V in problem.spaces.values())
+    assert AUTO_SPLIT_MIN_DOFS <= dofs < 1.2 * AUTO_SPLIT_MIN_DOFS
+    assert problem.preconditioner_kind() == "picard"
+    assert problem.petsc_options(problem.domain.cfg)["pc_type"] == "fieldsplit"
+    auto = run_case(Config.model_validate(stack), tmp_path / "auto", MPI.COMM_WORLD)
+    direct = run_case(Config.model_validate({**stack, "solver": {"preconditioner": "exact"}}),
+                      tmp_path / "lu", MPI.COMM_WORLD)
+    a, b = flat_scalars(direct), flat_scalars(auto)
+    moved = direct["vacancies"]["oxygen_transferred_up_m2"]["template/film"]
+    assert moved > 1e16
+    for key in a:
+        if key.startswith("vacancies."):
+            assert b[key] == pytest.approx(a[key], rel=1e-7, abs=1e-9 * moved), key
+        elif key.startswith("electrostatics."):
+            assert b[key] == pytest.approx(a[key], rel=1e-7, abs=1e-9), key
+    assert auto["time"]["steps"] == direct["time"]["steps"]
