@@ -71,9 +71,6 @@ def feature_checks(cfg: Config) -> list[tuple[str, str]]:
 def switch_checks(cfg: Config) -> list[tuple[str, str]]:
     """Switches this version cannot solve."""
     problems: list[tuple[str, str]] = []
-    if cfg.physics.mechanics and cfg.run.dimension == 1:
-        problems.append(("physics.mechanics", "linear elasticity needs run.dimension = 2 or 3 (in 1D "
-                         "the strain of each layer is its residual misfit, see [strain])"))
     for switch in NOT_IMPLEMENTED_PHYSICS:
         if getattr(cfg.physics, switch):
             problems.append((f"physics.{switch}", "not implemented yet in this version; set it to false"))

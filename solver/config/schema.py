@@ -129,6 +129,13 @@ class MeshSection(_Strict):
     #: refuse a mesh whose cell count, estimated from the config before meshing, exceeds
     #: this (raise it here or with ``heterofem run --max-cells N``)
     max_cells: Annotated[int, Field(ge=1)] = 2_000_000
+    #: the mesher: "auto" (structured for flat layers, Gmsh with features or mesh.file),
+    #: "structured" (DOLFINx tensor grid graded towards the interfaces, meshes/structured.py)
+    #: or "gmsh"
+    generator: Literal["auto", "structured", "gmsh"] = "auto"
+    #: uniform refinements of the distributed mesh, in parallel, after meshing at the sizes
+    #: above (each halves every edge: 2^dim x the cells; meshes/refine.py, docs/cluster.md)
+    refine_levels: Annotated[int, Field(ge=0, le=6)] = 0
 
     @property
     def h_interface(self) -> float:
@@ -160,20 +167,49 @@ class PhysicsSection(_Strict):
 
 
 class StrainSection(_Strict):
-    """Epitaxial strain of coherent layers and its relaxation with thickness (per in-plane
-    direction x, y of the lab frame; see docs/model.md).
+    """Epitaxial strain of coherent layers and its relaxation with thickness, computed per
+    in-plane direction x, y of the lab frame from a misfit-dislocation energy balance
+    (solver/strain.py, docs/model.md "Strain"): the critical thickness and the retained
+    misfit are outputs, never inputs.
 
-    law = "coherent": the full misfit at any thickness; "inverse": r = min(1, h_c/h)
-    (Matthews-Blakeslee-type asymptote); "exponential": r = 1 below h_c and
-    exp(-(h - h_c)/w) above (a kinetic law, calibrated to the observed h_c). The residual
-    strain is r x misfit.
+    law = "coherent": the full misfit at any thickness; "people_bean": the People-Bean
+    energy balance (nucleation-limited); "matthews_blakeslee": the Matthews-Blakeslee
+    equilibrium. The Burgers vectors come from the lattice constants, the Poisson ratios
+    from the elastic constants of the film.
     """
 
-    law: Literal["coherent", "inverse", "exponential"] = "coherent"
-    critical_thickness_x_nm: Annotated[float, Field(gt=0.0)] | None = None
-    critical_thickness_y_nm: Annotated[float, Field(gt=0.0)] | None = None
-    relaxation_width_x_nm: Annotated[float, Field(gt=0.0)] = 1.0
-    relaxation_width_y_nm: Annotated[float, Field(gt=0.0)] = 1.0
+    law: Literal["coherent", "people_bean", "matthews_blakeslee"] = "coherent"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_typed_relaxation(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        typed = [k for k in ("critical_thickness_x_nm", "critical_thickness_y_nm",
+                             "relaxation_width_x_nm", "relaxation_width_y_nm") if k in data]
+        if typed:
+            raise ValueError(f"{', '.join(typed)}: a typed critical thickness or relaxation "
+                             "width is no longer accepted (issue #22); remove it and set law = "
+                             "\"people_bean\" (or \"matthews_blakeslee\"), which computes h_c "
+                             "and the retained misfit per direction from the Burgers vectors and "
+                             "elastic constants (summary.json: strain.<layer>)")
+        if data.get("law") in ("exponential", "inverse"):
+            raise ValueError(f"law = \"{data['law']}\" (a typed relaxation law) was removed "
+                             "(issue #22); use law = \"people_bean\" or \"matthews_blakeslee\" "
+                             "(computed from the misfit dislocations), or \"coherent\"")
+        return data
+
+
+class InterfaceSection(_Strict):
+    """One ordered pair of materials ``[interfaces."A|B"]`` (polarization): applied on every
+    facet between a layer of A and a layer of B, with the normal pointing from A into B
+    (solver/physics/polarization.py, docs/model.md "Interfaces")."""
+
+    #: interface field h [V]: a surface energy -h P.n_AB, n_AB the unit normal from A into
+    #: B; positive favours P pointing from A into B
+    interface_field_V: float | None = None
+    #: extrapolation length of the surface energy (g / (2 lambda)) |P|^2 [nm]
+    polar_extrapolation_nm: Annotated[float, Field(gt=0.0)] | None = None
 
 
 class WorkFunctionSection(_Strict):
@@ -316,20 +352,30 @@ class BoundaryCondition(_Strict):
     #: surface exchange coefficient k = k0 exp(-Ea/kT) [m/s, eV]; default: the material's
     exchange_k0_m_s: Annotated[float, Field(gt=0.0)] | None = None
     exchange_Ea_eV: Annotated[float, Field(ge=0.0)] | None = None
+    #: gas exchange law: "mass_action" J.n = k c [1 - exp(-(mu - mu_gas)/kT)] (the surface
+    #: reaction's rate), or "linear" (k c / kT)(mu - mu_gas), its near-equilibrium form
+    exchange_law: Literal["mass_action", "linear"] = "mass_action"
     #: polarization: interface field, a surface energy -h P.e_z on this facet [V = J/m^2 per
     #: C/m^2]; positive favours P along +z (from the lower into the upper layer)
     polar_bias_V: float | None = None
     #: polarization: extrapolation length of the surface energy (g / (2 lambda)) P^2 [nm]
     polar_extrapolation_nm: Annotated[float, Field(gt=0.0)] | None = None
-    #: polarization: scale polar_bias_V by the retained fraction r of the misfit along lab
-    #: "x" or "y" of the strained layer at this facet (the strain-stabilised interface dipole
-    #: fades as that strain relaxes; solver/physics/polarization.py); None: a constant bias
-    polar_bias_follows_strain: Literal["x", "y"] | None = None
     #: mechanics: None = the module's default (bottom fixed, lateral sides roller, top and
     #: interfaces free); "displacement" with displacement_nm, "traction" with traction_GPa
     mechanics: Literal["fixed", "roller", "free", "displacement", "traction"] | None = None
     displacement_nm: list[float] | None = None
     traction_GPa: list[float] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_polar_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "polar_bias_follows_strain" in data:
+            raise ValueError("polar_bias_follows_strain was removed (issue #22): the interface "
+                             "field now comes from the flexoelectric coupling to the solved "
+                             "strain step (material keys flexo_coupling_a / flexo_coupling_c) "
+                             "and from the per-material-pair table [interfaces.\"A|B\"] "
+                             "(interface_field_V, polar_extrapolation_nm); remove the key")
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> BoundaryCondition:
@@ -342,6 +388,8 @@ class BoundaryCondition(_Strict):
             raise ValueError("a pO2 needs vacancy = \"gas\" on this facet (gas exchange)")
         if self.vacancy == "gas" and not has_p:
             raise ValueError("vacancy = \"gas\" needs pO2_Pa or pO2_mTorr")
+        if self.exchange_law != "mass_action" and self.vacancy != "gas":
+            raise ValueError("exchange_law needs vacancy = \"gas\" on this facet (gas exchange)")
         if self.displacement_nm is not None and self.mechanics not in (None, "displacement"):
             raise ValueError("displacement_nm goes with mechanics = \"displacement\"")
         if self.traction_GPa is not None and self.mechanics not in (None, "traction"):
@@ -383,8 +431,11 @@ class SolverSection(_Strict):
     #: "picard" (the Jacobian with the vacancy mobility held fixed in its derivative: the mu
     #: block becomes an M-matrix that GAMG handles; for a field split with GAMG on both
     #: fields, see benchmarks/README.md). Newton's convergence is unchanged: only the
-    #: preconditioner differs.
-    preconditioner: Literal["exact", "picard"] = "exact"
+    #: preconditioner differs. "auto" (default): MUMPS LU with "exact" for small problems and
+    #: every coupling but vacancy + Poisson, which gets "picard" with the field split from
+    #: solver/petsc_policy.py's AUTO_SPLIT_MIN_DOFS unknowns (no [solver.petsc_options]
+    #: needed; any ksp_/pc_ option of yours turns the switch off)
+    preconditioner: Literal["auto", "exact", "picard"] = "auto"
     #: matrix assembly of the coupled Jacobian: "fast" (block by block through the DOLFINx
     #: version it was written for), "standard" (DOLFINx's public assembly), "auto" (fast where
     #: available, else standard with a warning); the path taken is in summary.json
@@ -411,6 +462,8 @@ class Config(_Strict):
     physics: PhysicsSection = PhysicsSection()
     boundary: dict[str, BoundaryCondition] = {}
     strain: StrainSection = StrainSection()
+    #: per ordered material pair "A|B" (polarization interface terms)
+    interfaces: dict[str, InterfaceSection] = {}
     workfunction: WorkFunctionSection = WorkFunctionSection()
     crystallization: CrystallizationSection = CrystallizationSection()
     initial: InitialSection = InitialSection()
@@ -442,7 +495,8 @@ class Config(_Strict):
             features=tuple(FeatureSpec(**feat.model_dump()) for feat in mesh.features),
             size_nm=mesh.size_nm, interface_size_nm=mesh.interface_size_nm,
             refine_distance_nm=mesh.refine_distance_nm, file=mesh.file,
-            max_cells=mesh.max_cells)
+            max_cells=mesh.max_cells, generator=mesh.generator,
+            refine_levels=mesh.refine_levels)
 
     @property
     def total_thickness_nm(self) -> float:

@@ -15,7 +15,7 @@ import math
 
 from heterofem.solver.config.schema import Config
 from heterofem.solver.physics.deposition import deposition_delta
-from heterofem.solver.physics.landau import coefficient_problems
+from heterofem.solver.physics.landau import coefficient_problems, interface_problems
 from heterofem.solver.physics.material_keys import (
     ELASTIC_KEYS,
     ELECTRON_KEYS,
@@ -33,9 +33,14 @@ def material_checks(cfg: Config, materials, clean) -> list[tuple[str, str]]:
         problems.extend(coefficient_problems(cfg, materials))
     if cfg.physics.polarization or cfg.physics.mechanics:
         problems.extend(_lattice_problems(cfg, materials))
+    if cfg.interfaces:
+        if not cfg.physics.polarization:
+            problems.append(("interfaces", "the [interfaces] table holds polarization terms; "
+                             "set [physics] polarization = true or remove it"))
+        problems.extend(interface_problems(cfg, {lay.material for lay in cfg.layers} | {"vacuum"}))
     if cfg.work_function_on and clean("workfunction", "boundary") and cfg.solid_layers:
         problems.extend(_work_function_problems(cfg, materials))
-    if cfg.physics.mechanics and cfg.run.dimension > 1 and clean("boundary", "run.dimension"):
+    if cfg.physics.mechanics and clean("boundary", "run.dimension"):
         problems.extend(_mechanics_problems(cfg, materials))
     if cfg.physics.electrons != "none":
         for lay in cfg.solid_layers:
@@ -223,6 +228,10 @@ def vacancy_checks(cfg: Config, materials) -> list[tuple[str, str]]:
                 problems.append((f"materials.{lay.material}.{key}",
                                  f"vacancies need it in layer '{lay.name}'; add it with value, "
                                  "unit and source"))
+        if mat.has("surface_exchange_pO2_order") and not mat.has("surface_exchange_pO2_ref"):
+            problems.append((f"materials.{lay.material}.surface_exchange_pO2_ref",
+                             "a pO2 order of the exchange rate needs the pO2 it refers to "
+                             "(k = k0 exp(-Ea/kT) (pO2/p_ref)^n); add it in Pa"))
     if any(bc.vacancy == "gas" for bc in cfg.boundary.values()) \
             and not 100.0 <= cfg.run.temperature_K <= 2000.0:
         problems.append(("run.temperature_K", "gas exchange uses O2 data for 100-2000 K; choose a "

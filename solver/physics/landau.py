@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from heterofem.solver import units
+from heterofem.solver import orientation, units
 from heterofem.solver.materials import Material
 
 
@@ -94,4 +94,61 @@ def coefficient_problems(cfg, materials: dict[str, Material]) -> list[tuple[str,
         if not mat.has("gradient_energy"):
             problems.append((f"{key}.gradient_energy", "missing: the polarization needs a gradient "
                              "energy g [J m^3/C^2]"))
+    return problems
+
+
+# -- strain couplings and interfaces (issue #22) ------------------------------------------------
+def lab_axis_coefficients(mat: Material, orient: str, key: str, unit: str,
+                          axes=(0, 1, 2)) -> list[float]:
+    """A coefficient given per crystal direction (``<key>_a``, ``<key>_c``; both default to an
+    isotropic ``<key>``, else 0) along the lab axes of a layer: k_i = k_a (1 - q_ic^2) +
+    k_c q_ic^2, q_ic the c-component of lab axis i (rutile (110): x = [001] sees k_c,
+    y = [1-10] and z = [110] see k_a)."""
+    q = orientation.rotation(orient)
+    iso = mat.value(key, unit, 0.0)
+    ka = mat.value(f"{key}_a", unit, iso)
+    kc = mat.value(f"{key}_c", unit, iso)
+    return [ka * (1.0 - q[i, 2] ** 2) + kc * q[i, 2] ** 2 for i in axes]
+
+
+def interface_terms(cfg) -> list[tuple[str, float, object]]:
+    """(facet "lower/upper", sign, InterfaceSection) for every facet between adjacent layers
+    whose ordered material pair has an ``[interfaces."A|B"]`` entry: sign = +1 when A is the
+    lower layer (the normal from A into B is +z), -1 when A is the upper one."""
+    out = []
+    for lower, upper in zip(cfg.layers, cfg.layers[1:]):
+        facet = f"{lower.name}/{upper.name}"
+        up = cfg.interfaces.get(f"{lower.material}|{upper.material}")
+        down = cfg.interfaces.get(f"{upper.material}|{lower.material}")
+        if lower.material == upper.material:
+            down = None
+        if up is not None:
+            out.append((facet, 1.0, up))
+        if down is not None:
+            out.append((facet, -1.0, down))
+    return out
+
+
+def interface_problems(cfg, known_materials) -> list[tuple[str, str]]:
+    """Bad ``[interfaces]`` entries: keys not "A|B" of known materials, a pair given in both
+    orders, a field on a pair of one material (no direction)."""
+    problems = []
+    for key, sec in cfg.interfaces.items():
+        parts = key.split("|")
+        where = f"interfaces.{key}"
+        if len(parts) != 2 or not all(parts):
+            problems.append((where, "the key must be an ordered material pair \"A|B\" (e.g. "
+                             "\"TiO2|RuO2\"): the field is defined from A into B"))
+            continue
+        a, b = parts
+        for m in (a, b):
+            if m not in known_materials:
+                problems.append((where, f"unknown material '{m}'; use the materials of the "
+                                 "layers (or \"vacuum\")"))
+        if a != b and f"{b}|{a}" in cfg.interfaces:
+            problems.append((where, f"the pair is also given as \"{b}|{a}\": describe each "
+                             "interface once (the sign follows from the normal)"))
+        if a == b and sec.interface_field_V is not None:
+            problems.append((f"{where}.interface_field_V", "a pair of one material has no "
+                             "direction from A into B; remove the field"))
     return problems

@@ -32,6 +32,18 @@ Stiffness: the tetragonal (4/mmm) Voigt matrix of the material (C11, C12, C13, C
 in crystal axes a, b, c), rotated to the lab frame by the layer orientation,
 C'_ijkl = R_ia R_jb R_kc R_ld C_abcd with R = :func:`heterofem.solver.orientation.rotation`.
 
+1D runs are the epitaxial column: u = u_z(z) only, the in-plane total strain is zero (the
+film is clamped in plane to the substrate, with its retained misfit as eigenstrain), so the
+lattice strain is (f_x, f_y, du_z/dz - eps0_zz): bottom fixed, sigma_zz = 0 at the free top
+and at every interface (traction continuity), which a uniform layer satisfies with
+eps_zz = -(C'_zx f_x + C'_zy f_y) / C'_zz (:func:`coherent_film`).
+
+Two-way coupling to the polarization: the stress the polarization's strain couplings give
+(quantity ``polarization_stress``, d f_coupling / d eps: the Landau strain coupling
+-kappa_i eps_ii P_z^2 and the flexoelectric term; solver/physics/polarization.py) is added to
+the elastic stress, and this module provides the solved lattice strain (quantity
+``lattice_strain``) that the polarization's Landau coefficients read.
+
 2D runs are the x-z cross-section in generalised plane strain: u = (u_x, u_z) does not depend
 on y and u_y = 0, so the total strain eps(u)_yy = 0 while the eigenstrain keeps its yy part:
 a coherent layer has the lattice strain f_y along y too (laterally infinite in y), and
@@ -62,6 +74,7 @@ from heterofem.solver import orientation, units
 from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
 from heterofem.solver.physics.material_keys import ELASTIC_KEYS, ELECTROSTRICTION_KEYS
+from heterofem.solver.physics.quantities import LATTICE_STRAIN, POLARIZATION_STRESS
 
 #: stress scale [GPa]: the residual carries sigma / C_REF
 C_REF_GPA = 100.0
@@ -173,12 +186,14 @@ def strain_voigt(u, dim: int):
     """Voigt strain (xx, yy, zz, 2 yz, 2 xz, 2 xy) of a displacement; 2D meshes are the lab
     x-z plane (mesh coordinates (x, z)) in plane strain (no y component)."""
     g = ufl.grad(u)
+    if dim == 1:  # the epitaxial column: only u_z(z)
+        return ufl.as_vector([0.0, 0.0, g[0], 0.0, 0.0, 0.0])
     if dim == 3:
         return ufl.as_vector([g[0, 0], g[1, 1], g[2, 2], g[1, 2] + g[2, 1], g[0, 2] + g[2, 0],
                               g[0, 1] + g[1, 0]])
     if dim == 2:
         return ufl.as_vector([g[0, 0], 0.0, g[1, 1], 0.0, g[0, 1] + g[1, 0], 0.0])
-    raise ValueError("mechanics needs a 2D or 3D mesh")
+    raise ValueError("mechanics needs a 1D, 2D or 3D mesh")
 
 
 def voigt_tensor(s):
@@ -249,7 +264,9 @@ class Mechanics(Physics):
 
     name = "mechanics"
     reads = ()
-    reads_optional = ("P",)  # electrostriction, when a polarization unknown exists
+    #: electrostriction and the polarization's coupling stress, when a polarization exists
+    reads_optional = ("P", POLARIZATION_STRESS)
+    provides = (LATTICE_STRAIN,)
 
     @classmethod
     def from_domain(cls, domain, couplings=None):
@@ -264,11 +281,7 @@ class Mechanics(Physics):
                  boundary: Mapping[str, object] | None = None,
                  polarization_scale: float = 1.0, couplings=None):
         super().__init__(domain, couplings)
-        cfg, dim = domain.cfg, domain.dim
-        if dim not in (2, 3):
-            raise ValueError("mechanics needs run.dimension = 2 or 3 (a 1D stack has no "
-                             "lateral direction: its coherent strain is the analytic "
-                             "heterofem.solver.physics.mechanics.coherent_film)")
+        cfg = domain.cfg
         self.solid = [lay for lay in cfg.layers if lay.material != "vacuum"]
         self.misfit = self._resolve_misfit(misfit)
         self.polarization_scale = float(polarization_scale)
@@ -347,6 +360,8 @@ class Mechanics(Physics):
                 spec[name] = ("traction", trac)
             elif kind is not None:
                 spec[name] = kind
+        if d.dim == 1:  # the traction has one component; a roller is a fixed end
+            spec = {n: ("fixed" if k == "roller" else k) for n, k in spec.items()}
         spec.update(override)
         out = {}
         for name, value in spec.items():
@@ -371,7 +386,9 @@ class Mechanics(Physics):
 
     def _normal_axis(self, facet: str) -> int | None:
         dim = self.domain.dim
-        axes = {"left": 0, "right": 0, "bottom": dim - 1, "top": dim - 1}
+        axes = {"bottom": dim - 1, "top": dim - 1}
+        if dim >= 2:
+            axes.update(left=0, right=0)
         if dim == 3:
             axes.update(front=1, back=1)
         return axes.get(facet)
@@ -400,9 +417,13 @@ class Mechanics(Physics):
         return 0.5 * C_REF_GPA * GPA * ufl.inner(ufl.dot(self.C, eps), eps)
 
     # -- Physics interface -----------------------------------------------------------------
+    def provided(self):
+        return {LATTICE_STRAIN: self.lattice_strain}
+
     def unknowns(self):
+        dim = self.domain.dim
         return [Unknown("u", self.domain.cfg.physics.element_degree, "nm", "displacement",
-                        shape=(self.domain.dim,))]
+                        shape=() if dim == 1 else (dim,))]
 
     def residual(self, u, v, history=None):
         d = self.domain
@@ -414,6 +435,10 @@ class Mechanics(Physics):
                 tractions.append((t, d.facet_measure(name)))
         F = elasticity_residual(u["u"], v["u"], self.C, self.dx_solid, d.dim,
                                 eigenstrain=self.eigenstrain(u), tractions=tractions)
+        stress = self.couplings.get(POLARIZATION_STRESS)
+        if stress is not None:  # the polarization's coupling stress [Pa]
+            F += ufl.inner(stress(u) / (C_REF_GPA * GPA),
+                           strain_voigt(v["u"], d.dim)) * self.dx_solid
         pattern = d.pattern_term(u["u"], v["u"], [lay.name for lay in self.solid])
         if pattern is not None:
             F += pattern
@@ -422,29 +447,32 @@ class Mechanics(Physics):
     def dirichlet(self, spaces):
         d, V = self.domain, spaces["u"]
         fdim, dtype = d.dim - 1, dolfinx.default_scalar_type
+        zeros = dtype(0.0) if d.dim == 1 else np.zeros(d.dim, dtype=dtype)
         bcs = []
         for name, (kind, vals) in self.boundary.items():
             if kind == "traction":
                 continue
             facets = d.stack.facet_tags.find(d.stack.facet_ids[name])
-            if kind == "roller":
+            if kind == "roller" and d.dim > 1:
                 Vi = V.sub(self._normal_axis(name))
                 dofs = dolfinx.fem.locate_dofs_topological(Vi, fdim, facets)
                 bcs.append(dolfinx.fem.dirichletbc(dtype(0.0), dofs, Vi))
                 continue
-            value = np.zeros(d.dim, dtype=dtype) if kind == "fixed" else vals.astype(dtype)
+            value = zeros if kind == "fixed" else (
+                dtype(vals[0]) if d.dim == 1 else vals.astype(dtype))
             dofs = dolfinx.fem.locate_dofs_topological(V, fdim, facets)
             bcs.append(dolfinx.fem.dirichletbc(value, dofs, V))
         inactive = d.inactive_dofs(V, [lay.name for lay in self.solid])
-        bcs.append(dolfinx.fem.dirichletbc(np.zeros(d.dim, dtype=dtype), inactive, V))
+        bcs.append(dolfinx.fem.dirichletbc(zeros, inactive, V))
         return {"u": bcs}
 
     def outputs(self, u):
         dim = self.domain.dim
         e = self.lattice_strain(u)
         s = self.stress_hat(u)
-        lab = "xz" if dim == 2 else "xyz"
-        out = [OutputField(f"u_{c}", "nm", u["u"][i]) for i, c in enumerate(lab)]
+        lab = {1: "z", 2: "xz", 3: "xyz"}[dim]
+        out = [OutputField(f"u_{c}", "nm", u["u"] if dim == 1 else u["u"][i])
+               for i, c in enumerate(lab)]
         normal = {"x": 0, "y": 1, "z": 2}
         for c in ("x", "y", "z"):
             out.append(OutputField(f"strain_{c}{c}", "1", e[normal[c]], kind="cell"))

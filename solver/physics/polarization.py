@@ -1,36 +1,37 @@
-"""Landau-Ginzburg-Devonshire polarization, renormalised by epitaxial strain, coupled to Poisson.
+"""Landau-Ginzburg-Devonshire polarization, coupled to the solved strain and to Poisson.
 
 Order parameter P [C/m^2]: the out-of-plane component P_z in 1D, a vector (P_x, P_z) or
 (P_x, P_y, P_z) in 2D/3D, living in the polar layers (``layers.N.polar``; by default those
-whose material has Landau data). Free energy density [J/m^3]:
+whose material has Landau data). Free energy density [J/m^3] (docs/model.md, "Polarization"):
 
-    f = P.A.P + a11 |P|^4 + a111 |P|^6 + (g/2) |grad P|^2 - E.P,      E = -grad phi
+    f = P.A.P + a11 |P|^4 + a111 |P|^6 + (g/2) |grad P|^2 - E.P
+        - P_z^2 sum_i kappa_i eps_ii  +  (F_x eps_xx + F_y eps_yy) dP_z/dz,      E = -grad phi
 
-- A = diag(a1) in crystal axes, rotated by the orientation. a1 per crystal direction from the
-  material: ``landau_a1`` if given, else from the Curie-Weiss fit of the permittivity,
-  a1 = 1 / (2 eps0 (C/(T - T0) - eps_inf)): with the background eps_inf in Poisson's equation
-  (polar layers use ``eps_inf_a/c``), the model then reproduces the measured static
-  permittivity in the linear regime.
-- Strain (:mod:`heterofem.solver.strain`): the out-of-plane coefficient is renormalised,
-  a1*_z = a1_z - kappa_x eps_x - kappa_y eps_y (Pertsev-type; kappa = ``landau_strain_coupling_a``
-  or ``_c`` for the crystal direction along each lab axis; kappa ~ Q12 / (s11 + s12)).
-  P0 appears where a1*_z < 0, the transition strain is where it changes sign.
-- Interfaces break inversion symmetry (per facet in ``[boundary."a/b"]``): a surface energy
-  -h P.e_z (``polar_bias_V`` = h; positive favours P along +z) and/or (g / (2 lambda)) |P|^2
-  (``polar_extrapolation_nm`` = lambda). With ``polar_bias_follows_strain = "x"`` (or "y")
-  h is multiplied by the retained fraction r of the misfit along that axis of the strained
-  layer at the facet (the [strain] law): the symmetry breaking comes from the strained polar
-  (mm2) state, which turns nonpolar (4/mmm) as the strain relaxes (RuO2/TiO2(110), SHG). Why
-  it is needed: in a metal the vacuum level sees only the surface dipole, which is limited by
-  its own depolarization field (a shift ~ h), not by the strain-softened a1*, so a constant h
-  gives a work function that hardly changes when the [001] strain relaxes (docs/model.md).
-- Poisson: D = eps0 eps_inf E + P, i.e. the bound charge -div P enters the potential (the
-  unknown P is a quantity electrostatics reads: it assembles the bound-charge term).
+- A = diag(a1) in crystal axes, rotated by the orientation (``landau_a1`` or the Curie-Weiss
+  fit of the permittivity, :mod:`heterofem.solver.physics.landau`).
+- Strain coupling (Pertsev-type, both ways): eps is the LOCAL lattice strain (relative to the
+  layer's bulk lattice, lab Voigt), the quantity ``lattice_strain`` of the mechanics solve
+  (1D: the retained in-plane misfit of [strain] and the solved du_z/dz). kappa_i per lab axis
+  from ``landau_strain_coupling_a`` / ``_c`` (:func:`landau.lab_axis_coefficients`). The
+  coupling's stress d f / d eps_ii = -kappa_i P_z^2 (+ F_i dP_z/dz) is provided to the
+  mechanics (quantity ``polarization_stress``). Without mechanics the strain is each layer's
+  uniform state: the retained misfit in plane and eps_zz from sigma_zz = 0.
+- Flexoelectric coupling to the strain step (F_i = ``flexo_coupling_a`` / ``_c`` [V]):
+  integrating (F.eps) dP_z/dz by parts gives an interface field h = [F.eps] (the jump of
+  F.eps going up, +z) on every interface and at the ends of the polar region: opposite at the
+  two interfaces of a strained layer, so P points into (or out of) it at both. It is assembled
+  as the volume term (F.eps) dw_z/dz, so no facet carries a typed sign.
+- Interfaces per ordered material pair (``[interfaces."A|B"]``): a surface energy
+  -h P.n_AB with n_AB the unit normal from A into B (``interface_field_V`` = h) and/or
+  (g / (2 lambda)) |P|^2 (``polar_extrapolation_nm`` = lambda), on every facet between A and
+  B. ``[boundary."a/b"] polar_bias_V`` / ``polar_extrapolation_nm`` act on one facet.
+- Poisson: D = eps0 eps_inf E + P (the unknown P is read by electrostatics: bound charge).
 
 Euler-Lagrange equation (weak form, divided by s = 1e9 V/m; lengths in nm):
 
-    int [2 A P + 4 a11 |P|^2 P + 6 a111 |P|^4 P].w / s + (g / (L^2 s)) grad P : grad w
-        + (1 / (L s)) grad(phi).w  dx  + surface terms = 0
+    int [2 A* P + 4 a11 |P|^2 P + 6 a111 |P|^4 P].w / s + (g / (L^2 s)) grad P : grad w
+        + (1 / (L s)) [grad(phi).w + (F.eps) dw_z/dz]  dx  + surface terms = 0,
+    A*_zz = A_zz - sum_i kappa_i eps_ii
 
 Time-dependent Ginzburg-Landau, m dP/dt^ = -dF/dP (scaled), with m = 1e-3 so that P relaxes a
 thousand times faster than the run's time unit: quasi-static on ionic time scales. A steady
@@ -45,22 +46,29 @@ import ufl
 from heterofem.solver import orientation, units
 from heterofem.solver.dolfinx_env import dolfinx
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
-from heterofem.solver.physics.quantities import TEMPERATURE
-# the Landau coefficients from the materials (in a module the config's checks can import)
-from heterofem.solver.physics.landau import landau_a1, polar_layers
-from heterofem.solver.strain import layer_strains
+from heterofem.solver.physics.landau import (
+    interface_terms,
+    lab_axis_coefficients,
+    landau_a1,
+    polar_layers,
+)
+from heterofem.solver.physics.polar_summary import polar_summary
+from heterofem.solver.physics.quantities import LATTICE_STRAIN, POLARIZATION_STRESS, TEMPERATURE
+from heterofem.solver.strain import free_surface_strain_zz, layer_strains
 
 P_SCALE = 1e9  #: V/m, the scale of the polarization equation
 KINETIC = 1e-3  #: TDGL kinetic coefficient in scaled units
 
 
 class Polarization(Physics):
-    """The Landau polarization P (module docstring): reads the temperature and the
-    potential phi; its unknown P is read by electrostatics (the bound charge) and by
-    mechanics (electrostriction)."""
+    """The Landau polarization P (module docstring): reads the temperature, the potential
+    phi and (when mechanics runs) the solved lattice strain; its unknown P is read by
+    electrostatics (the bound charge) and mechanics (the coupling stress)."""
 
     name = "polarization"
     reads = (TEMPERATURE, "phi")
+    reads_optional = (LATTICE_STRAIN,)
+    provides = (POLARIZATION_STRESS,)
     steady_by_continuation = True
 
     def __init__(self, domain, couplings=None):
@@ -69,19 +77,19 @@ class Polarization(Physics):
         T = self.temperature_K
         self.layers = polar_layers(cfg, domain.materials)
         self.strains = layer_strains(cfg, domain.materials)
-        A, a11, a111, g, born, omega = {}, {}, {}, {}, {}, {}
+        A, a11, a111, g, born, omega, kappa, flexo, eps0 = ({} for _ in range(9))
         for name in self.layers:
             lay = cfg.layer(name)
             mat = domain.material(lay)
             a_a, a_c = landau_a1(mat, T)
-            lab = orientation.to_lab(np.diag([a_a, a_a, a_c]), lay.orientation)
-            q = orientation.rotation(lay.orientation)
-            kappa = [mat.value("landau_strain_coupling_a", "J*m/C^2", 0.0) * (1 - q[i, 2] ** 2)
-                     + mat.value("landau_strain_coupling_c", "J*m/C^2", 0.0) * q[i, 2] ** 2
-                     for i in (0, 1)]
+            A[name] = orientation.to_lab(np.diag([a_a, a_a, a_c]), lay.orientation)
+            kappa[name] = lab_axis_coefficients(mat, lay.orientation, "landau_strain_coupling",
+                                                "J*m/C^2")
+            flexo[name] = lab_axis_coefficients(mat, lay.orientation, "flexo_coupling", "V",
+                                                axes=(0, 1))
             st = self.strains[name]
-            lab[2, 2] -= kappa[0] * st.strain_x + kappa[1] * st.strain_y
-            A[name] = orientation.reduce_to_dim(lab, dim)
+            ezz = free_surface_strain_zz(mat, lay.orientation, st.strain_x, st.strain_y)
+            eps0[name] = np.array([st.strain_x, st.strain_y, ezz, 0.0, 0.0, 0.0])
             a11[name] = mat.value("landau_a11", "J*m^5/C^4")
             a111[name] = mat.value("landau_a111", "J*m^9/C^6", 0.0)
             g[name] = mat.value("gradient_energy", "J*m^3/C^2")
@@ -90,54 +98,26 @@ class Polarization(Physics):
                 a = mat.value("a_lattice", "m")
                 c = mat.value("c_lattice", "m")
                 omega[name] = a * a * c / mat.value("formula_units_per_cell", "dimensionless", 2.0)
-        self.a1_zz = {n: float(A[n][-1, -1]) for n in self.layers}
-        self.a1_min = {n: float(np.min(np.diag(A[n]))) for n in self.layers}
+        #: a1*_zz of each layer in its uniform strain state (the summary's a1_zz)
+        self.a1_zz = {n: float(A[n][2, 2] - np.dot(kappa[n], eps0[n][:3])) for n in self.layers}
+        self.a1_min = {n: min(float(np.min(np.diag(A[n]))), self.a1_zz[n]) for n in self.layers}
+        self.kappa_lab, self.flexo_lab = kappa, flexo
         cw = domain.cellwise
-        self.A = cw({n: A[n] / P_SCALE for n in self.layers}, "A_hat", (dim, dim))
+        self.A = cw({n: orientation.reduce_to_dim(A[n], dim) / P_SCALE for n in self.layers},
+                    "A_hat", (dim, dim))
+        self.kappa = cw(kappa, "kappa_strain", (3,))  # J m/C^2
+        self.flexo = cw(flexo, "flexo_coupling", (2,))  # V
+        self.eps_uniform = cw(eps0, "eps_uniform", (6,))
         self.a11 = cw({n: a11[n] / P_SCALE for n in self.layers}, "a11_hat")
         self.a111 = cw({n: a111[n] / P_SCALE for n in self.layers}, "a111_hat")
         self.g = cw({n: g[n] / (units.NM**2 * P_SCALE) for n in self.layers}, "g_hat")
-        # polar displacement of the Ti ion: u = P Omega / (Z* e), in pm
+        # polar displacement of the cation: u = P Omega / (Z* e), in pm
         self.to_pm = cw({n: omega[n] / (born[n] * units.Q_E) * 1e12
                          for n in self.layers if born[n] > 0}, "P_to_pm")
         tags = tuple(domain.stack.layer_ids[n] for n in self.layers)
         self.dx_polar = domain.dx(tags)
-        # the residual in-plane strain of every layer (the [strain] law), for the outputs
         self.strain_x = cw({n: s.strain_x for n, s in self.strains.items()}, "strain_x")
         self.strain_y = cw({n: s.strain_y for n, s in self.strains.items()}, "strain_y")
-
-    def facet_layers(self, facet: str) -> list[str]:
-        """The layers a named facet touches ("lower/upper", "bottom", "top")."""
-        names = [lay.name for lay in self.domain.cfg.layers]
-        if facet == "bottom":
-            return names[:1]
-        if facet == "top":
-            return names[-1:]
-        return [n for n in facet.split("/") if n in names]
-
-    def bias_strain_fraction(self, facet: str) -> float:
-        """r of ``polar_bias_follows_strain``: the retained fraction of the misfit along the
-        chosen lab axis of the strained layer at the facet (the adjacent layer with the
-        largest misfit along that axis); 1 for a constant bias or no strained neighbour."""
-        bc = self.domain.cfg.boundary[facet]
-        axis = bc.polar_bias_follows_strain
-        if axis is None:
-            return 1.0
-        best, frac = 0.0, 1.0
-        for name in self.facet_layers(facet):
-            st = self.strains.get(name)
-            if st is None:
-                continue
-            f, r = (st.misfit_x, st.retained_x) if axis == "x" else (st.misfit_y, st.retained_y)
-            if abs(f) > best:
-                best, frac = abs(f), r
-        return frac
-
-    def effective_bias(self, facet: str) -> float:
-        """The interface field h [V] on a facet: ``polar_bias_V``, times the retained strain
-        fraction where the bias follows the strain."""
-        bc = self.domain.cfg.boundary[facet]
-        return float(bc.polar_bias_V) * self.bias_strain_fraction(facet)
 
     def stable_pseudo_dt(self) -> float:
         """Largest first pseudo-time step that does not overshoot the unstable P = 0 state:
@@ -151,6 +131,29 @@ class Polarization(Physics):
         """P as a vector (1D: the z component only)."""
         return ufl.as_vector([P]) if self.domain.dim == 1 else P
 
+    def strain(self, u):
+        """The lattice strain the couplings read (Voigt): the mechanics solve's, else each
+        layer's uniform state."""
+        provider = self.couplings.get(LATTICE_STRAIN)
+        return provider(u) if provider is not None else self.eps_uniform
+
+    def dz_Pz(self, u):
+        """dP_z/dz [C/m^2 per nm]."""
+        dim = self.domain.dim
+        return ufl.grad(self.vec(u["P"])[dim - 1])[dim - 1]
+
+    def coupling_stress(self, u):
+        """d f / d eps of the strain couplings [Pa], Voigt (the quantity
+        ``polarization_stress``): -kappa_i P_z^2 + F_i dP_z/dz (in plane)."""
+        Pz = self.vec(u["P"])[self.domain.dim - 1]
+        fl = self.dz_Pz(u) / units.NM
+        return ufl.as_vector([-self.kappa[0] * Pz**2 + self.flexo[0] * fl,
+                              -self.kappa[1] * Pz**2 + self.flexo[1] * fl,
+                              -self.kappa[2] * Pz**2, 0.0, 0.0, 0.0])
+
+    def provided(self):
+        return {POLARIZATION_STRESS: self.coupling_stress}
+
     def unknowns(self):
         dim = self.domain.dim
         return [Unknown("P", self.domain.cfg.physics.element_degree, "C/m^2",
@@ -161,26 +164,58 @@ class Polarization(Physics):
         P, w, phi = self.vec(u["P"]), self.vec(v["P"]), u["phi"]
         P2 = ufl.inner(P, P)
         dx = self.dx_polar
+        eps = self.strain(u)
+        shift = sum(self.kappa[i] * eps[i] for i in range(3)) / P_SCALE  # kappa.eps, scaled
+        flexo = (self.flexo[0] * eps[0] + self.flexo[1] * eps[1]) / (units.NM * P_SCALE)
+        wz = w[dim - 1]
         F = (ufl.inner(2 * self.A * P + 4 * self.a11 * P2 * P + 6 * self.a111 * P2 * P2 * P, w)
+             - 2 * shift * P[dim - 1] * wz
+             + flexo * ufl.grad(wz)[dim - 1]
              + self.g * ufl.inner(ufl.grad(P), ufl.grad(w))
              + ufl.inner(ufl.grad(phi), w) / (units.NM * P_SCALE)) * dx
         if history is not None:
             F += KINETIC * ufl.inner(history.ddt(lambda s: self.vec(s["P"]), u), w) * dx
-        ez = ufl.unit_vector(dim - 1, dim)
-        for name, bc in d.cfg.boundary.items():
-            measure = d.facet_measure(name)
-            side = (lambda x: x("+")) if measure.integral_type() == "interior_facet" else (lambda x: x)
-            if bc.polar_bias_V is not None:
-                h = self.effective_bias(name)
-                F -= h / (units.NM * P_SCALE) * ufl.inner(ez, side(w)) * measure
-            if bc.polar_extrapolation_nm is not None:
-                g_side = self.g("+") + self.g("-") if measure.integral_type() == "interior_facet" \
-                    else self.g
-                F += g_side / bc.polar_extrapolation_nm * ufl.inner(side(P), side(w)) * measure
+        for facet, field, lam in self._facet_terms():
+            measure = d.facet_measure(facet)
+            interior = measure.integral_type() == "interior_facet"
+            side = (lambda x: x("+")) if interior else (lambda x: x)
+            if field:
+                F -= field / (units.NM * P_SCALE) * side(wz) * measure
+            if lam is not None:
+                g_side = self.g("+") + self.g("-") if interior else self.g
+                F += g_side / lam * ufl.inner(side(P), side(w)) * measure
         pattern = d.pattern_term(u["P"], v["P"], self.layers)
         if pattern is not None:
             F += pattern
         return {"P": F}  # the bound charge: Electrostatics.bound_charge_term
+
+    def _facet_terms(self) -> list[tuple[str, float, float | None]]:
+        """(facet, field h along +z [V], extrapolation length [nm] or None): the
+        ``[boundary]`` entries and the ``[interfaces]`` pairs with their normals."""
+        out = []
+        for name, bc in self.domain.cfg.boundary.items():
+            if bc.polar_bias_V is not None or bc.polar_extrapolation_nm is not None:
+                out.append((name, float(bc.polar_bias_V or 0.0), bc.polar_extrapolation_nm))
+        for facet, sign, sec in interface_terms(self.domain.cfg):
+            out.append((facet, sign * float(sec.interface_field_V or 0.0),
+                        sec.polar_extrapolation_nm))
+        return out
+
+    def interface_fields(self) -> dict[str, float]:
+        """The field along +z [V] on each facet: typed ([boundary], [interfaces]) plus the
+        flexoelectric jump [F.eps] of the layers' uniform strain states (summary)."""
+        cfg = self.domain.cfg
+        out: dict[str, float] = {}
+        for facet, h, _ in self._facet_terms():
+            out[facet] = out.get(facet, 0.0) + h
+        fe = {n: float(np.dot(self.flexo_lab[n], [s.strain_x, s.strain_y]))
+              for n, s in self.strains.items() if n in self.layers}
+        for lower, upper in zip(cfg.layers, cfg.layers[1:]):
+            jump = fe.get(upper.name, 0.0) - fe.get(lower.name, 0.0)
+            if jump:
+                facet = f"{lower.name}/{upper.name}"
+                out[facet] = out.get(facet, 0.0) + jump
+        return out
 
     def dirichlet(self, spaces):
         V = spaces["P"]
@@ -190,7 +225,7 @@ class Polarization(Physics):
                                               if np.ndim(zero) == 0 else zero, dofs, V)]}
 
     def initialise(self, u):
-        """Start from a small P along +z in the polar layers (the bias then picks the sign)."""
+        """Start from a small P along +z in the polar layers (the fields then pick the sign)."""
         P = u["P"]
         bs = P.function_space.dofmap.index_map_bs
         arr = P.x.array.reshape(-1, bs)
@@ -212,66 +247,4 @@ class Polarization(Physics):
         return out
 
     def summary(self, u):
-        d = self.domain
-        P = self.vec(u["P"])
-        Pz = P[d.dim - 1]
-        cols = d.centre_line(801)
-        z = cols[:, d.dim - 1]
-        # sample P_z along the centre line (P is continuous)
-        Pz_fun = dolfinx.fem.Function(d.dg_space(d.cfg.physics.element_degree))
-        Pz_fun.interpolate(dolfinx.fem.Expression(Pz, Pz_fun.function_space.element.interpolation_points))
-        pz = d.evaluate(Pz_fun, cols)
-        bounds = dict(zip([lay.name for lay in d.cfg.layers], d.cfg.layer_bounds_nm()))
-        interfaces = {}
-        for lower, upper in zip(d.cfg.layers, d.cfg.layers[1:]):
-            if lower.name not in self.layers and upper.name not in self.layers:
-                continue
-            zi = bounds[lower.name][1]
-            i0 = int(np.argmin(np.abs(z - zi)))
-            entry = {"z_nm": zi, "P_C_m2": float(pz[i0])}
-            for side, name in (("below", lower.name), ("above", upper.name)):
-                if name in self.layers:
-                    entry[f"decay_length_{side}_nm"] = _decay_length(z, pz, i0, bounds[name])
-            interfaces[f"{lower.name}/{upper.name}"] = entry
-        area = d.lateral_area_nm2
-        bare = {}
-        for name in self.layers:
-            eps_b = self.domain.material(d.cfg.layer(name))
-            tag = d.stack.layer_ids[name]
-            eps_zz = float(orientation.reduce_to_dim(orientation.to_lab(
-                np.diag([eps_b.value("eps_inf_a", "dimensionless", 1.0)] * 2
-                        + [eps_b.value("eps_inf_c", "dimensionless", 1.0)]),
-                d.cfg.layer(name).orientation), d.dim)[-1, -1])
-            bare[name] = units.SIGMA_SCALE * d.integrate(Pz, d.dx(tag)) / eps_zz / area
-        biases = {name: self.effective_bias(name) for name, bc in d.cfg.boundary.items()
-                  if bc.polar_bias_V is not None}
-        return {
-            "interfaces": interfaces,
-            "polar_bias_V": biases,
-            "a1_zz_J_m_C2": self.a1_zz,
-            "strain": {n: s.as_dict() for n, s in self.strains.items()},
-            "max_abs_P_C_m2": float(np.nanmax(np.abs(pz))) if pz.size else 0.0,
-            "max_displacement_pm": self._max_pm(pz, cols),
-            "dipole_potential_step_bare_V": bare,
-        }
-
-    def _max_pm(self, pz, points) -> float:
-        """Largest displacement along the centre line, on the points P_z was sampled at."""
-        conv = self.domain.evaluate(self.to_pm, points)
-        vals = np.abs(pz * conv)
-        return float(np.nanmax(vals)) if vals.size else 0.0
-
-
-def _decay_length(z, pz, i0, bounds) -> float | None:
-    """Distance from the interface (index i0) into the layer [z0, z1] over which |P| falls to
-    1/e of its interface value (None if it does not within the layer)."""
-    p0 = abs(pz[i0])
-    if p0 == 0 or not np.isfinite(p0):
-        return None
-    inside = (z >= bounds[0] - 1e-12) & (z <= bounds[1] + 1e-12)
-    dist = np.abs(z - z[i0])
-    order = np.argsort(dist)
-    for j in order:
-        if inside[j] and abs(pz[j]) <= p0 / np.e:
-            return float(dist[j])
-    return None
+        return polar_summary(self, u)

@@ -84,6 +84,15 @@ VACANCY_MEAN_DELTA = quantity(
     "vacancy_mean_delta", "1", "delta of MO(2-delta) averaged over each solid layer (a dict; "
     "collective)")
 
+LATTICE_STRAIN = quantity(
+    "lattice_strain", "1", "Voigt strain (xx, yy, zz, 2 yz, 2 xz, 2 xy; lab frame) relative to "
+    "each solid layer's own bulk lattice, from the mechanics solve (1D: the in-plane retained "
+    "misfit and the solved du_z/dz); 0 outside the solid")
+POLARIZATION_STRESS = quantity(
+    "polarization_stress", "Pa", "Voigt stress of the polarization's strain couplings "
+    "(d f / d eps of the Landau strain coupling and the flexoelectric term), which mechanics "
+    "adds to its elastic stress: the other half of the two-way coupling")
+
 
 @dataclass(frozen=True)
 class DepositionFront:

@@ -1,7 +1,8 @@
 """Polarization + strain + electrostatics: mpirun -n 2 gives the serial summary.json scalars.
 
-The case is a RuO2 film (3.5 nm, fully strained by the exponential law with h_c = 4 nm along
-[001]) on TiO2(110) under 3 nm of vacuum, with an interface bias: polar layers on both sides
+The case is a RuO2 film (3.5 nm, its strain relaxation computed by the People-Bean balance,
+the 1D epitaxial mechanics solved with it: the two-way strain coupling and RuO2's flexoelectric
+field) on TiO2(110) under 3 nm of vacuum, with an interface bias: polar layers on both sides
 of an interior facet with a bias term, a vacuum layer where P is fixed to zero, and the
 pseudo-transient steady solve.
 """
@@ -41,12 +42,10 @@ interface_size_nm = 0.05
 
 [physics]
 polarization = true
+mechanics = true
 
 [strain]
-law = "exponential"
-critical_thickness_x_nm = 4.0
-relaxation_width_x_nm = 1.0
-critical_thickness_y_nm = 17.0
+law = "people_bean"
 
 [boundary.bottom]
 phi_V = 0.0
@@ -84,9 +83,9 @@ def test_polarization_serial_and_two_ranks_agree(tmp_path):
 
 
 @pytest.mark.mpi
-def test_calibrated_work_function_serial_and_two_ranks_agree(tmp_path):
-    """The calibrated RuO2/TiO2(110) study at its peak thickness (strain-scaled interface
-    fields, linear band alignment): Phi and its parts agree between 1 and 2 ranks."""
+def test_ruo2_work_function_serial_and_two_ranks_agree(tmp_path):
+    """The RuO2/TiO2(110) problem at 3.5 nm (computed relaxation, 1D mechanics, flexoelectric
+    interface fields, linear band alignment): Phi and its parts agree between 1 and 2 ranks."""
     from conftest import PROBLEMS
 
     config = str(PROBLEMS / "ruo2_tio2_110_polar_1d.toml")
@@ -96,7 +95,7 @@ def test_calibrated_work_function_serial_and_two_ranks_agree(tmp_path):
     serial, parallel = read_summary(tmp_path / "serial"), read_summary(tmp_path / "mpi")
     assert parallel["mpi_size"] == 2 and serial["converged"] and parallel["converged"]
     a, b = serial["work_function"], parallel["work_function"]
-    assert a["polarization_eV"] > 1.0
+    assert abs(a["polarization_eV"]) > 1e-3  # a polarization part to compare (not 0 = 0)
     for key in ("work_function_eV", "polarization_eV", "band_alignment_eV", "phi_vacuum_V"):
         assert b[key] == pytest.approx(a[key], rel=1e-7, abs=1e-9), key
     for facet in ("substrate/film", "film/gap"):

@@ -135,7 +135,7 @@ def test_build_solves_what_run_solves(tmp_path, model_builder):
     sim = heterofem.Simulation.from_toml(POLAR)
     model = sim.build()
     assert model.transient and model.pseudo_transient
-    assert [m.name for m in model.modules] == ["electrostatics", "polarization"]
+    assert [m.name for m in model.modules] == ["electrostatics", "polarization", "mechanics"]
     assert model.domain.mesh is model.mesh is model.stack.mesh
     assert model.problem.names  # unknowns of the coupled problem
     in_memory = model.solve()

@@ -158,7 +158,7 @@ CASES = [
     _set("polar-layer-without-landau-data", POL, "layers.1.polar", 'layers.1.material="VO2_R"',
          "layers.1.polar=true"),
     _set("polar-vacuum", POL, "layers.2.polar", "layers.2.polar=true"),
-    _set("mechanics-in-1d", C1, "physics.mechanics", "physics.mechanics=true"),
+    _set("typed-critical-thickness", POL, "strain", "strain.critical_thickness_x_nm=4.0"),
     _set("mechanics-without-elastic-constants", STEP, "materials.VO2_R.C11",
          "physics.mechanics=true"),
     _set("mechanics-roller-on-interface", ISL, "boundary.substrate/film.mechanics",
@@ -258,7 +258,7 @@ def test_did_you_mean_and_the_allowed_keys():
 
 def test_validate_reports_every_problem_in_one_pass():
     """Schema errors (an unknown key, a string number, NaN), cross-checks (an unknown facet,
-    mechanics in 1D) and material checks (a wrong unit, a parameter the physics lacks) come
+    a removed strain law) and material checks (a wrong unit, a parameter the physics lacks) come
     out of one ``validate``."""
     result = cli(
         "validate", str(PROBLEMS / POL),
@@ -266,12 +266,12 @@ def test_validate_reports_every_problem_in_one_pass():
         "--set", 'layers.1.thickness_nm="3.5"',  # schema: a string number
         "--set", "boundary.bottom.phi_V=nan",  # schema: NaN
         "--set", "boundary.topp.phi_V=1.0",  # cross-check: no such facet
-        "--set", "physics.mechanics=true",  # cross-check: mechanics in 1D
+        "--set", 'strain.law="exponential"',  # schema: a removed (typed) law
         "--set", 'materials.RuO2.screening_length={value=0.3, unit="eV"}',  # units
         "--set", 'materials.TiO2.landau_a1={value=1.0, unit="nm", source="t"}',  # units
     )
     keys = ["run.temperture_K", "layers.1.thickness_nm", "boundary.bottom.phi_V",
-            "boundary.topp", "physics.mechanics", "materials.RuO2.screening_length",
+            "boundary.topp", "strain", "materials.RuO2.screening_length",
             "materials.TiO2.landau_a1"]
     for key in keys:
         assert_input_error(result, key)

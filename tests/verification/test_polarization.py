@@ -50,7 +50,9 @@ on a facet. The checks and the formulas they use (derived here in this conventio
    a1eff = a1 + 1/(2 eps0 eps_b), A = h / (g (sinh(L/l)/l + cosh(L/l)/lambda)), positive on
    either facet.
    A sheet pair +sigma / -sigma a distance d apart: phi step -sigma d / (eps0 eps).
-5. Strain relaxation laws (heterofem.solver.strain), RuO2 on TiO2(110).
+5. Strain relaxation (solver/strain.py): tests/verification/test_strain_relaxation.py;
+   the solved-strain coupling, 1D mechanics and the flexoelectric interface field:
+   tests/verification/test_epitaxy_flexo.py.
 6. Bad Landau coefficients give a ConfigError naming the key.
 """
 
@@ -70,7 +72,6 @@ from heterofem.solver.dolfinx_env import MPI, dolfinx
 from heterofem.solver.materials import resolve_materials
 from heterofem.solver.physics.polarization import Polarization
 from heterofem.solver.run import run_case
-from heterofem.solver.strain import layer_strains, misfit, retained_fraction
 
 EPS0 = 8.8541878128e-12
 NM = 1e-9
@@ -357,27 +358,6 @@ def test_p0_follows_strain_renormalised_a1(tmp_path, fx):
         assert abs(P) < 1e-8
 
 
-@pytest.mark.parametrize("law,h,retained_x", [
-    ("coherent", 8.0, 1.0),
-    ("inverse", 8.0, 4.0 / 8.0),
-    ("exponential", 3.5, 1.0),
-    ("exponential", 8.0, math.exp(-(8.0 - 4.0) / 1.5)),
-])
-def test_a1_uses_residual_strain(tmp_path, law, h, retained_x):
-    """The renormalisation uses the residual (relaxed) strain of the film, per direction."""
-    f = STRAIN_FILM
-    fx = -0.012
-    strain = {"law": law, "critical_thickness_x_nm": 4.0, "relaxation_width_x_nm": 1.5,
-              "critical_thickness_y_nm": 20.0}
-    s = run_case(_strained_config(fx, thickness=h, strain=strain), tmp_path / "run",
-                 MPI.COMM_WORLD)
-    st = s["polarization"]["strain"]["film"]
-    assert st["retained_x"] == pytest.approx(retained_x, rel=1e-12)
-    assert st["retained_y"] == 1.0
-    a1s = f["a1"] - f["kc"] * fx * retained_x - f["ka"] * (-fx / 2)
-    assert s["polarization"]["a1_zz_J_m_C2"]["film"] == pytest.approx(a1s, rel=1e-9)
-
-
 # -- 4. depolarization and dipole layers -------------------------------------------------------
 
 
@@ -461,72 +441,6 @@ def test_sheet_charge_dipole_step(tmp_path):
     phi = run_case(cfg, tmp_path / "run", MPI.COMM_WORLD)["electrostatics"]["phi_V"]
     assert phi["B/C"] - phi["A/B"] == pytest.approx(-sigma * d * NM / (EPS0 * eps), rel=1e-10)
     assert abs(phi["A/B"]) < 1e-12 and phi["top"] == pytest.approx(phi["B/C"], abs=1e-12)
-
-
-# -- 5. strain relaxation laws -----------------------------------------------------------------
-
-
-def test_retained_fraction_laws():
-    assert retained_fraction(100.0, "coherent", 4.0, 1.0) == 1.0
-    assert retained_fraction(100.0, "exponential", None, 1.0) == 1.0  # no h_c: coherent
-    assert retained_fraction(3.0, "inverse", 4.0, 1.0) == 1.0
-    assert retained_fraction(4.0, "inverse", 4.0, 1.0) == 1.0
-    assert retained_fraction(10.0, "inverse", 4.0, 1.0) == pytest.approx(0.4, rel=1e-15)
-    assert retained_fraction(4.0, "exponential", 4.0, 1.0) == 1.0
-    assert retained_fraction(6.5, "exponential", 4.0, 1.25) == pytest.approx(math.exp(-2.0))
-    with pytest.raises(ValueError, match="law"):
-        retained_fraction(5.0, "sudden", 4.0, 1.0)
-
-
-def _ruo2_on_tio2(h: float, law: str = "exponential") -> Config:
-    return validate_data({
-        "run": {"name": "ruo2"},
-        "layers": [{"name": "substrate", "material": "TiO2", "thickness_nm": 10.0,
-                    "orientation": "110"},
-                   {"name": "film", "material": "RuO2", "thickness_nm": h, "orientation": "110"},
-                   {"name": "gap", "material": "vacuum", "thickness_nm": 3.0}],
-        "physics": {"polarization": True},
-        "strain": {"law": law, "critical_thickness_x_nm": 4.0, "relaxation_width_x_nm": 1.0,
-                   "critical_thickness_y_nm": 17.0},
-        "boundary": {"bottom": {"phi_V": 0.0}},
-    })
-
-
-def test_ruo2_tio2_110_misfit():
-    """(110): x = [001] (spacing c), y = [1-10] (spacing a sqrt 2): -4.76 % and +2.27 %."""
-    from heterofem.solver.materials import resolve_materials as rm
-
-    mats = rm(_ruo2_on_tio2(3.5))
-    fx, fy = misfit(mats["RuO2"], mats["TiO2"], "110")
-    assert fx == pytest.approx((2.9587 - 3.1066) / 3.1066, rel=1e-12)
-    assert fy == pytest.approx((4.5937 - 4.4919) / 4.4919, rel=1e-12)
-    assert round(100 * fx, 2) == -4.76 and round(100 * fy, 2) == 2.27
-    # (001): both in-plane spacings are a
-    fa = (4.5937 - 4.4919) / 4.4919
-    assert misfit(mats["RuO2"], mats["TiO2"], "001") == pytest.approx((fa, fa), rel=1e-12)
-
-
-@pytest.mark.parametrize("h,rx", [(3.5, 1.0), (4.0, 1.0), (8.0, math.exp(-4.0))])
-def test_layer_strains_exponential(h, rx):
-    """h_c = 4 nm, w = 1 nm along x; h_c = 17 nm along y: full strain at 3.5 nm; at 8 nm the
-    [001] strain keeps exp(-4) = 1.8 % of the misfit and the [1-10] strain is full."""
-    cfg = _ruo2_on_tio2(h)
-    st = layer_strains(cfg, resolve_materials(cfg))
-    assert set(st) == {"substrate", "film"}  # vacuum has none
-    assert st["substrate"].strain_x == 0.0 and st["substrate"].strain_y == 0.0
-    film = st["film"]
-    fx, fy = (2.9587 - 3.1066) / 3.1066, (4.5937 - 4.4919) / 4.4919
-    assert film.retained_x == pytest.approx(rx, rel=1e-14)
-    assert film.strain_x == pytest.approx(fx * rx, rel=1e-12)
-    assert film.strain_y == pytest.approx(fy, rel=1e-12)
-
-
-def test_incoherent_layer_is_unstrained():
-    data = _ruo2_on_tio2(8.0).model_dump()
-    data["layers"][1]["coherent"] = False
-    cfg = validate_data(data)
-    film = layer_strains(cfg, resolve_materials(cfg))["film"]
-    assert (film.strain_x, film.strain_y) == (0.0, 0.0)
 
 
 # -- 6. bad coefficients -----------------------------------------------------------------------
