@@ -73,6 +73,13 @@ from heterofem.solver.physics.deposition import deposited_delta, deposition_delt
 #: strength of the term that holds not-yet-deposited material amorphous, relative to the
 #: double well's curvature g''(0) = 2
 PIN = 100.0
+#: crystalline fraction from which a film counts as epitaxial (and 1 - it: the crystal is a
+#: thin interfacial layer): the seed paper's "crystalline throughout within 10 %"
+EPITAXIAL_FRACTION = 0.9
+#: the late growth rate is fitted over this last fraction of the run time
+LATE_WINDOW = 0.2
+#: the pin starts this many surface widths above the growth surface
+PIN_OFFSET = 6.0
 
 
 def h_interp(xi):
@@ -144,6 +151,16 @@ class Crystallization(Physics):
             self.rate = dep.rate  # nm/s
             self.w = dep.surface_width_nm or self.ell
             zs = self.z_bottom + dep.initial_thickness_nm + self.rate * self.t_s
+            #: the pin is a tanh step PIN_OFFSET w above the growth surface: a pin that
+            #: followed the activation's tanh tail, PIN (1 - a) ~ PIN exp(-2 d / w) at a depth d
+            #: below the surface, outweighed the driving force h' domega / W (~1e-3..1e-2) down
+            #: to d ~ 5 w and held the front ~2.5-3 nm behind the deposit whatever the oxygen
+            #: supply; a pin at the surface itself left an amorphous skin ~2 l thick (the
+            #: gradient term); its own tail is PIN exp(-2 PIN_OFFSET) ~ 6e-4 at the surface.
+            #: Between the surface and the pin the forces are scaled by a, so a front may lead
+            #: the surface by ~(w/2) ln(v/R); only crystal in deposited material is counted
+            #: (crystalline_thickness_nm integrates a xi)
+            self.pin_weight = 0.5 * (1.0 + ufl.tanh((z - zs - PIN_OFFSET * self.w) / self.w))
             arg = (z - zs) / self.w
             a_film = 0.5 * (1.0 - ufl.tanh(arg))
             #: activation: 1 in deposited material and outside the film, 0 above the surface
@@ -154,6 +171,8 @@ class Crystallization(Physics):
             self.activation = None
             self.surface_delta = None
         self._bcs: list = []
+        #: (t [s], crystalline thickness [nm]) of every reported step, for the late growth rate
+        self._history: list[tuple[float, float]] = []
 
     def _layer_below(self) -> str | None:
         names = [lay.name for lay in self.domain.cfg.layers]
@@ -212,9 +231,15 @@ class Crystallization(Physics):
                  + (g_prime(xi) + h_prime(xi) * self.driving_force(u) / self.W) * eta)
         F = tau * history.ddt(lambda s: s["xi"], u) * eta * self.dx_film + a * force * self.dx_film
         if self.activation is not None:
+            # the activation scales the local Allen-Cahn force, a (kappa lap xi - ...): the
+            # weak form of a kappa lap xi is -int kappa grad xi . grad(a eta), i.e. the
+            # gradient term above plus this one. Without it the form was div(a kappa grad xi),
+            # whose extra term kappa grad a . grad xi (~ l / w, against h' domega / W ~ 1e-2)
+            # dragged the crystal up with the growth surface whatever the driving force
+            F += 2.0 * self.ell**2 * ufl.inner(ufl.grad(xi), ufl.grad(a)) * eta * self.dx_film
             # material not deposited yet is held amorphous (the forces above vanish there with
             # the activation, but the relaxation time is far shorter than a growth step)
-            F += PIN * (1.0 - a) * xi * eta * self.dx_film
+            F += PIN * self.pin_weight * xi * eta * self.dx_film
         pattern = self.domain.pattern_term(xi, eta, self.layers)
         if pattern is not None:
             F += pattern
@@ -258,8 +283,11 @@ class Crystallization(Physics):
 
     # -- reporting ------------------------------------------------------------------------------
     def crystalline_thickness_nm(self, u) -> float:
+        """Crystal per lateral area [nm] in the deposited material: int a xi (int xi without
+        deposition)."""
         d = self.domain
-        return d.integrate(u["xi"], self.dx_film) / d.lateral_area_nm2
+        a = self.activation if self.activation is not None else 1.0
+        return d.integrate(a * u["xi"], self.dx_film) / d.lateral_area_nm2
 
     def deposited_thickness_nm(self) -> float:
         if self.deposition is None:
@@ -279,6 +307,7 @@ class Crystallization(Physics):
     def timeseries(self, u):
         row = {"crystalline_thickness_nm": self.crystalline_thickness_nm(u),
                "deposited_thickness_nm": self.deposited_thickness_nm()}
+        self._history.append((float(self.t_s.value), row["crystalline_thickness_nm"]))
         if not self._vacancies_on:
             row["phase_free_energy_J_m2"] = self.phase_free_energy(u)
         elif self.below is not None:
@@ -304,12 +333,52 @@ class Crystallization(Physics):
         den = d.integrate(weight * self.in_film, self.dx_film)
         return num / den if den > 1e-12 else float("nan")
 
+    def late_growth_rate_nm_s(self) -> float | None:
+        """Slope [nm/s] of the crystalline thickness over the last LATE_WINDOW of the growth
+        (of the run, or of the deposition when it ended earlier: a hold after growth is not
+        counted); least squares over the reported steps; None with fewer than 3 steps there."""
+        if not self._history:
+            return None
+        t = np.array([h[0] for h in self._history])
+        x = np.array([h[1] for h in self._history])
+        t_end = t[-1]
+        if self.deposition is not None:
+            full = self.z_top - self.z_bottom - self.deposition.initial_thickness_nm
+            t_end = min(t_end, full / self.rate)
+        late = (t >= t_end * (1.0 - LATE_WINDOW)) & (t <= t_end)
+        if late.sum() < 3 or np.ptp(t[late]) <= 0.0:
+            return None
+        return float(np.polyfit(t[late], x[late], 1)[0])
+
+    def growth_verdict(self, fraction: float, relative_rate: float | None) -> str:
+        """"epitaxial": at least EPITAXIAL_FRACTION of the deposit is crystal (the seed's
+        "crystalline throughout within 10 %"); "amorphous": most of the deposit is not crystal
+        and the crystal has stopped following the deposit (late growth rate below
+        1 - EPITAXIAL_FRACTION of the deposition rate): an interfacial crystal under an
+        amorphous film; otherwise "partly crystalline" (a lagging front still growing)."""
+        if fraction >= EPITAXIAL_FRACTION:
+            return "epitaxial"
+        stopped = relative_rate is None or relative_rate < 1.0 - EPITAXIAL_FRACTION
+        if fraction < 0.5 and stopped:
+            return "amorphous"
+        return "partly crystalline"
+
     def summary(self, u):
         thick = self.crystalline_thickness_nm(u)
         final_force = self.mean_driving_force(u)
+        deposited = self.deposited_thickness_nm()
+        fraction = thick / deposited if deposited > 0 else float("nan")
+        rate = self.late_growth_rate_nm_s()
+        relative = None
+        if rate is not None and self.deposition is not None:
+            relative = rate / self.rate
         out = {
             "epitaxial_thickness_nm": thick,
-            "deposited_thickness_nm": self.deposited_thickness_nm(),
+            "crystalline_fraction": fraction,
+            "late_growth_rate_nm_s": rate,
+            "late_growth_rate_relative": relative,
+            "verdict": self.growth_verdict(fraction, relative),
+            "deposited_thickness_nm": deposited,
             "crystallized": bool(thick >= self.sec.crystallized_threshold_nm),
             "crystallized_threshold_nm": self.sec.crystallized_threshold_nm,
             "interface_energy_J_m2": self.gamma,

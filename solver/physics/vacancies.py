@@ -14,14 +14,16 @@ D is a tensor: Arrhenius D0 exp(-Ea/kT) along and across the rutile c axis, rota
 layer's orientation. The site-exclusion theta is written with tanh, which never overflows.
 
 Boundaries (``[boundary.<facet>] vacancy = ...``): "blocking" (J.n = 0, the default),
-"fixed_mu" (mu = mu_eV), "gas": J.n = k (c - c_gas), with c_gas = c(mu_gas, phi),
-mu_gas = -Delta mu_O(T, pO2) (:mod:`heterofem.solver.thermo`) and k = k0 exp(-Ea/kT) the
-surface exchange coefficient of the material (or of the facet's config). A facet between a
-solid layer and vacuum may carry them too.
+"fixed_mu" (mu = mu_eV), "gas": the surface reaction V_O + 1/2 O2 <-> O_O by mass
+action, J.n = k c [1 - exp(-(mu - mu_gas)/kT)] (:meth:`Vacancies.exchange_flux`; "linear":
+its linearisation (k c / kT)(mu - mu_gas)), mu_gas = -Delta mu_O(T, pO2)
+(:mod:`heterofem.solver.thermo`) and k = k0 exp(-Ea/kT) (pO2/p_ref)^n the surface exchange
+coefficient of the material (or k0, Ea of the facet's config). A facet between a solid layer
+and vacuum may carry them too.
 
 Scaling: c = N_ref c^ (N_ref the largest N_O), lengths in nm, time t = t_ref t^ with
 t_ref = (1 nm)^2 / D_ref (D_ref the largest diffusivity): then
-    d c^/dt^ - div(D^ c^ (1-theta)/kT grad mu) = 0,    J^.n = (k L / D_ref) (c^ - c^_gas).
+    d c^/dt^ - div(D^ c^ (1-theta)/kT grad mu) = 0,    J^.n = (k L / D_ref) c^ [1 - e^(-(mu - mu_gas)/kT)].
 Vacancies live in the solid layers only: the equation is integrated over them, and mu dofs
 that touch no solid cell are fixed (they carry nothing).
 """
@@ -51,6 +53,10 @@ from heterofem.solver.physics.quantities import (
 )
 
 Z_V = 2  #: vacancy charge number
+#: information depth of the surface stoichiometry probe [nm]: the inelastic mean free path of
+#: Ti 2p photoelectrons in TiO2 at ~1 keV kinetic energy is about 2 nm (TPP-2M estimate, L);
+#: the weight exp(-depth / 2 nm) is what Ti 2p XPS averages (summary: surface_delta)
+PROBE_DEPTH_NM = 2.0
 log = logging.getLogger("heterofem")
 
 
@@ -73,6 +79,7 @@ class Vacancies(Physics):
         self.dilute = cfg.physics.vacancy_statistics == "dilute"
         self.solid = [lay for lay in cfg.layers if lay.material != "vacuum"]
         n_o, e_f, diff, k_ex, theta0 = {}, {}, {}, {}, {}
+        k_order, k_ln_pref = {}, {}  # pO2 order of the exchange rate and ln(p_ref / Pa)
         #: crystallizing layers (AS_DEPOSITED_PHASE, from solver/physics/crystallization.py):
         #: the base values are the amorphous phase's; the crystal's formation energy and
         #: diffusivity are kept apart
@@ -94,6 +101,8 @@ class Vacancies(Physics):
             if mat.has("surface_exchange_k0"):
                 k_ex[lay.name] = _arrhenius(mat.value("surface_exchange_k0", "m/s"),
                                             mat.value("surface_exchange_Ea", "eV", 0.0), self.kT)
+            order, p_ref = exchange_pO2_dependence(mat)
+            k_order[lay.name], k_ln_pref[lay.name] = order, float(np.log(p_ref))
             delta = lay.delta if lay.delta is not None else deposited_delta(cfg, lay.name)
             if delta is not None:
                 theta0[lay.name] = delta / 2.0  # MO(2-delta): 2 O sites per formula unit
@@ -109,6 +118,8 @@ class Vacancies(Physics):
         self.E_f = cw(e_f, "E_f_eV")
         self.D_hat = cw({k: v / self.D_ref for k, v in diff.items()}, "D_hat", (dim, dim))
         self.k_hat = cw({k: v * units.NM / self.D_ref for k, v in k_ex.items()}, "k_exchange_hat")
+        self.k_order = cw(k_order, "k_exchange_pO2_order")
+        self.k_ln_pref = cw(k_ln_pref, "k_exchange_ln_pO2_ref")
         self.is_solid = cw({lay.name: 1.0 for lay in self.solid}, "solid")
         #: crystal minus amorphous formation energy [eV], and the crystal's scaled diffusivity,
         #: in crystallizing layers (built on first use: dE_cryst, D_hat_cryst); the phase
@@ -312,12 +323,7 @@ class Vacancies(Physics):
             if front is not None and self._on_growth_surface(name, front):
                 F += self._growth_surface_exchange(u, v["mu"], bc, front)
                 continue
-            mu_gas = thermo.mu_vacancy_gas(self.temperature_K, bc.pO2)
-            k = self.k_hat
-            if bc.exchange_k0_m_s is not None:
-                k_si = _arrhenius(bc.exchange_k0_m_s, bc.exchange_Ea_eV or 0.0, self.kT)
-                k = self.is_solid * k_si * units.NM / self.D_ref
-            flux = k * (self.c_hat(mu, phi, h) - self.c_hat(mu_gas, phi, h))
+            flux = self.exchange_flux(u, bc)
             measure = self.domain.facet_measure(name)
             if measure.integral_type() == "interior_facet":
                 # between a solid and vacuum: the solid side's flux; the vacuum side's theta
@@ -344,14 +350,41 @@ class Vacancies(Physics):
     def _growth_surface_exchange(self, u, v_mu, bc, front):
         """J.n = k (c - c_gas) on the diffuse growth surface (solver/physics/crystallization.py),
         with the exchange coefficient of the facet's config or the amorphous material."""
+        return self.exchange_flux(u, bc) * front.surface_delta * v_mu * self.dx_solid
+
+    def exchange_rate(self, bc):
+        """Scaled surface exchange coefficient k(T, pO2) = k0 exp(-Ea/kT) (pO2/p_ref)^n: k0, Ea
+        from the facet's config or the material, the pO2 order n and p_ref from the material
+        (``surface_exchange_pO2_order``, ``surface_exchange_pO2_ref``; n = 0 without them)."""
+        k = self.k_hat
+        if bc.exchange_k0_m_s is not None:
+            k_si = _arrhenius(bc.exchange_k0_m_s, bc.exchange_Ea_eV or 0.0, self.kT)
+            k = self.is_solid * k_si * units.NM / self.D_ref
+        return k * ufl.exp(self.k_order * (float(np.log(bc.pO2)) - self.k_ln_pref))
+
+    def exchange_flux(self, u, bc):
+        """Scaled outward flux J.n of the surface reaction V_O + 1/2 O2 <-> O_O, driven by the
+        vacancy chemical potential against the gas's, mu_gas = -Delta mu_O(T, pO2):
+
+            mass action (default): J.n = k N_O [theta - (1 - theta) theta_g / (1 - theta_g)]
+                                       = k c [1 - exp(-(mu - mu_gas) / kT)]
+            linear (exchange_law = "linear"): J.n = (k c / kT) (mu - mu_gas)
+
+        The first is the mass-action rate of the reaction (forward k c, backward fixed by
+        detailed balance); it vanishes at mu = mu_gas, oxidises a reduced film (mu > mu_gas
+        gives J.n > 0, vacancies leave), and saturates at k c far from equilibrium. The second
+        is its linearisation (Onsager form), valid only for |mu - mu_gas| << kT. In the dilute
+        limit the first is k (c - c_gas) (docs/model.md)."""
         mu, phi, h = u["mu"], u["phi"], self.phase_fraction(u)
         mu_gas = thermo.mu_vacancy_gas(self.temperature_K, bc.pO2)
-        if bc.exchange_k0_m_s is not None:
-            k = _arrhenius(bc.exchange_k0_m_s, bc.exchange_Ea_eV or 0.0, self.kT) * units.NM / self.D_ref
-        else:
-            k = self.k_hat
-        flux = k * (self.c_hat(mu, phi, h) - self.c_hat(mu_gas, phi, h))
-        return flux * front.surface_delta * v_mu * self.dx_solid
+        k = self.exchange_rate(bc)
+        theta = self.theta_mix(mu, phi, h)
+        if bc.exchange_law == "linear":
+            return k * self.n_hat * theta * (mu - mu_gas) / self.kT
+        theta_g = self.theta_mix(mu_gas, phi, h)
+        if self.dilute:
+            return k * self.n_hat * (theta - theta_g)
+        return k * self.n_hat * (theta - (1.0 - theta) * theta_g / (1.0 - theta_g))
 
     def dirichlet(self, spaces):
         V, d = spaces["mu"], self.domain
@@ -436,6 +469,35 @@ class Vacancies(Physics):
             out[lay.name] = 2.0 * d.integrate(theta, dx) / d.integrate(ufl.as_ufl(1.0), dx)
         return out
 
+    def set_time(self, t_s: float) -> None:
+        self.t_s = t_s
+
+    def film_deltas(self, u) -> dict[str, dict[str, float]]:
+        """The stoichiometry observables of crystallizing layers: ``mean_delta_crystalline``
+        (delta averaged with the crystalline fraction h(xi): what XAS/EELS of the rutile film
+        sees) and ``surface_delta`` (delta weighted by exp(-depth / PROBE_DEPTH_NM) below the
+        growth surface: what Ti 2p XPS sees)."""
+        h = self.phase_fraction(u)
+        cfg, d = self.domain.cfg, self.domain
+        if h is None:
+            return {}
+        theta = self.theta_state(u)
+        bounds = dict(zip([lay.name for lay in cfg.layers], cfg.layer_bounds_nm()))
+        dep = cfg.crystallization.deposition
+        z = ufl.SpatialCoordinate(d.mesh)[d.dim - 1]
+        crystalline, surface = {}, {}
+        for name in cfg.crystallization.layers:
+            dx = self.dx(d.stack.layer_ids[name])
+            wh = d.integrate(h, dx)
+            crystalline[name] = 2.0 * d.integrate(h * theta, dx) / wh if wh > 1e-12 else float("nan")
+            z_s = bounds[name][1]
+            if dep is not None:
+                grown = dep.initial_thickness_nm + dep.rate * getattr(self, "t_s", 0.0)
+                z_s = min(bounds[name][0] + grown, z_s)
+            w = ufl.conditional(ufl.lt(z, z_s), ufl.exp(-(z_s - z) / PROBE_DEPTH_NM), 0.0)
+            surface[name] = 2.0 * d.integrate(w * theta, dx) / d.integrate(w, dx)
+        return {"mean_delta_crystalline": crystalline, "surface_delta": surface}
+
     def start(self, u):
         self.initial_inventory = self.inventory(u)
         self.initial_delta = self.mean_delta(u)
@@ -462,6 +524,7 @@ class Vacancies(Physics):
     def summary(self, u):
         inv = self.inventory(u)
         return {
+            **self.film_deltas(u),
             "inventory_m2": inv,
             "initial_inventory_m2": self.initial_inventory,
             "total_inventory_m2": sum(inv.values()),
@@ -471,6 +534,14 @@ class Vacancies(Physics):
             "time_scale_s": self.time_scale_s,
             "diffusivity_m2_s": self.diffusivity_m2_s,
         }
+
+
+def exchange_pO2_dependence(mat) -> tuple[float, float]:
+    """(n, p_ref [Pa]) of k ~ (pO2 / p_ref)^n of a material; (0, 1 Pa) without the keys."""
+    if not mat.has("surface_exchange_pO2_order"):
+        return 0.0, 1.0
+    return (mat.value("surface_exchange_pO2_order", "dimensionless"),
+            mat.value("surface_exchange_pO2_ref", "Pa"))
 
 
 def _softplus(y):
