@@ -65,9 +65,11 @@ def _read_toml(path: Path) -> dict:
         raise PlotError(f"{path} is not valid TOML ({exc}); the run directory is damaged") from None
 
 
-def read_csv_columns(path: Path) -> dict[str, np.ndarray]:
+def read_csv_columns(path: Path, keep_integers: bool = False) -> dict[str, np.ndarray]:
     """A CSV file with a header row as columns: float arrays where every value is a number,
-    string arrays otherwise (e.g. the ``layer`` column). Lines starting with ``#`` are skipped."""
+    string arrays otherwise (e.g. the ``layer`` column). Lines starting with ``#`` are skipped.
+    ``keep_integers``: a column of integers (a count: steps, iterations, cells) is an integer
+    array."""
     path = Path(path)
     if not path.is_file():
         raise PlotError(f"{path} does not exist")
@@ -88,6 +90,9 @@ def read_csv_columns(path: Path) -> dict[str, np.ndarray]:
     cols: dict[str, np.ndarray] = {}
     for j, name in enumerate(header):
         vals = [r[j] for r in body]
+        if keep_integers and all(re.fullmatch(r"[+-]?\d+", v.strip()) for v in vals):
+            cols[name] = np.array([int(v) for v in vals], dtype=np.int64)
+            continue
         try:
             cols[name] = np.array(vals, dtype=float)
         except ValueError:
@@ -111,8 +116,44 @@ def flat_scalars(d: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
-def unit_of(name: str) -> str:
-    """The unit a column or key name carries in its suffix (``thickness_nm`` -> ``nm``)."""
+#: the ``units`` map of summary.json (dotted key -> unit), written since issue #24
+UNITS_KEY = "units"
+
+
+def units_sidecar(csv_path: Path) -> Path:
+    """The units sidecar of a table: ``profiles.csv`` -> ``profiles.units.json``."""
+    csv_path = Path(csv_path)
+    return csv_path.with_name(f"{csv_path.stem}.units.json")
+
+
+def read_units(csv_path: Path) -> dict[str, str]:
+    """column -> unit of a CSV table, from its sidecar (``profiles.units.json``); empty when
+    there is none (a run directory written before units were data)."""
+    path = units_sidecar(csv_path)
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise PlotError(f"{path} is not valid JSON ({exc.msg}); the run directory is "
+                        "damaged") from None
+    return {str(k): ("" if v is None else str(v)) for k, v in data.items()}
+
+
+def summary_units(summary: dict) -> dict[str, str]:
+    """dotted key -> unit of every numeric summary entry (summary.json's ``units`` map); empty
+    for a summary written before units were data."""
+    units = summary.get(UNITS_KEY)
+    if not isinstance(units, dict):
+        return {}
+    return {str(k): ("" if v is None else str(v)) for k, v in units.items()}
+
+
+def legacy_unit_from_suffix(name: str) -> str:
+    """OLD RUN DIRECTORIES ONLY (no ``units`` map, no ``*.units.json``): the unit guessed from
+    a name's suffix (``thickness_nm`` -> ``nm``). Suffixes are ambiguous (``_m2`` is m^-2 in
+    ``inventory_m2`` and m^2 in ``diffusivity_m2_s``); new runs carry their units as data:
+    use :meth:`heterofem.postprocess.rundir.Run.unit`."""
     units = {"_nm": "nm", "_pm": "pm", "_V": "V", "_eV": "eV", "_K": "K", "_s": "s",
              "_GPa": "GPa", "_Pa": "Pa", "_mTorr": "mTorr", "_C_m2": "C/m^2", "_C_per_m2": "C/m^2",
              "_C_m3": "C/m^3", "_C_per_m3": "C/m^3", "_J_m2": "J/m^2", "_m2": "m^-2",
@@ -121,6 +162,10 @@ def unit_of(name: str) -> str:
         if name.endswith(suffix):
             return units[suffix]
     return ""
+
+
+#: kept importable while postprocess modules move to :meth:`Run.unit` (old run directories only)
+unit_of = legacy_unit_from_suffix
 
 
 # -- field files ----------------------------------------------------------------------------------

@@ -26,8 +26,10 @@ from heterofem.postprocess.files import (
     _read_json,
     _read_toml,
     _run_subdirs,
+    legacy_unit_from_suffix,
     read_csv_columns,
-    unit_of,
+    read_units,
+    summary_units,
 )
 
 
@@ -206,13 +208,38 @@ class Run:
         return self.layers[-1]
 
     # fields and labels --------------------------------------------------------------------------
+    @cached_property
+    def units(self) -> dict[str, str]:
+        """Name -> unit of everything this run wrote with a unit: the summary's numeric entries
+        (dotted keys, summary.json's ``units``), the columns of timeseries.csv and profiles.csv
+        (their ``.units.json`` sidecars) and the fields (summary.json's ``fields``). Units are
+        pint strings; "1" is dimensionless. Empty for a run directory older than these."""
+        out = summary_units(self.summary)
+        for table in ("timeseries.csv", "profiles.csv"):
+            out.update(read_units(self.path / table))
+        out.update({c: str(m.get("unit", "")) for c, m in self.field_info.items()})
+        return out
+
+    @property
+    def has_units(self) -> bool:
+        """Whether the run wrote its units as data (False: an older run directory)."""
+        return bool(summary_units(self.summary))
+
+    def unit(self, name: str) -> str:
+        """The unit of a summary key (dotted: ``work_function.work_function_eV``), a column of
+        timeseries.csv or profiles.csv, or a field; "" when it has none. Read from the run's
+        files; only an old run directory without units falls back on the name's suffix
+        (:func:`~heterofem.postprocess.files.legacy_unit_from_suffix`)."""
+        if name in self.units:
+            return self.units[name]
+        return "" if self.has_units else legacy_unit_from_suffix(name)
+
     def label(self, column: str) -> str:
-        """Axis label "name [unit]" of a column, from the field metadata in summary.json."""
+        """Axis label "name [unit]" of a column: the field's name and unit from summary.json,
+        else the column and its unit (:meth:`unit`); no unit shown for a dimensionless one."""
         meta = self.field_info.get(column)
-        if meta is None:
-            unit = unit_of(column)
-            return f"{column} [{unit}]" if unit else column
-        return f"{meta['name']} [{meta['unit']}]" if meta["unit"] not in ("1", "") else meta["name"]
+        name, unit = (meta["name"], meta["unit"]) if meta else (column, self.unit(column))
+        return f"{name} [{unit}]" if unit not in ("1", "") else name
 
     def columns(self, name: str, available: Iterable[str] | None = None) -> list[str]:
         """Every column that ``name`` selects: the column itself, the field of that short name

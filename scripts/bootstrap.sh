@@ -39,6 +39,14 @@ MSG
     "$PY" -m venv "$VENV"
 fi
 
+# a plain `import dolfinx` works in the venv: the wheel's MPI is loaded first, on first import
+# of dolfinx/petsc4py/mpi4py (scripts/dolfinx_first.py; nothing is imported at start-up)
+site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+if ! cmp -s scripts/dolfinx_first.py "$site/_heterofem_dolfinx_first.py"; then
+    cp scripts/dolfinx_first.py "$site/_heterofem_dolfinx_first.py"
+    echo "import _heterofem_dolfinx_first" > "$site/heterofem-dolfinx-first.pth"
+fi
+
 stamp="$VENV/.heterofem-install-stamp"
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)-$("$VENV/bin/python" -V 2>&1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

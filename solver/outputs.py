@@ -1,5 +1,11 @@
 """The run directory: summary.json, profiles.csv, fields.pvd, config.resolved.toml, run.log.
 
+What each file holds and its units: docs/outputs.md. Units are data, not name suffixes:
+summary.json has a ``units`` map and the CSV tables a ``<stem>.units.json`` sidecar
+(:mod:`heterofem.solver.summary_units`). Besides the VTK series, the mesh with its tags is
+written as ``mesh.vtu`` and the fields as one XDMF time series, ``fields.xdmf``, both of
+which meshio, PyVista and ParaView open (:mod:`heterofem.solver.exports`).
+
 Small files are written by rank 0 only, atomically (write to a temporary name, then rename),
 so an interrupted run never leaves a half-written summary behind. Field files are written
 collectively by DOLFINx (VTK .pvd/.pvtu, which ParaView and PyVista open); ``fields.pvd`` is
@@ -24,6 +30,8 @@ import numpy as np
 import tomli_w
 
 from heterofem.solver.dolfinx_env import MPI, dolfinx
+from heterofem.solver.summary_units import (profile_units, sidecar_path, timeseries_units,
+                                            units_json, with_units)
 
 log = logging.getLogger("heterofem")
 
@@ -38,10 +46,12 @@ SERIES_STEM = "fields"  #: the field series: fields.pvd and its parts' .pvtu/.vt
 
 #: the files a run writes into its directory, besides the field series and checkpoints/
 RUN_FILES = ("summary.json", "profiles.csv", "timeseries.csv", "config.resolved.toml", "run.log",
-             "mesh.msh", "mesh.xdmf", "mesh.h5", "surface_potential.csv", "surface_potential.png")
+             "mesh.msh", "mesh.xdmf", "mesh.h5", "surface_potential.csv", "surface_potential.png",
+             "profiles.units.json", "timeseries.units.json", "mesh.vtu", "fields.xdmf")
 #: the final results of a run: a restart removes them when it claims the directory (the run is
 #: in progress again; a restart that is killed must not leave the earlier end's summary)
-FINAL_FILES = ("summary.json", "profiles.csv", "surface_potential.csv", "surface_potential.png")
+FINAL_FILES = ("summary.json", "profiles.csv", "surface_potential.csv", "surface_potential.png",
+               "profiles.units.json")
 #: files of a field series part with stem S: S.pvd, S000000.pvtu, S_p0_000000.vtu (DOLFINx)
 _SERIES_FILE = r"(?:\.pvd|\d{6}\.pvtu|_p\d+_\d{6}\.vtu)"
 #: pictures ``heterofem plot`` writes into a run directory by default (postprocess/plot.py):
@@ -208,8 +218,23 @@ def write_toml(path: Path, data: dict, comm: MPI.Comm) -> None:
         _atomic_write(path, lambda fh: fh.write(tomli_w.dumps(data)))
 
 
-def write_csv(path: Path, columns: dict[str, np.ndarray], comm: MPI.Comm) -> None:
-    """Columns of equal length; names carry units (``z_nm``, ``phi_V``)."""
+def write_summary(path: Path, summary: dict, comm: MPI.Comm) -> None:
+    """summary.json with its ``units`` map (every numeric entry's unit, dotted paths)."""
+    write_json(path, with_units(summary), comm)
+
+
+def write_units(csv_path: Path, units: dict, comm: MPI.Comm) -> None:
+    """The units sidecar of a CSV table: ``profiles.csv`` -> ``profiles.units.json``."""
+    if comm.rank == 0:
+        _atomic_write(sidecar_path(csv_path), lambda fh: fh.write(units_json(units)))
+
+
+def write_csv(path: Path, columns: dict[str, np.ndarray], comm: MPI.Comm,
+              units: dict[str, str] | None = None) -> None:
+    """Columns of equal length; ``units`` (column -> unit) go to the sidecar
+    ``<stem>.units.json`` (written first: a table never lacks its units)."""
+    if units is not None:
+        write_units(path, {c: units.get(c) for c in columns}, comm)
     if comm.rank != 0:
         return
 
@@ -223,29 +248,155 @@ def write_csv(path: Path, columns: dict[str, np.ndarray], comm: MPI.Comm) -> Non
 
 
 class OutputSet:
-    """Output fields as functions: "point" fields in P1, "cell" fields in DG0.
+    """Output fields as functions: "point" fields interpolated into P1; "cell" fields
+    L2-projected onto P1 (:class:`L2Projection`: smooth electric field, stress, strain, no
+    cell-to-cell noise) unless truly cell-wise (``OutputField.written_kind == "cell"``: the
+    layer id, per-layer properties), which are interpolated into DG0.
 
-    Built once (expressions compile once); :meth:`update` re-interpolates them from the
-    current state. Function names carry the unit (``phi_V``, ``Ez_V_per_m``): the arrays'
-    names in the files.
+    Built once (expressions and forms compile once, the mass matrix is assembled once);
+    :meth:`update` recomputes them from the current state. Function names carry the unit
+    (``phi_V``, ``Ez_V_per_m``): the arrays' names in the files.
     """
 
-    def __init__(self, mesh: dolfinx.mesh.Mesh, fields):
+    def __init__(self, mesh: dolfinx.mesh.Mesh, fields, cell_tags=None):
         spaces = {"point": dolfinx.fem.functionspace(mesh, ("Lagrange", 1)),
                   "cell": dolfinx.fem.functionspace(mesh, ("DG", 0))}
         self.fields = list(fields)
         self.functions = []
-        self._exprs = []
+        self._updates = []
+        self._smoothed: dict[str, dolfinx.fem.Function] = {}
+        projection = None
         for field in self.fields:
-            space = spaces[field.kind]
-            self.functions.append(dolfinx.fem.Function(space, name=field.column))
             expr = field.expr * field.scale if field.scale != 1.0 else field.expr
-            self._exprs.append(dolfinx.fem.Expression(expr, space.element.interpolation_points))
+            kind = field.written_kind if getattr(expr, "ufl_shape", ()) == () else field.kind
+            f = dolfinx.fem.Function(spaces[kind], name=field.column)
+            self.functions.append(f)
+            if field.kind == "cell" and kind == "point":
+                projection = projection or L2Projection(spaces["point"], cell_tags)
+                self._updates.append(projection.target(expr, f))
+                self._smoothed[field.column] = self._updates[-1].broken
+            else:
+                compiled = dolfinx.fem.Expression(expr, spaces[kind].element.interpolation_points)
+                self._updates.append(lambda f=f, e=compiled: f.interpolate(e))
         self.update()
 
     def update(self) -> None:
-        for f, expr in zip(self.functions, self._exprs):
-            f.interpolate(expr)
+        for update in self._updates:
+            update()
+
+    def smoothed(self, field) -> dolfinx.fem.Function | None:
+        """The layer-wise P1 projection of a "cell" field as a DG1 function, sharp at layer
+        interfaces (for profiles; the files hold its continuous P1 average); None when the
+        field is not smoothed."""
+        return self._smoothed.get(field.column)
+
+    @property
+    def units(self) -> dict[str, str]:
+        """column -> unit of profiles.csv (``z_nm``, ``layer`` and the fields)."""
+        return profile_units(self.fields)
+
+    def kind_of(self, field) -> str:
+        """"point" or "cell": how the field files hold ``field``."""
+        return "point" if field.column in self._smoothed or field.kind == "point" else "cell"
+
+
+class L2Projection:
+    """L2 projection onto P1, layer by layer: in each layer L (cells tagged L), find p_L in P1
+    with (p_L, v)_L = (f, v)_L for every v of L; the output p is p_L inside L and, at a node on
+    an interface, the average of the layers' values weighted by their lumped mass there.
+
+    Layer by layer, a true jump at an interface (the electric field across a dielectric step,
+    the stress across a misfit) does not ring through the neighbouring layers as one global
+    projection would; within a layer the consistent mass matrix (assembled once per layer,
+    conjugate gradients with Jacobi, relative tolerance 1e-12) makes it the best L2
+    approximation, exact for a field that is linear there. Integrals by a degree-2 rule
+    (exact for P1 and DG0 fields). Without ``cell_tags``: one projection over the mesh.
+    ``broken`` (a DG1 function, per field) holds p_L in the cells of L: sharp at interfaces,
+    for profiles.
+    """
+
+    def __init__(self, V: dolfinx.fem.FunctionSpace, cell_tags=None):
+        import ufl
+
+        self.V = V
+        self.v = ufl.TestFunction(V)
+        self.dg1 = dolfinx.fem.functionspace(V.mesh, ("DG", 1))
+        # one compiled form each, restricted to a layer by the indicator chi (DG0)
+        self.chi = dolfinx.fem.Function(dolfinx.fem.functionspace(V.mesh, ("DG", 0)))
+        self.dx = ufl.dx(domain=V.mesh, metadata={"quadrature_degree": 2})
+        tags = [] if cell_tags is None else sorted(  # every rank the same layers, in order
+            set().union(*V.mesh.comm.allgather(set(np.unique(cell_tags.values).tolist()))))
+        self.layers = [cell_tags.find(int(t)) for t in tags] or [None]
+        self._mass = dolfinx.fem.form(ufl.TrialFunction(V) * self.v * self.chi * self.dx)
+        self._lumped = dolfinx.fem.form(self.v * self.chi * self.dx)
+        self._systems = [self._system(cells) for cells in self.layers]
+        total = sum(w for w, _, _ in self._systems)
+        self._weights = [w / np.where(total > 0, total, 1.0) for w, _, _ in self._systems]
+
+    def _select(self, cells) -> None:
+        """chi = 1 in ``cells`` (all cells for None), 0 elsewhere."""
+        dofs = self.chi.function_space.dofmap.list[:, 0]
+        self.chi.x.array[:] = 1.0 if cells is None else 0.0
+        if cells is not None:
+            self.chi.x.array[dofs[cells]] = 1.0
+
+    def _system(self, cells) -> tuple:
+        """(lumped mass at each local dof, KSP, dofs outside the layer) of one layer."""
+        from dolfinx.fem.petsc import assemble_matrix, assemble_vector
+
+        from heterofem.solver.dolfinx_env import PETSc
+
+        V = self.V
+        self._select(cells)
+        lumped = assemble_vector(self._lumped)
+        lumped.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        lumped.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        with lumped.localForm() as local:
+            weight = local.array.copy()
+        outside = np.flatnonzero(weight <= 0.0).astype(np.int32)
+        bc = dolfinx.fem.dirichletbc(PETSc.ScalarType(0.0), outside, V)
+        A = assemble_matrix(self._mass, bcs=[bc], diag=1.0)
+        A.assemble()
+        ksp = PETSc.KSP().create(V.mesh.comm)
+        ksp.setOperators(A)
+        ksp.setType("cg")
+        ksp.getPC().setType("jacobi")
+        ksp.setTolerances(rtol=1e-12, atol=0.0, max_it=2000)
+        return weight, ksp, outside
+
+    def target(self, expr, out: dolfinx.fem.Function):
+        """A function that projects ``expr`` into ``out`` (forms compiled now); it also
+        fills the DG1 function it returns as ``update.broken``."""
+        from dolfinx.fem.petsc import assemble_vector, create_vector
+
+        from heterofem.solver.dolfinx_env import PETSc
+
+        rhs = dolfinx.fem.form(expr * self.v * self.chi * self.dx)
+        b = create_vector(self.V)
+        part = dolfinx.fem.Function(self.V)
+        broken = dolfinx.fem.Function(self.dg1, name=out.name)
+
+        def update() -> None:
+            out.x.array[:] = 0.0
+            for cells, (_, ksp, outside), w in zip(self.layers, self._systems, self._weights):
+                self._select(cells)
+                with b.localForm() as local:
+                    local.set(0.0)
+                assemble_vector(b, rhs)
+                b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+                with b.localForm() as local:
+                    local.array[outside] = 0.0
+                ksp.solve(b, part.x.petsc_vec)
+                part.x.scatter_forward()
+                out.x.array[:] += w * part.x.array
+                if cells is None:
+                    broken.interpolate(part)
+                else:
+                    broken.interpolate(part, cells0=cells)
+            out.x.scatter_forward()
+
+        update.broken = broken
+        return update
 
 
 class TimeSeries:
@@ -278,6 +429,8 @@ class TimeSeries:
             self._fh = open(self.path, "w", newline="")
             self._writer = csv.writer(self._fh)
             self._writer.writerow(self.columns)
+            _atomic_write(sidecar_path(self.path),
+                          lambda fh: fh.write(units_json(timeseries_units(self.columns))))
         self._writer.writerow([f"{row[c]:.12g}" for c in self.columns])
         self._fh.flush()
 
@@ -311,6 +464,9 @@ class FieldWriter:
         self._count = 0
         rundir.record(self.path.name, f"{self.stem}.pvd")
         self._file = dolfinx.io.VTKFile(self.comm, str(self.dir / f"{self.stem}.pvd"), "w")
+        from heterofem.solver.exports import XdmfSeries
+
+        self._xdmf = XdmfSeries(self.dir / f"{SERIES_STEM}.xdmf", mesh, resume_after_s)
         if resume_after_s is not None:
             self._write_collection()
 
@@ -335,6 +491,7 @@ class FieldWriter:
         pvtu = f"{self.stem}{n}.pvtu"
         self._rundir.record(pvtu, *(f"{self.stem}_p{r}_{n}.vtu" for r in range(self.comm.size)))
         self._file.write_function(functions, t)
+        self._xdmf.write(functions, t)
         self._count += 1
         self._datasets.append((float(t), pvtu))
         self._write_collection()
@@ -348,6 +505,7 @@ class FieldWriter:
         collection of a restarted part, written now, repeats part of it and is removed)."""
         self._file.close()
         self._file = None  # its destructor writes the collection once more: let it run now
+        self._xdmf.close()
         if self.comm.rank == 0:
             if self.stem != SERIES_STEM:
                 (self.dir / f"{self.stem}.pvd").unlink(missing_ok=True)

@@ -29,6 +29,7 @@ from heterofem.solver.logs import add_logfile
 from heterofem.solver.materials import resolve_materials
 from heterofem.solver.physics.registry import steady_by_continuation
 from heterofem.solver.stepping import Stepper, StepFailure, pseudo_transient
+from heterofem.solver.template import template_outputs
 from heterofem.solver.progress import Progress
 from heterofem.solver.outputs import (
     FieldWriter,
@@ -37,9 +38,10 @@ from heterofem.solver.outputs import (
     OutputSet,
     TimeSeries,
     write_csv,
-    write_json,
+    write_summary,
     write_toml,
 )
+from heterofem.solver.exports import write_mesh_vtu
 
 log = logging.getLogger("heterofem")
 
@@ -105,7 +107,9 @@ def profile_columns(domain: Domain, outputs: OutputSet, n: int) -> dict[str, np.
     for field in outputs.fields:
         if field.name == "layer_id":
             continue
-        if isinstance(field.expr, dolfinx.fem.Function) and field.scale == 1.0:
+        if outputs.smoothed(field) is not None:  # a "cell" field projected onto P1 (#24)
+            source = outputs.smoothed(field)
+        elif isinstance(field.expr, dolfinx.fem.Function) and field.scale == 1.0:
             source = field.expr
         else:
             space = domain.dg_space(degree if field.kind == "point" else max(degree - 1, 0))
@@ -199,11 +203,17 @@ def _first_outputs(cfg, stack, stats, resolved: dict, out: Path, comm,
 
     if cfg.output.mesh:
         write_mesh_xdmf(stack, out / "mesh.xdmf")
+        write_mesh_vtu(stack, out / "mesh.vtu")  # meshio, PyVista, ParaView (#24)
     write_toml(out / "config.resolved.toml", resolved, comm)
     log.info("run '%s': %dD, %d layers, %d MPI rank(s) -> %s", cfg.run.name, cfg.run.dimension,
              len(cfg.layers), comm.size, out)
     n_cells = stack.mesh.topology.index_map(stack.mesh.topology.dim).size_global
     log.info("mesh: %d cells", n_cells)
+    strain = {}
+    if cfg.physics.polarization or cfg.physics.mechanics:  # computed relaxation (#22)
+        from heterofem.solver.strain import strain_summary
+
+        strain["strain"] = strain_summary(cfg, resolve_materials(cfg))
     return {
         "name": cfg.run.name,
         "dimension": cfg.run.dimension,
@@ -213,6 +223,7 @@ def _first_outputs(cfg, stack, stats, resolved: dict, out: Path, comm,
         "config_sha256": hashlib.sha256(tomli_w.dumps(resolved).encode()).hexdigest(),
         "mesh": {"cells": int(n_cells), "layers": stats.get("layers", {})},
         "interfaces": interface_heights(cfg.stack_geometry()),  # z along the profile line
+        **strain,  # per layer: misfit, computed h_c and retained misfit (solver/strain.py)
     }
 
 
@@ -228,7 +239,7 @@ def _run_case(cfg, rundir: RunDir, comm, overwrite, command_line, handlers, rest
         """summary.json of a run that stopped: converged false, the error, no fields."""
         summary.update(converged=False, error=str(exc), timings_s=timer.phases,
                        wall_time_s=time.perf_counter() - t_start)
-        write_json(out / "summary.json", summary, comm)
+        write_summary(out / "summary.json", summary, comm)
 
     with timer("setup"):
         domain = Domain(cfg, stack, resolve_materials(cfg))
@@ -243,11 +254,11 @@ def _run_case(cfg, rundir: RunDir, comm, overwrite, command_line, handlers, rest
                                   for V in problem.spaces.values()))
         summary["solver"] = {"assembly": problem.assembly}  # "fast" or "standard" (#21)
         fields = [f for m in modules for f in m.outputs(problem.u)]
-        outputs = OutputSet(domain.mesh, fields)
+        outputs = OutputSet(domain.mesh, fields, domain.stack.cell_tags)
         for m in modules:
             m.start(problem.u)
     log.info("unknowns: %s (%d dofs)", ", ".join(problem.names), summary["dofs"])
-    summary["fields"] = {f.column: {"name": f.name, "unit": f.unit, "kind": f.kind}
+    summary["fields"] = {f.column: {"name": f.name, "unit": f.unit, "kind": outputs.kind_of(f)}
                          for f in fields}
 
     writer = FieldWriter(rundir, domain.mesh, resume.t_s if resume else None) \
@@ -276,25 +287,32 @@ def _run_case(cfg, rundir: RunDir, comm, overwrite, command_line, handlers, rest
             writer.close()
 
     with timer("output"):
-        outputs.update()
-        write_csv(out / "profiles.csv",
-                  profile_columns(domain, outputs, cfg.output.profile_points), comm)
-        for m in modules:
-            summary[m.name] = m.summary(problem.u)
-        if cfg.work_function_on:
-            from heterofem.solver.workfunction import work_function
-
-            summary["work_function"] = work_function(problem, out)
+        _final_outputs(cfg, domain, problem, modules, outputs, summary, out, comm)
     summary["converged"] = failure is None
     if failure is not None:
         summary["error"] = str(failure)
     summary["timings_s"] = timer.phases
     summary["wall_time_s"] = time.perf_counter() - t_start
-    write_json(out / "summary.json", summary, comm)
+    write_summary(out / "summary.json", summary, comm)
     if failure is not None:
         raise failure
     log.info("done in %.2f s; wrote %s", summary["wall_time_s"], out)
     return summary
+
+
+def _final_outputs(cfg, domain, problem, modules, outputs, summary, out, comm) -> None:
+    """The end-of-run outputs: profiles.csv and each module's summary entries, the template
+    response (#23) and the work function, into ``summary``. Collective."""
+    outputs.update()
+    write_csv(out / "profiles.csv", profile_columns(domain, outputs,
+              cfg.output.profile_points), comm, units=outputs.units)
+    for m in modules:
+        summary[m.name] = m.summary(problem.u)
+    summary.update(template_outputs(cfg, domain.materials, summary))  # VO2-delta (#23)
+    if cfg.work_function_on:
+        from heterofem.solver.workfunction import work_function
+
+        summary["work_function"] = work_function(problem, out)
 
 
 def _steady(problem, modules, pseudo: bool) -> dict:

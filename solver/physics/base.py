@@ -40,13 +40,25 @@ class Unknown:
     picard: bool = False
 
 
+#: output fields that are a value per cell by nature (a layer's tag or material property, a
+#: per-layer constant): written as DG0 cell data, never smoothed
+CELLWISE = frozenset({"layer_id", "eps_zz", "rho_fixed", "residual_strain_x",
+                      "residual_strain_y"})
+
+
 @dataclass(frozen=True)
 class OutputField:
     """A field for files and profiles: a UFL expression and where it lives.
 
-    ``kind`` is "point" (interpolated into the P1 output space) or "cell" (DG0 cell data);
-    ``scale`` converts the solver's value to ``unit`` (SI, e.g. "V/m", "C/m^3"; "1" for none).
-    Files and profiles name the field ``<name>_<unit token>``, e.g. ``Ez_V_per_m``.
+    ``kind`` is "point" (interpolated into the P1 output space) or "cell" (a value per cell in
+    the solver: a gradient of P1 fields, a layer's property); ``scale`` converts the solver's
+    value to ``unit`` (SI, e.g. "V/m", "C/m^3"; "1" for none). Files and profiles name the
+    field ``<name>_<unit token>``, e.g. ``Ez_V_per_m``.
+
+    A "cell" field is written smooth, L2-projected onto P1 (:class:`heterofem.solver.outputs.
+    OutputSet`; electric field, stress, strain, P-derived displacement: no cell-to-cell noise
+    or staircases), unless it is truly cell-wise (``smooth=False``, or by default the layer
+    properties in :data:`CELLWISE`), which stays DG0 cell data.
     """
 
     name: str
@@ -54,6 +66,16 @@ class OutputField:
     expr: object
     kind: str = "point"
     scale: float = 1.0
+    #: None: smooth unless :data:`CELLWISE` names it; False: keep DG0 cell data
+    smooth: bool | None = None
+
+    @property
+    def written_kind(self) -> str:
+        """"point" (P1 point data) or "cell" (DG0 cell data): how the files hold the field."""
+        if self.kind == "point":
+            return "point"
+        smooth = self.smooth if self.smooth is not None else self.name not in CELLWISE
+        return "point" if smooth else "cell"
 
     @property
     def column(self) -> str:

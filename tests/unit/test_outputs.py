@@ -98,6 +98,113 @@ def test_plot_writes_pictures(run_2d):
 
     out, _, _ = run_2d
     paths = plot_run(out)
-    assert [p.name for p in paths] == ["profiles.png", "phi_map.png"]
+    assert [p.name for p in paths] == ["headline.png", "profiles.png", "phi_map.png", "Ez_map.png"]
     for p in paths:
         assert p.stat().st_size > 10_000
+
+
+# -- smooth derived fields (issue #24 item 2) ------------------------------------------------------
+def _two_layer_square(n: int = 8):
+    from heterofem.solver.dolfinx_env import dolfinx
+
+    mesh = dolfinx.mesh.create_rectangle(MPI.COMM_WORLD, [[0.0, 0.0], [2.0, 1.0]], [2 * n, n])
+    tdim = mesh.topology.dim
+    cells = np.arange(mesh.topology.index_map(tdim).size_local
+                      + mesh.topology.index_map(tdim).num_ghosts, dtype=np.int32)
+    mid = dolfinx.mesh.compute_midpoints(mesh, tdim, cells)
+    values = np.where(mid[:, 1] < 0.5, 1, 2).astype(np.int32)
+    tags = dolfinx.mesh.meshtags(mesh, tdim, cells, values)
+    return mesh, tags
+
+
+def test_projection_reproduces_a_linear_field_and_keeps_a_layer_jump():
+    """A "cell" field is L2-projected onto P1 layer by layer: a linear field comes back exactly
+    (at every node, also on the interface), and a jump between layers stays a jump in the
+    profile source (no ringing into either layer) while the P1 file value at the interface
+    lies between the two sides."""
+    import ufl
+
+    from heterofem.solver.outputs import OutputSet
+    from heterofem.solver.physics.base import OutputField
+
+    mesh, tags = _two_layer_square()
+    x = ufl.SpatialCoordinate(mesh)
+    jump = ufl.conditional(ufl.lt(x[1], 0.5), 1.0, 3.0)
+    fields = [OutputField("lin", "1", 0.3 + 2.0 * x[0] - 5.0 * x[1], kind="cell"),
+              OutputField("step", "1", jump, kind="cell"),
+              OutputField("layer_id", "1", jump, kind="cell")]
+    out = OutputSet(mesh, fields, tags)
+    lin, step, layer_id = out.functions
+    assert [out.kind_of(f) for f in fields] == ["point", "point", "cell"]
+    X = lin.function_space.tabulate_dof_coordinates()
+    assert np.allclose(lin.x.array, 0.3 + 2.0 * X[:, 0] - 5.0 * X[:, 1], atol=1e-10)
+    broken = out.smoothed(fields[1]).x.array  # DG1: p_L in each layer's cells
+    assert np.all(np.isclose(broken, 1.0, atol=1e-10) | np.isclose(broken, 3.0, atol=1e-10))
+    on_interface = np.isclose(X[:, 1], 0.5)
+    assert np.allclose(step.x.array[~on_interface & (X[:, 1] < 0.5)], 1.0, atol=1e-10)
+    assert np.allclose(step.x.array[~on_interface & (X[:, 1] > 0.5)], 3.0, atol=1e-10)
+    assert np.all((step.x.array[on_interface] > 1.0) & (step.x.array[on_interface] < 3.0))
+    assert layer_id.function_space.element.basix_element.degree == 0  # cell-wise stays DG0
+
+
+def test_demo_electric_field_profile_is_smooth():
+    """The demo (2D step): Ex along the profile line in the film had +-4e5 V/m cell-to-cell
+    noise as DG0 cell values; the projected profile varies an order of magnitude less (total
+    variation along the line), and the mean over the film is the same field."""
+    from conftest import build_model
+    from heterofem.solver.dolfinx_env import dolfinx
+    from heterofem.solver.outputs import OutputSet
+
+    model = build_model(PROBLEMS / "tio2_vo2_tio2_001_2d_step.toml")
+    model.problem.solve()
+    fields = [f for m in model.modules for f in m.outputs(model.problem.u) if f.name == "Ex"]
+    out = OutputSet(model.domain.mesh, fields, model.domain.stack.cell_tags)
+    dg0 = dolfinx.fem.Function(dolfinx.fem.functionspace(model.domain.mesh, ("DG", 0)))
+    dg0.interpolate(dolfinx.fem.Expression(fields[0].expr * fields[0].scale,
+                                           dg0.function_space.element.interpolation_points))
+    z0, z1 = dict(zip([lay.name for lay in model.config.layers],
+                      model.config.layer_bounds_nm()))["film"]
+    pts = model.domain.centre_line(400)
+    inside = (pts[:, 1] > z0 + 0.05) & (pts[:, 1] < z1 - 0.05)
+    smooth = model.domain.evaluate(out.smoothed(fields[0]), pts[inside])
+    cellwise = model.domain.evaluate(dg0, pts[inside])
+    tv_smooth, tv_cells = (np.abs(np.diff(v)).sum() for v in (smooth, cellwise))
+    assert np.abs(np.diff(cellwise)).max() > 2e5  # the noise the issue saw is there in DG0
+    assert tv_smooth < 0.2 * tv_cells, (tv_smooth, tv_cells)
+    assert np.mean(smooth) == pytest.approx(np.mean(cellwise), rel=0.3)
+
+
+# -- progress (issue #24 item 7) -------------------------------------------------------------------
+class _Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_eta_follows_the_recent_rate_not_the_slow_start():
+    """A 1.5 s run (simulated) whose first step took 1 s of wall time (compiling) and whose
+    later steps take 10 ms per 10 ms simulated: the estimate from the average rate since the
+    start said minutes; the smoothed recent rate gives the wall time actually left."""
+    from heterofem.solver.progress import Eta
+
+    clock = _Clock()
+    eta = Eta(1.5, clock=clock)
+    eta.update(0.0)
+    clock.t, done = 1.0, 1e-4  # the first step: slow, and tiny
+    eta.update(done)
+    while done < 0.75 - 1e-12:
+        clock.t += 0.01
+        done += 0.01
+        eta.update(done)
+    naive = clock.t * (1.5 - done) / done  # the average rate since the start
+    assert eta.seconds_left() == pytest.approx(0.75, rel=0.05)  # truly left: 0.75 s
+    assert naive > 1.7  # the old estimate: more than twice too long
+    assert eta.text() == "under 1 s left"
+    constant = Eta(100.0, clock=clock)
+    for k in range(5):  # a constant rate: the estimate is exact
+        constant.update(10.0 * k)
+        clock.t += 1.0
+    assert constant.seconds_left() == pytest.approx(6.0)
+    assert Eta(10.0).text() == ""  # no rate yet: no estimate
