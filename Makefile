@@ -1,20 +1,24 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both bootstrap .venv.
 VENV      ?= .venv
 BIN       := $(VENV)/bin
-DEMO      ?= problems/tio2_vo2_tio2_001_2d_step.toml
+DEMO      ?= problems/demo_growth_2d_island.toml
 DEMO_OUT  ?= results/demo
 NP        ?= 2
 
-.PHONY: venv demo test test-fast bench bench-quick clean
+.PHONY: venv demo test test-fast bench bench-quick docs gallery clean
 
 venv:
 	@scripts/bootstrap.sh
 
-## Run the default problem and draw it (results/demo/: summary.json, profiles.csv, fields, PNG)
+## The demo: a coupled problem (vacancies + electrons + crystallization front, TiO2 grown on a
+## VO2 template with an island, 2D) in about a minute, and its pictures: results/demo/
+## headline.png (kymograph of the front and the deposit), xi_map.png, delta_map.png,
+## xi_animation.gif; summary.json, profiles.csv, fields
 demo: venv
 	$(BIN)/heterofem run $(DEMO) --out $(DEMO_OUT) --overwrite
 	$(BIN)/heterofem plot $(DEMO_OUT)
-	@echo "demo: results and pictures in $(DEMO_OUT)/"
+	$(BIN)/heterofem plot $(DEMO_OUT) --animate --field xi
+	@echo "demo: results and pictures in $(DEMO_OUT)/ (start with headline.png)"
 
 ## Run the whole test suite (serial tests, plus mpirun -n 2 tests in subprocesses)
 test: venv
@@ -36,6 +40,8 @@ bench: venv
 	$(BIN)/python benchmarks/scaling.py --ranks 1 2
 	$(BIN)/python benchmarks/scaling.py --ranks 1 2 --size-nm 0.2
 	$(BIN)/python benchmarks/scaling.py --ranks 1 2 --size-nm 0.2 --solver picard
+	$(BIN)/python benchmarks/meshing.py
+	cd benchmarks && ../$(BIN)/python solver_crossover.py
 	$(BIN)/python benchmarks/report.py
 
 bench-quick: venv
@@ -43,7 +49,18 @@ bench-quick: venv
 	$(BIN)/python benchmarks/vacancy_poisson.py --quick
 	$(BIN)/python benchmarks/scipy_poisson.py --quick
 	$(BIN)/python benchmarks/coupled_cases.py --quick
+	$(BIN)/python benchmarks/meshing.py --quick
 	$(BIN)/python benchmarks/report.py --dir benchmarks/results/quick
 
+## The documentation site, offline: build/docs/html/index.html (Sphinx, warnings are errors);
+## installs the docs extra (pinned in constraints.txt). `make gallery` redraws its pictures.
+docs: venv
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
+	$(BIN)/python -m sphinx -W --keep-going -b html docs build/docs/html
+	@echo "docs: open build/docs/html/index.html"
+
+gallery: venv
+	$(BIN)/python docs/gallery/make_gallery.py
+
 clean:
-	rm -rf results .pytest_cache
+	rm -rf results .pytest_cache build/docs

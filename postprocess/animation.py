@@ -16,8 +16,9 @@ from heterofem.postprocess.drawing import (
     layer_colours,
 )
 from heterofem.postprocess.files import PlotError, is_root
-from heterofem.postprocess.maps import _default_map_field, render_map
+from heterofem.postprocess.maps import _default_map_field, draw_map_2d, render_map
 from heterofem.postprocess.rundir import Run, load_run
+from heterofem.postprocess.style import colour_limits, is_signed
 
 # -- animations ------------------------------------------------------------------------------------
 ANIMATION_DEFAULTS = ("delta", "c_V", "theta_V", "mu", "phi")
@@ -65,15 +66,34 @@ def _line_frames(run: Run, field: str, size=(8.0, 4.8), dpi=100) -> list[np.ndar
 
 
 def _map_frames(run: Run, field: str, warp) -> list[np.ndarray]:
+    """One map per output time with one colour range: a flat 2D map drawn like
+    :func:`heterofem.postprocess.maps.draw_map_2d` (growth: blank above the deposit, crystals
+    as crystals), a 3D or warped map rendered with PyVista."""
     grids = [run.fields(t) for t in run.times]
     names = grids[-1].array_names
     col = run.column(field, names)
     every = np.concatenate([np.asarray(g[col], dtype=float).ravel() for g in grids])
-    clim = (float(np.nanmin(every)), float(np.nanmax(every)))
+    name = run.field_info.get(col, {}).get("name", col)
+    clim = colour_limits(every, is_signed(name, every))
+    if _log_scale(every) and not is_signed(name, every):
+        positive = every[every > 0]
+        clim = (max(float(np.percentile(positive, 1)), float(positive.max()) * 1e-6),
+                float(positive.max()))
     frames = []
+    flat = run.dimension == 2 and warp in ("none", None)
     for t in run.times:
+        text = f"{run.name}, t = {t:g} s"
+        if flat:
+            import io
+
+            from PIL import Image
+
+            buf = io.BytesIO()
+            draw_map_2d(run, buf, col, time=t, clim=clim, title=text, dpi=150)
+            frames.append(np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")))
+            continue
         plotter, _ = render_map(run, col, time=t, warp=warp, clim=clim, window_size=(960, 672),
-                                title=f"{run.name}, t = {t:g} s")
+                                title=text)
         try:
             frames.append(np.asarray(plotter.screenshot(return_img=True))[:, :, :3].copy())
         finally:
@@ -125,8 +145,9 @@ def write_animation(frames: Sequence[np.ndarray], out: Path, fps: float = 2.0) -
 
 def animate_run(run_dir: str | os.PathLike | Run, field: str | None = None,
                 out: str | os.PathLike | None = None, fps: float = 2.0,
-                warp: str | float = "auto") -> Path | None:
-    """One frame per output time of a transient (fields.pvd): a 1D run as a line along z over the
+                warp: str | float = "none") -> Path | None:
+    """One frame per output time of a transient (fields.pvd; more ``[time] output_times_s``
+    give a smoother animation: the frames are the computed states, never interpolated): a 1D run as a line along z over the
     layers (the first frame dotted for reference), a 2D/3D run as a map with one colour range for
     all frames. ``field`` defaults to the first of delta, c_V, theta_V, mu, phi the run has.
     Written to ``out`` (.gif or .mp4; default RUN_DIR/<field>_animation.gif)."""

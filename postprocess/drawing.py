@@ -16,7 +16,7 @@ from heterofem.postprocess.sweep import Reference, read_reference
 
 LINE_FORMATS = (".png", ".svg", ".pdf", ".eps", ".jpg", ".jpeg")
 MAP_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-VACUUM_SHADE = (0.93, 0.93, 0.93, 1.0)
+VACUUM_SHADE = (0.96, 0.96, 0.96, 1.0)
 REFERENCE_STYLE = dict(marker="o", ms=7, mfc="none", mec="tab:red", color="tab:red", ls="none")
 
 
@@ -64,16 +64,18 @@ def _log_scale(values: np.ndarray) -> bool:
     return bool(v.size > 0 and np.all(v > 0) and v.max() / v.min() > 1e3)
 
 
-def layer_colours(run: Run) -> list[tuple]:
-    """One pastel shade per layer (neighbours differ; vacuum light grey)."""
+def layer_colours(run: Run, light: bool = True) -> list[tuple]:
+    """One shade per layer (neighbours differ; vacuum light grey): pastel mixed half with
+    white (``light``, the background of profiles), or a distinct line colour per layer."""
     plt = _pyplot()
-    palette = plt.cm.Pastel1(np.arange(9))
+    palette = plt.cm.Pastel1(np.arange(9)) if light else plt.cm.tab10(np.arange(10))
     out, k = [], 0
     for lay in run.layers:
         if lay.material == "vacuum":
-            out.append(VACUUM_SHADE)
+            out.append(VACUUM_SHADE if light else (0.5, 0.5, 0.5, 1.0))
         else:
-            out.append(tuple(palette[k % 9]))
+            c = palette[k % len(palette)]
+            out.append(tuple(0.5 + 0.5 * c[:3]) + (1.0,) if light else tuple(c))
             k += 1
     return out
 

@@ -15,16 +15,13 @@ from heterofem.postprocess.drawing import (
     _as_list,
     _check_suffix,
     _draw_reference,
-    _label_layers,
-    _log_scale,
     _pyplot,
     _references,
-    _shade_layers,
     _title,
-    layer_colours,
 )
 from heterofem.postprocess.files import PlotError, is_root, unit_of
 from heterofem.postprocess.rundir import Run, load_run
+from heterofem.postprocess.style import journal_style, unit_tex
 from heterofem.postprocess.sweep import Reference, Sweep, load_sweep
 
 # -- line profiles ---------------------------------------------------------------------------------
@@ -48,15 +45,21 @@ def profile_columns(run: Run, profile: dict[str, np.ndarray], fields: Sequence[s
 def plot_profiles(run: Run | str | os.PathLike, out: str | os.PathLike,
                   fields: Sequence[str] | None = None, time: float | None = None,
                   references: Sequence[Reference | str | os.PathLike] = ()) -> Path:
-    """Every profile column (or ``fields``) against z, one panel each, layers shaded and labelled,
-    interfaces dashed; positive fields over more than three decades on a log axis. ``time``
-    picks an output time of a transient (default: the final state). Reference CSVs (x = z in
-    nm) go on the panel of their ``# field:``, or the first panel."""
-    plt = _pyplot()
+    """The profiles that matter for the run's physics (or ``fields``) against z, one panel
+    each, in the journal style: physical names and scaled units as labels, layers shaded
+    lightly and named, interfaces dashed, film not yet deposited left blank; positive fields
+    over more than three decades on a log axis. ``time`` picks an output time of a transient
+    (default: the final state). Reference CSVs (x = z in nm) go on the panel of their
+    ``# field:``, or the first panel. PNG, SVG, PDF, ... by the suffix of ``out``."""
+    from heterofem.postprocess.headline import (deposit_top, key_columns, profile_panel,
+                                                shade_layers)
+    from heterofem.postprocess.style import SINGLE_COLUMN_IN, journal_style
+
     run = load_run(run)
     out = _check_suffix(Path(out), LINE_FORMATS, "a line plot")
     prof = run.profile(time)
-    names = profile_columns(run, prof, fields)
+    names = profile_columns(run, prof, fields) if fields else \
+        key_columns(run, profile_columns(run, prof))
     refs = _references(references)
     for ref in refs:
         if ref.field and not run.columns(ref.field, names):
@@ -65,41 +68,34 @@ def plot_profiles(run: Run | str | os.PathLike, out: str | os.PathLike,
     n = len(names)
     ncols = 1 if n <= 6 else 2
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5 * ncols, 1.9 * nrows + 1.1), sharex=True,
-                             squeeze=False)
-    colours = layer_colours(run)
-    z = prof["z_nm"]
-    for k, ax in enumerate(axes.T.ravel()):  # fill column by column
-        if k >= n:
-            ax.set_visible(False)
-            continue
-        name = names[k]
-        _shade_layers(ax, run, colours)
-        y = np.asarray(prof[name], dtype=float)
-        ax.plot(z, y, color="k", lw=1.4, zorder=3)
-        if _log_scale(y):
-            ax.set_yscale("log")
-        ax.set_ylabel(run.label(name), fontsize=9)
-        for ref in refs:
-            target = run.columns(ref.field, names)[:1] if ref.field else names[:1]
-            if target == [name]:
-                _draw_reference(ax, ref)
-                ax.legend(fontsize=7, loc="best")
-        ax.set_xlim(0.0, run.total_thickness_nm)
-        ax.tick_params(labelsize=8)
-    for col in range(ncols):
-        _label_layers(axes[0, col], run)
-        last = min(nrows, n - col * nrows) - 1
-        axes[last, col].set_xlabel("z [nm]")
-        axes[last, col].xaxis.set_tick_params(labelbottom=True)
-    fig.suptitle(_title(run, time), fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out, dpi=130)
-    plt.close(fig)
+    with journal_style() as plt:
+        fig, axes = plt.subplots(nrows, ncols, figsize=(SINGLE_COLUMN_IN * ncols,
+                                                        1.2 * nrows + 0.6),
+                                 sharex=True, squeeze=False, layout="constrained")
+        top = deposit_top(run, prof)
+        for k, ax in enumerate(axes.T.ravel()):  # fill column by column
+            if k >= n:
+                ax.set_visible(False)
+                continue
+            shade_layers(ax, run, top, names=k % nrows == 0)
+            profile_panel(ax, run, prof, names[k])
+            for ref in refs:
+                target = run.columns(ref.field, names)[:1] if ref.field else names[:1]
+                if target == [names[k]]:
+                    _draw_reference(ax, ref)
+                    ax.legend(loc="best")
+        for col in range(ncols):
+            last = min(nrows, n - col * nrows) - 1
+            axes[last, col].set_xlabel("height z (nm)")
+            axes[last, col].xaxis.set_tick_params(labelbottom=True)
+        fig.suptitle(_title(run, time), fontsize=7)
+        fig.savefig(out)
+        plt.close(fig)
     return out
 
 
 # -- sweeps ----------------------------------------------------------------------------------------
+@journal_style()
 def plot_sweep(sweep_dir: str | os.PathLike | Sweep, fields: str | Sequence[str] | None = None,
                out: str | os.PathLike | None = None, parameter: str | None = None,
                references: Sequence[Reference | str | os.PathLike] = (),
@@ -128,7 +124,8 @@ def plot_sweep(sweep_dir: str | os.PathLike | Sweep, fields: str | Sequence[str]
     n = len(keys)
     ncols = 1 if n <= 3 else 2
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 2.6 * nrows + 0.8), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.0 * nrows + 0.5), squeeze=False,
+                             layout="constrained")
     for k, ax in enumerate(axes.ravel()):
         if k >= n:
             ax.set_visible(False)
@@ -147,18 +144,17 @@ def plot_sweep(sweep_dir: str | os.PathLike | Sweep, fields: str | Sequence[str]
                 drawn = True
         if drawn or len(groups) > 1:
             ax.legend(fontsize=7)
-        ax.set_ylabel(f"{key} [{unit_of(key)}]" if unit_of(key) else key, fontsize=8)
-        ax.set_xlabel(sweep.parameter_label, fontsize=8)
-        ax.tick_params(labelsize=8)
+        unit = sweep.unit(key) if hasattr(sweep, "unit") else unit_of(key)
+        ax.set_ylabel(f"{key} ({unit_tex(unit)})" if unit_tex(unit) else key, fontsize=7)
+        ax.set_xlabel(sweep.parameter_label, fontsize=7)
         ax.grid(alpha=0.3)
     title = f"{sweep.path.name}: {len(sweep.runs)} runs of {sweep.runs[0].name}"
     if sweep.failed:
         title += f"; failed: {', '.join(sweep.failed)}"
     if sweep.skipped:
         title += f" ({len(sweep.skipped)} incomplete skipped)"
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out, dpi=130)
+    fig.suptitle(title, fontsize=7)
+    fig.savefig(out)
     plt.close(fig)
     return [out]
 

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from heterofem.postprocess.drawing import MAP_FORMATS, _check_suffix, _log_scale, _title
+from heterofem.postprocess.drawing import LINE_FORMATS, MAP_FORMATS, _check_suffix, _log_scale, _title
 from heterofem.postprocess.files import PlotError, quiet_vtk
 from heterofem.postprocess.rundir import Run, load_run
 
@@ -61,17 +61,20 @@ def _outline_edges(grid, run: Run, planes=()):
 
 
 def render_map(run: Run | str | os.PathLike, field: str | None = None, time: float | None = None,
-               warp: str | float = "auto", clim: tuple[float, float] | None = None,
-               window_size: tuple[int, int] = (1000, 700), title: str | None = None):
+               warp: str | float = "none", clim: tuple[float, float] | None = None,
+               window_size: tuple[int, int] = (1000, 700), title: str | None = None,
+               limits: str = "robust"):
     """An off-screen ``pyvista.Plotter`` showing one field of a 2D or 3D run, and a dict
     describing it (``array``, ``association``, ``clim``, ``log``, ``warp``, ``time``).
 
     2D: the x-z plane seen from the front, flat colours (no lighting, so a pixel's colour is the
     colour map's colour of the value there), layer outlines, layer names. 3D: two vertical
     slices through the lateral centre (x-z and y-z) with the layer outlines on them, the box
-    outline, an isometric view. ``warp``: "auto" (by the displacement where the run has one),
-    "displacement", "scalar" (2D: the field as height), "none", or a number (displacement
-    scale factor). The colour range is the field's min/max over the whole mesh, or ``clim``.
+    outline, an isometric view. ``warp``: "none" (the default), "auto" (by the displacement
+    where the run has one), "displacement", "scalar" (2D: the field as height), or a number
+    (displacement scale factor). The colour range (``clim``, else ``limits``: "robust" or
+    "minmax", see :func:`heterofem.postprocess.style.colour_limits`) is symmetric about zero
+    with a diverging map for a signed field.
     The caller screenshots and closes the plotter (see :func:`plot_map`).
     """
     import pyvista as pv
@@ -88,8 +91,15 @@ def render_map(run: Run | str | os.PathLike, field: str | None = None, time: flo
                         dtype=float)
     if values.ndim > 1:
         raise PlotError(f"'{array}' has {values.shape[1]} components; draw one component")
-    use_log = _log_scale(values) if clim is None else bool(clim[0] > 0 and clim[1] / clim[0] > 1e3)
-    lo, hi = _colour_range(values, clim)
+    from heterofem.postprocess.style import colour_limits, colour_map, is_signed
+
+    meta_name = run.field_info.get(array, {}).get("name", array)
+    signed = is_signed(meta_name, values)
+    cmap = colour_map(signed)
+    use_log = not signed and (_log_scale(values) if clim is None else
+                              bool(clim[0] > 0 and clim[1] / clim[0] > 1e3))
+    lo, hi = _colour_range(values, clim) if clim is not None or use_log else \
+        colour_limits(values, signed, robust=limits != "minmax")
     extent = max(grid.bounds[1] - grid.bounds[0], grid.bounds[3] - grid.bounds[2],
                  grid.bounds[5] - grid.bounds[4])
     mesh, warp_text = _warped(grid, run, values, association, warp, extent, lo, hi)
@@ -97,8 +107,9 @@ def render_map(run: Run | str | os.PathLike, field: str | None = None, time: flo
     label = run.label(array) + (" (log)" if use_log else "")
     plotter = pv.Plotter(off_screen=True, window_size=list(window_size))
     plotter.set_background("white")
-    bar = dict(title=label, vertical=True, position_x=0.86, position_y=0.15, height=0.7,
-               width=0.06, fmt="%.3g", color="black", title_font_size=16, label_font_size=13)
+    bar = dict(title=label + "\n", vertical=True, position_x=0.84, position_y=0.12, height=0.66,
+               width=0.05, fmt="%.3g", color="black", title_font_size=14, label_font_size=12,
+               n_labels=5)
     three_d = run.dimension == 3
     planes = []
     if three_d:
@@ -109,7 +120,7 @@ def render_map(run: Run | str | os.PathLike, field: str | None = None, time: flo
     else:
         shown = mesh
     scalars = array
-    plotter.add_mesh(shown, scalars=scalars, preference=association, cmap="viridis",
+    plotter.add_mesh(shown, scalars=scalars, preference=association, cmap=cmap,
                      clim=(lo, hi), log_scale=use_log, lighting=warp == "scalar",
                      scalar_bar_args=bar, show_scalar_bar=True)
     edges = _outline_edges(mesh, run, planes)
@@ -126,7 +137,8 @@ def render_map(run: Run | str | os.PathLike, field: str | None = None, time: flo
     plotter.add_text(heading, position="upper_left", font_size=10, color="black")
     _set_view(plotter, three_d, warp, label)
     info = {"array": array, "association": association, "clim": (lo, hi), "log": use_log,
-            "warp": warp_text or "none", "time": run.times[run.time_index(time)], "label": label}
+            "warp": warp_text or "none", "time": run.times[run.time_index(time)], "label": label,
+            "cmap": cmap}
     return plotter, info
 
 
@@ -222,15 +234,229 @@ def _nice(x: float) -> float:
 
 
 def plot_map(run: Run | str | os.PathLike, out: str | os.PathLike, field: str | None = "phi",
-             time: float | None = None, warp: str | float = "auto") -> Path:
-    """Off-screen PyVista picture of a field of a 2D/3D run (see :func:`render_map`) as PNG."""
-    out = Path(out)
-    if out.suffix.lower() not in MAP_FORMATS:
-        out = out.with_suffix(".png")
-    out = _check_suffix(out, MAP_FORMATS, "a map")
-    plotter, _ = render_map(run, field, time=time, warp=warp)
+             time: float | None = None, warp: str | float = "none", limits: str = "robust"
+             ) -> Path:
+    """One field of a 2D/3D run to ``out``, in the format of its suffix (.png, .svg, .pdf, ...).
+    A flat 2D map is drawn by :func:`draw_map_2d` (matplotlib: vector formats stay vector,
+    the colour field rasterized inside); a 3D run or a warped map (``warp`` other than
+    "none") is rendered with PyVista (:func:`render_map`), its screenshot placed in the file."""
+    out = _check_suffix(Path(out), tuple(sorted(set(LINE_FORMATS + MAP_FORMATS))), "a map")
+    run = load_run(run)
+    if run.dimension == 2 and warp in ("none", None):
+        return draw_map_2d(run, out, field, time, limits)[0]
+    plotter, _ = render_map(run, field, time=time, warp=warp, limits=limits)
     try:
-        plotter.screenshot(str(out))
+        if out.suffix.lower() in MAP_FORMATS:
+            plotter.screenshot(str(out))
+            return out
+        image = np.asarray(plotter.screenshot(return_img=True))
     finally:
         plotter.close()
+    from heterofem.postprocess.style import journal_style
+
+    with journal_style() as plt:
+        h, w = image.shape[:2]
+        fig = plt.figure(figsize=(w / 200, h / 200))
+        fig.figimage(image, resize=True)
+        fig.savefig(out, dpi=200, bbox_inches=None)
+        plt.close(fig)
     return out
+
+
+# -- 2D maps with matplotlib (any format, vector or raster) ----------------------------------------
+def _triangles(grid) -> np.ndarray | None:
+    """The cells of a 2D grid as (n, 3) point indices, None unless they are all triangles."""
+    types = np.asarray(grid.celltypes)
+    conn = np.asarray(grid.cell_connectivity)
+    # VTK_TRIANGLE or a degree-1 VTK_LAGRANGE_TRIANGLE (what DOLFINx writes)
+    if types.size == 0 or not np.all(np.isin(types, (5, 69))) or conn.size != 3 * types.size:
+        return None
+    return conn.reshape(-1, 3)
+
+
+def layer_edges(tris: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The edges (pairs of point indices) between triangles of different ``ids``: the layer
+    outlines inside the mesh."""
+    edges = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
+    owner = np.tile(ids, 3)
+    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    e, o = edges[order], owner[order]
+    same = np.all(e[1:] == e[:-1], axis=1) & (o[1:] != o[:-1])
+    return e[1:][same]
+
+
+def _growth_view(run: Run, grid, tris: np.ndarray, array: str, values: np.ndarray,
+                 association: str) -> tuple[np.ndarray, np.ndarray]:
+    """(values, triangle mask) of a growth run's map: the film not yet deposited is masked
+    (not material), and xi is 1 in the layers that are not grown (the substrate and the
+    template are crystals)."""
+    mask = np.zeros(len(tris), dtype=bool)
+    grown = set(run.config.get("crystallization", {}).get("layers", []))
+    if not grown or "layer_id" not in grid.cell_data:
+        return values, mask
+    ids = np.asarray(grid.cell_data["layer_id"]).astype(int)
+    by_id = {int(lay.tag): lay for lay in run.layers if lay.tag is not None}
+    in_grown = np.array([by_id.get(i) is not None and by_id[i].name in grown for i in ids])
+    solid = np.array([by_id.get(i) is not None and by_id[i].material != "vacuum" for i in ids])
+    if "deposited" in grid.point_data:
+        # a triangle is material once one of its corners is deposited (the corners on the
+        # template below carry deposited = 0)
+        dep = np.asarray(grid.point_data["deposited"], dtype=float)[tris].max(axis=1)
+        mask = in_grown & (dep < 0.5)
+    if run.field_info.get(array, {}).get("name") == "xi":
+        values = values.copy()
+        crystal = solid & ~in_grown
+        if association == "point":
+            values[np.unique(tris[crystal])] = 1.0
+        else:
+            values[crystal] = 1.0
+    return values, mask
+
+
+def _map_norm(name: str, values: np.ndarray, limits: str):
+    """(norm, colour map, extend) of a map: log for positive values over three decades,
+    diverging and zero-centred for signed values, robust (percentile) or min/max limits."""
+    from matplotlib.colors import LogNorm, Normalize
+
+    from heterofem.postprocess.style import (FIXED_LIMITS, NONNEGATIVE, colour_limits,
+                                             colour_map, is_signed)
+
+    robust = limits != "minmax"
+    finite = values[np.isfinite(values)]
+    if name in FIXED_LIMITS:  # a fraction: its whole range, whatever the run reached
+        lo, hi = FIXED_LIMITS[name]
+        return Normalize(vmin=lo, vmax=hi), colour_map(False), "neither"
+    signed = is_signed(name, finite)
+    lo, hi = colour_limits(finite, signed, robust)
+    if name in NONNEGATIVE and finite.size and _log_scale(finite[finite > 0]) and \
+            np.mean(finite <= 0) < 0.05:  # a projection's zeros at an interface stay linear-free
+        finite = finite[finite > 0]
+    if not signed and _log_scale(finite):
+        pos = finite[finite > 0]
+        lo, hi = (np.percentile(pos, [1, 99]) if robust else (pos.min(), pos.max()))
+        lo = max(lo, hi * 1e-6) if robust else lo  # interface dips do not set the scale
+        norm = LogNorm(vmin=float(lo), vmax=float(max(hi, lo * 1.0001)))
+    else:
+        norm = Normalize(vmin=lo, vmax=hi)
+    tol = 1e-9 * (abs(norm.vmax) + abs(norm.vmin))
+    below, above = finite.min() < norm.vmin - tol, finite.max() > norm.vmax + tol
+    extend = {(True, True): "both", (True, False): "min", (False, True): "max"}.get(
+        (bool(below), bool(above)), "neither")
+    return norm, colour_map(signed), extend
+
+
+def draw_map_2d(run: Run | str | os.PathLike, out: str | os.PathLike, field: str | None = None,
+                time: float | None = None, limits: str = "robust",
+                clim: tuple[float, float] | None = None, title: str | None = None,
+                dpi: float | None = None) -> tuple[Path, dict]:
+    """long: one field of a 2D run as a flat x-z map with matplotlib (any format: PNG, SVG,
+    PDF, ...): Gouraud-shaded point fields, flat cell fields, layer outlines and names, a colour
+    bar with the unit (diverging and zero-centred for signed fields; ``limits`` "robust"
+    (1st-99th percentile, the bar extended past them) or "minmax"); in a growth run the
+    not-yet-deposited film is left blank and the crystallization front (xi = 1/2) drawn.
+    ``out``: a file (its suffix picks the format) or a binary stream (PNG); ``clim`` fixes the
+    colour range (an animation's frames). Returns the file and a dict (``array``, ``clim``,
+    ``cmap``, ``log``, ``pixel``: (x, z) in nm -> (row, column) of the picture)."""
+    import matplotlib.tri as mtri
+
+    from heterofem.postprocess.style import (SINGLE_COLUMN_IN, field_label, journal_style,
+                                             tick_formatter)
+
+    run = load_run(run)
+    if run.dimension != 2:
+        raise PlotError(f"{run.path} is a {run.dimension}D run; draw_map_2d is for 2D runs")
+    stream = hasattr(out, "write")  # a binary stream gets a PNG
+    out = out if stream else Path(out)
+    grid = run.fields(time)
+    tris = _triangles(grid)
+    if tris is None:
+        raise PlotError(f"{run.path}: the field file's cells are not triangles")
+    names = list(grid.array_names)
+    array = run.column(field, names) if field else _default_map_field(run, names)
+    association = "point" if array in grid.point_data else "cell"
+    values = np.asarray(grid[array], dtype=float)
+    if values.ndim > 1:
+        raise PlotError(f"'{array}' has {values.shape[1]} components; draw one component")
+    values, mask = _growth_view(run, grid, tris, array, values, association)
+    pts = np.asarray(grid.points)
+    tri = mtri.Triangulation(pts[:, 0], pts[:, 1], tris, mask=mask if mask.any() else None)
+    shown = values if association == "point" else values[~mask]
+    meta = run.field_info.get(array, {"name": array, "unit": "1"})
+    norm, cmap, extend = _map_norm(meta["name"], shown, limits)
+    if clim is not None:  # one colour range (and map) for all frames of an animation
+        from heterofem.postprocess.style import colour_map
+
+        norm.vmin, norm.vmax = map(float, clim)
+        cmap = colour_map(clim[0] < 0 < clim[1] and abs(clim[0] + clim[1]) <= 1e-12 * clim[1])
+        extend = "neither"
+    log = type(norm).__name__ == "LogNorm"
+    label, factor = field_label(meta["name"], meta["unit"], None if log else shown)
+    with journal_style() as plt:
+        width = SINGLE_COLUMN_IN
+        x0, x1, z0, z1 = grid.bounds[:4]
+        fig, ax = plt.subplots(figsize=(width, min(1.6 * width, width * (z1 - z0) / (x1 - x0)
+                                                   * 0.85 + 0.5)), layout="constrained")
+        if not log:
+            norm.vmin, norm.vmax = norm.vmin * factor, norm.vmax * factor
+        v = values * (1.0 if log else factor)
+        if association == "point":
+            img = ax.tripcolor(tri, v, shading="gouraud", cmap=cmap, norm=norm, rasterized=True)
+        else:
+            img = ax.tripcolor(tri, facecolors=v, cmap=cmap, norm=norm, rasterized=True)
+        _outline_layers(ax, run, grid, tris, pts)
+        if "xi" in grid.point_data and "deposited" in grid.point_data:
+            xi, _ = _growth_view(run, grid, tris, run.column("xi", names),
+                                 np.asarray(grid.point_data["xi"], dtype=float), "point")
+            ax.tricontour(tri, xi, levels=[0.5], colors="tab:cyan", linewidths=0.9)
+        cbar = fig.colorbar(img, ax=ax, extend=extend, pad=0.02, shrink=0.9)
+        cbar.set_label(label)
+        if not log:
+            cbar.ax.yaxis.set_major_formatter(tick_formatter())
+        ax.set_aspect("equal")
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(z0, z1)
+        ax.set_xlabel("x (nm)")
+        ax.set_ylabel("z (nm)")
+        ax.tick_params(which="both", direction="out", top=False, right=False)
+        ax.set_title(title if title is not None else _title(run, time, where=False), fontsize=6.5)
+        dpi = dpi or plt.rcParams["savefig.dpi"]
+        to_pixel = _pixel_mapping(fig, ax, dpi)
+        fig.savefig(out, bbox_inches=fig.bbox_inches, dpi=dpi,  # uncropped: pixels known
+                    **({"format": "png"} if stream else {}))
+        plt.close(fig)
+    info = {"array": array, "association": association, "cmap": cmap, "log": log,
+            "pixel": to_pixel,
+            "clim": (norm.vmin / (1 if log else factor), norm.vmax / (1 if log else factor))}
+    return out, info
+
+
+def _pixel_mapping(fig, ax, dpi: float):
+    """A function (x, z) in nm -> (row, column) of the picture saved at ``dpi`` without
+    cropping (for tests that look at pixels): the layout is done at that dpi, then frozen."""
+    fig.set_dpi(dpi)
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+    transform = ax.transData.frozen()
+    height = fig.get_figheight() * dpi
+
+    def to_pixel(x: float, z: float) -> tuple[int, int]:
+        px, py = transform.transform((x, z))
+        return int(round(height - py)), int(round(px))
+
+    return to_pixel
+
+
+def _outline_layers(ax, run: Run, grid, tris: np.ndarray, pts: np.ndarray) -> None:
+    """The interfaces between layers (black lines) and the layer names at the left edge."""
+    from matplotlib.collections import LineCollection
+
+    if "layer_id" not in grid.cell_data:
+        return
+    ids = np.asarray(grid.cell_data["layer_id"]).astype(int)
+    edges = layer_edges(tris, ids)
+    if len(edges):
+        ax.add_collection(LineCollection(pts[edges][:, :, :2], colors="k", linewidths=0.5))
+    x0 = grid.bounds[0] + 0.02 * (grid.bounds[1] - grid.bounds[0])
+    for lay, z0, z1 in run.layer_spans:
+        ax.annotate(lay.name, (x0, 0.5 * (z0 + z1)), fontsize=5.5, va="center",
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.6))

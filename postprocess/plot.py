@@ -4,8 +4,9 @@
   (PNG, SVG or PDF by the file suffix);
 - :func:`plot_map` / :func:`render_map`: PyVista rendering of a 2D run (x-z map) or a 3D run
   (two vertical slices through the centre), scalar bar with the unit, layer outlines, the
-  mesh warped by the mechanical displacement where there is one;
-- :func:`plot_run`: both for one run directory (``heterofem plot DIR``);
+  mesh warped by the mechanical displacement only when asked (``warp``);
+- :func:`plot_run`: one run directory (``heterofem plot DIR``): the headline figure of its
+  physics (:mod:`.headline`), the profiles that matter, a map per headline field;
 - :func:`plot_sweep`: summary scalars against the swept parameter of a sweep directory, with
   reference points;
 - :func:`animate_run`: the output times of a transient as a GIF (Pillow) or MP4 (imageio-ffmpeg);
@@ -63,13 +64,31 @@ def _time_tag(run: Run, time: float | None) -> str:
     return "" if i == len(run.times) - 1 else f"_t{run.times[i]:g}s"
 
 
+#: the maps a 2D/3D run gets by default, by the kind of run (short field names)
+MAP_FIELDS = {"growth": ("xi", "delta"), "polar": ("P_z", "phi"), "vacancies": ("delta", "phi"),
+              "electrostatics": ("phi", "Ez")}
+
+
+def _named(out: Path | None, run: Run, stem: str, tag: str, what: str) -> Path:
+    """RUN_DIR/<stem><tag>.png, or beside ``out`` as <out stem>_<what><out suffix>."""
+    if out is None:
+        return run.path / f"{stem}{tag}.png"
+    return out.with_name(f"{out.stem}_{what}{out.suffix}")
+
+
 def plot_run(run_dir: str | os.PathLike | Run, field: str | Sequence[str] | None = None,
              out: str | os.PathLike | None = None, time: float | None = None,
              references: Sequence[Reference | str | os.PathLike] = (),
-             warp: str | float = "auto") -> list[Path]:
-    """Draw a run directory: the profiles along z (``out``, default RUN_DIR/profiles.png) and,
-    for 2D/3D runs, a map of ``field`` (default phi) next to it (``<field>_map.png`` in the run
-    directory, or ``<out stem>_map.png`` beside ``out``). ``time`` picks an output time."""
+             warp: str | float = "none", limits: str = "robust") -> list[Path]:
+    """Draw a run directory. Without ``field``: the headline figure of its physics
+    (:func:`heterofem.postprocess.headline.plot_headline`; to ``out``, default
+    RUN_DIR/headline.png), the profiles that matter along z (``<out stem>_profiles``, default
+    RUN_DIR/profiles.png) and, for a 2D/3D run, one map per headline field (``<out
+    stem>_<field>_map``, default RUN_DIR/<field>_map.png). With ``field``: those profiles (to
+    ``out``, default RUN_DIR/profiles.png) and one map per field. Every file takes the suffix
+    of ``out`` (.png, .svg, .pdf); ``time`` picks an output time."""
+    from heterofem.postprocess.headline import plot_headline, run_kind
+
     if not is_root():
         return []
     run = load_run(run_dir)
@@ -78,16 +97,26 @@ def plot_run(run_dir: str | os.PathLike | Run, field: str | Sequence[str] | None
         raise PlotError(f"the run in {run.path} did not converge{why}; nothing to draw")
     fields = _as_list(field)
     tag = _time_tag(run, time)
-    profile_out = Path(out) if out else run.path / f"profiles{tag}.png"
-    written = [plot_profiles(run, profile_out, fields or None, time, references)]
+    out = Path(out) if out else None
+    written: list[Path] = []
+    if not fields:
+        try:
+            written.append(plot_headline(run, out or run.path / "headline.png"))
+        except PlotError:
+            pass  # e.g. a growth run without output times: its profiles and maps still tell
+        profile_out = _named(out, run, "profiles", tag, "profiles") if written or out is None \
+            else out
+    else:
+        profile_out = out or run.path / f"profiles{tag}.png"
+    written.append(plot_profiles(run, profile_out, fields or None, time, references))
     if run.dimension >= 2 and run.times:
-        map_field = fields[0] if fields else "phi"
-        if not fields and not run.columns("phi", run.fields(time).array_names):
-            map_field = None
-        stem = map_field or "fields"
-        map_out = (profile_out.with_name(f"{profile_out.stem}_map.png") if out else
-                   run.path / f"{stem}_map{tag}.png")
-        written.append(plot_map(run, map_out, map_field, time, warp))
+        available = run.fields(time).array_names
+        wanted = fields or [f for f in MAP_FIELDS[run_kind(run)] if run.columns(f, available)]
+        for name in wanted:
+            column = run.column(name, available)
+            short = run.field_info.get(column, {}).get("name", column)
+            target = _named(out, run, f"{short}_map", tag, f"{short}_map")
+            written.append(plot_map(run, target, column, time, warp, limits))
     return written
 
 
@@ -96,7 +125,7 @@ def plot(path: str | os.PathLike, field: str | Sequence[str] | None = None,
          out: str | os.PathLike | None = None, time: float | None = None, animate: bool = False,
          fps: float = 2.0, references: Sequence[str | os.PathLike] = (),
          parameter: str | None = None, compare: Sequence[str | os.PathLike] = (),
-         warp: str | float = "auto", report=None) -> list[Path]:
+         warp: str | float = "none", report=None, limits: str = "robust") -> list[Path]:
     """What ``heterofem plot`` draws for PATH: a sweep directory's scalars, a run's animation,
     a comparison with other runs, or a run's profiles and map. ``report`` (a callable taking a
     line of text) receives what is worth telling besides the files: the numbers of a
@@ -133,4 +162,4 @@ def plot(path: str | os.PathLike, field: str | Sequence[str] | None = None,
         for line in str(comp).splitlines():
             report(line)
         return [comp.plot(target)]
-    return plot_run(path, fields or None, out, time, references, warp)
+    return plot_run(path, fields or None, out, time, references, warp, limits)

@@ -16,8 +16,9 @@ from heterofem.postprocess.files import (
     PlotError,
     _run_subdirs,
     flat_scalars,
+    legacy_unit_from_suffix,
     read_csv_columns,
-    unit_of,
+    read_units,
 )
 from heterofem.postprocess.rundir import Run, load_run
 
@@ -75,7 +76,8 @@ def read_reference(path: str | os.PathLike) -> Reference:
 
 class Sweep:
     """A directory of run directories that differ in one (or more) config values: the output of
-    a series script (``table.csv``) or of ``heterofem sweep`` (``case_NNNN/``, ``sweep.csv``).
+    a series script (``table.csv``) or of ``heterofem sweep`` (a directory per case, named by
+    its parameters, ``sweep.csv`` with integer counts kept integers, ``sweep.units.json``).
 
     ``runs`` are sorted by the swept parameter ``parameter`` (a dotted config key such as
     ``layers.1.thickness_nm``), whose values are ``x``; ``parameters`` lists every numeric config
@@ -96,7 +98,8 @@ class Sweep:
         table = self.path / "table.csv"
         self.table = read_csv_columns(table) if table.is_file() else None
         swept = self.path / "sweep.csv"
-        self.sweep_table = read_csv_columns(swept) if swept.is_file() else None
+        self.sweep_table = read_csv_columns(swept, keep_integers=True) if swept.is_file() \
+            else None
         #: the keys ``heterofem sweep`` was given (sweep.csv's param.* columns), normalised
         self.swept_keys = [] if self.sweep_table is None else [
             _layer_index_key(c[len("param."):], runs[0].config)
@@ -186,8 +189,26 @@ class Sweep:
         if parts[0] == "layers" and len(parts) > 2 and parts[1].isdigit():
             lay = self.runs[0].config["layers"][int(parts[1])]
             label = f"{key} ({lay['name']})"
-        unit = unit_of(key)
-        return f"{label} [{unit}]" if unit else label
+        unit = self.unit(key)
+        return f"{label} [{unit}]" if unit not in ("", "1") else label
+
+    def unit(self, name: str) -> str:
+        """The unit of a quantity: a summary scalar (the first run's ``units`` map), a column
+        of table.csv / sweep.csv (their ``.units.json`` sidecars) or a swept config key. Config
+        keys are input names whose suffix is their unit by the config schema's convention
+        (docs/outputs.md); only they, and old run directories, are read by suffix."""
+        for table in ("sweep.csv", "table.csv"):
+            units = read_units(self.path / table)
+            if name in units:
+                return units[name]
+        if name in self.parameters or name.startswith("param."):
+            return legacy_unit_from_suffix(name)
+        run = self.runs[0]
+        try:
+            kind, key = self.resolve(name)
+        except PlotError:
+            kind, key = "summary", name
+        return run.unit(key) if kind == "summary" else legacy_unit_from_suffix(key)
 
     def scalar_names(self) -> list[str]:
         """Summary scalars (dotted paths) present in every run."""
@@ -231,10 +252,18 @@ class Sweep:
             cols = [c for c in list(self.table)[1:] if self.table[c].dtype.kind == "f"]
             if cols:
                 return cols[:limit]
+        names = self.scalar_names()
+        varying = [k for k in names
+                   if len({flat_scalars(r.summary).get(k) for r in self.runs} - {None}) > 1]
+        rank = {k: next((i for i, h in enumerate(HEADLINE_SCALARS) if re.fullmatch(h, k)), None)
+                for k in varying}
+        headline = [k for k in varying if rank[k] is not None]
+        if headline:  # the physics' headline scalars (work function, P, epitaxy, transfer)
+            return sorted(headline, key=lambda k: rank[k])[:limit]
         skip = ("mesh.", "dofs", "time.", "pseudo_transient.", "newton_iterations", "dimension",
                 "interfaces.")
         out = []
-        for k in self.scalar_names():
+        for k in names:
             if k.startswith(skip):
                 continue
             vals = [flat_scalars(r.summary).get(k) for r in self.runs]
@@ -246,6 +275,17 @@ class Sweep:
         """Reference CSVs the problem names: ``<config dir>/reference/<config stem>*.csv`` (and
         ``<run name>*.csv``), the config being the one in the first run's command line."""
         return problem_references(self.runs[0])
+
+
+#: the summary scalars a sweep picture shows (regular expressions, in order), what each physics
+#: is for; other varying scalars only when none of these varies
+HEADLINE_SCALARS = (
+    r"work_function\.work_function_eV", r"work_function\.polarization_eV",
+    r"polarization\.interfaces\.[^.]+\.P_C_m2", r"polarization\.max_abs_P_C_m2",
+    r"crystallization\.epitaxial_thickness_nm", r"crystallization\.deposited_thickness_nm",
+    r"vacancies\.oxygen_transferred_up_m2\.[^.]+", r"vacancies\.total_inventory_m2",
+    r"electrostatics\.potential_drop_V", r"electrostatics\.electrostatic_energy_J_m2",
+)
 
 
 def problem_references(run: Run) -> list[Reference]:

@@ -201,6 +201,9 @@ def mesh(config: Path, out: Path, overrides: tuple[str, ...], max_cells: int | N
             shutil.move(msh, out / "mesh.msh")
     comm.barrier()
     write_mesh_xdmf(stack, out / "mesh.xdmf")
+    from heterofem.solver.exports import write_mesh_vtu
+
+    write_mesh_vtu(stack, out / "mesh.vtu")  # with tags, for meshio / PyVista / ParaView
     stats = mesh_statistics(stack)
     if comm.rank == 0:
         (out / "mesh.json").write_text(json.dumps(stats, indent=2))
@@ -221,17 +224,21 @@ def materials(name: str | None) -> None:
 @click.argument("run_dir", metavar="DIR", type=click.Path(path_type=Path))
 @click.option("--field", "fields", multiple=True, metavar="NAME",
               help="Field(s) to draw (repeatable or comma-separated; short names work: phi, "
-                   "delta, P_z). Run: the profile panels, and the map's field (default phi). "
+                   "delta, P_z). Run: the profile panels and one map per field (default: the "
+                   "headline figure of the run's physics, its key profiles and maps). "
                    "Sweep: summary scalars or table.csv columns (default: table.csv's columns).")
 @click.option("--time", "time", type=float, default=None, metavar="T",
               help="Output time [s] of a transient to draw (default: the last).")
 @click.option("--out", "out", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="Picture file; the suffix picks the format: .png (default), .svg, .pdf for "
-                   "line plots, .gif or .mp4 with --animate. A 2D/3D run's map goes beside it "
-                   "as <stem>_map.png. Default: DIR/profiles.png and DIR/<field>_map.png, "
-                   "DIR/sweep.png, DIR/<field>_animation.gif.")
+              help="Picture file; the suffix picks the format of every picture: .png, .svg, "
+                   ".pdf (vector), .gif or .mp4 with --animate. The profiles and maps go beside "
+                   "it as <stem>_profiles.<ext>, <stem>_<field>_map.<ext>. Default: "
+                   "DIR/headline.png, DIR/profiles.png, DIR/<field>_map.png, DIR/sweep.png, "
+                   "DIR/<field>_animation.gif.")
 @click.option("--animate", is_flag=True,
-              help="Animate a transient over the output times of fields.pvd (GIF or MP4).")
+              help="Animate a transient over the output times of fields.pvd (GIF or MP4): one "
+                   "frame per computed output time; more [time] output_times_s give more "
+                   "frames.")
 @click.option("--fps", type=click.FloatRange(min=0.1, max=60), default=2.0, show_default=True,
               help="Frames per second of --animate.")
 @click.option("--reference", "references", multiple=True, metavar="FILE",
@@ -245,13 +252,17 @@ def materials(name: str | None) -> None:
               type=click.Path(path_type=Path),
               help="Compare --field (default phi) of DIR with these runs along z: prints the "
                    "largest difference and draws both (repeatable).")
-@click.option("--warp", default="auto", show_default=True,
-              type=click.Choice(["auto", "none", "displacement", "scalar"]),
-              help="2D/3D maps: warp the mesh by the mechanical displacement (auto: when there is "
-                   "one), or a 2D field as a height surface (scalar).")
+@click.option("--warp", default="none", show_default=True,
+              type=click.Choice(["none", "auto", "displacement", "scalar"]),
+              help="2D/3D maps: warp the mesh by the mechanical displacement (displacement; "
+                   "auto: when there is one), or a 2D field as a height surface (scalar).")
+@click.option("--limits", default="robust", show_default=True,
+              type=click.Choice(["robust", "minmax"]),
+              help="Colour limits of maps: robust (a tail beyond the 0.5/99.5 percentiles, "
+                   "such as a corner singularity, is clipped) or the field's min/max.")
 def plot(run_dir: Path, fields: tuple[str, ...], time: float | None, out: Path | None,
          animate: bool, fps: float, references: tuple[Path, ...], parameter: str | None,
-         compare: tuple[Path, ...], warp: str) -> None:
+         compare: tuple[Path, ...], warp: str, limits: str) -> None:
     """Draw DIR: a run directory (profiles along z with the layers; a PyVista map of 2D/3D runs;
     --animate for a transient) or a sweep directory (summary scalars against the swept
     parameter). Off-screen; under mpirun only rank 0 draws."""
@@ -265,7 +276,7 @@ def plot(run_dir: Path, fields: tuple[str, ...], time: float | None, out: Path |
     try:
         for path in draw(run_dir, field=list(fields) or None, out=out, time=time, animate=animate,
                          fps=fps, references=references, parameter=parameter, compare=compare,
-                         warp=warp, report=click.echo):
+                         warp=warp, report=click.echo, limits=limits):
             click.echo(f"wrote {path}")
     except PlotError as exc:
         if click.get_current_context().find_root().params.get("debug", False):

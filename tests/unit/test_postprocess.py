@@ -277,8 +277,13 @@ def test_2d_map_colours_are_the_field_values(runs, tmp_path):
 
 def test_plot_run_writes_profiles_and_map(runs, tmp_path):
     paths = plot_run(runs["2d"], field="phi", out=tmp_path / "a.svg")
-    assert [p.name for p in paths] == ["a.svg", "a_map.png"]
-    assert _rgb(paths[1]).std() > 10  # not a blank picture
+    assert [p.name for p in paths] == ["a.svg", "a_phi_map.svg"]  # the suffix of --out
+    png = plot_run(runs["2d"], field="phi", out=tmp_path / "a.png")[1]
+    assert _rgb(png).std() > 10  # not a blank picture
+    # without a field: the headline figure, the key profiles, one map per headline field
+    paths = plot_run(runs["2d"])
+    assert [p.name for p in paths] == ["headline.png", "profiles.png", "phi_map.png",
+                                       "Ez_map.png"]
     with pytest.raises(PlotError, match="maps are for 2D and 3D runs"):
         plot_map(runs["1d"], tmp_path / "m.png")
 
@@ -349,7 +354,7 @@ def test_restarted_run_joins_its_field_files(runs, tmp_path):
     assert run.times == pytest.approx([0.0, 0.1, 1.0, 10.0])
     assert [f.name for _, f in run._datasets][-1] == "fields000003.pvtu"
     ref = load_run(runs["transient"])
-    assert np.array_equal(run.fields(0.1).cell_data["delta"], ref.fields(0.1).cell_data["delta"])
+    assert np.array_equal(run.fields(0.1)["delta"], ref.fields(0.1)["delta"])  # point data (#24)
 
 
 def test_mp4_animation(runs, tmp_path):
@@ -407,7 +412,8 @@ def test_heterofem_sweep_directory(tmp_path):
                     ("layers.film.thickness_nm", [2.0, -1.0, 4.0])], out)
     s = load_sweep(out)
     assert s.parameter == "boundary.top.phi_V" and s.table is None
-    assert s.failed == ["case_0001", "case_0004"]  # thickness -1: no run directory
+    assert s.failed == ["boundary.top.phi_V=0.5,layers.film.thickness_nm=-1",
+                        "boundary.top.phi_V=1,layers.film.thickness_nm=-1"]  # no run directory
     groups = s.groups()
     assert [g for g, _ in groups] == ["layers.1.thickness_nm = 2", "layers.1.thickness_nm = 4"]
     x, drop = s.values("potential_drop_V")
@@ -487,7 +493,7 @@ def test_broken_run_directory_is_a_clear_error(runs, tmp_path, kind):
 
 def test_cli_plot(runs, sweep, tmp_path):
     ok = heterofem("plot", str(runs["2d"]), "--field", "phi", "--out", str(tmp_path / "p.png"))
-    assert "wrote" in ok.stdout and (tmp_path / "p_map.png").is_file()
+    assert "wrote" in ok.stdout and (tmp_path / "p_phi_map.png").is_file()
     ok = heterofem("plot", str(sweep), "--out", str(tmp_path / "s.svg"))
     assert "layers.1.thickness_nm = 2, 3.5, 5" in ok.stdout and (tmp_path / "s.svg").is_file()
     ok = heterofem("plot", str(runs["transient"]), "--animate", "--out", str(tmp_path / "a.gif"))
@@ -520,5 +526,5 @@ def test_two_rank_run_loads_like_a_serial_run(tmp_path):
     assert compare_runs([serial, parallel], "phi").max_rel_diff[parallel.path.name] < 1e-9
     # plotting under mpirun: rank 0 draws, once, and every rank exits cleanly
     proc = heterofem("plot", str(tmp_path / "mpi"), np=2)
-    assert proc.stdout.count("wrote") == 2
+    assert proc.stdout.count("wrote") == 4  # headline, profiles, phi and Ez maps
     assert (tmp_path / "mpi" / "phi_map.png").is_file()
