@@ -69,6 +69,10 @@ class Study(_Strict):
     configs: Annotated[list[str], Field(min_length=1)]
     #: the configs' values the study scans (dotted key -> values), for the reader
     scans: dict[str, list[Value]] = {}
+    #: the calibration overlay the study applies over its configs (relative to the ledger;
+    #: ``[configs.<stem>]`` of dotted keys, heterofem.studies.overlay): the ledger records the
+    #: values the study runs with, so :func:`missing` applies it
+    overlay: str | None = None
 
 
 class Parameter(_Strict):
@@ -231,16 +235,32 @@ def used_parameters(config: str | Path, overrides: Iterable[str] = ()) -> dict[s
     return out
 
 
+def overlay_overrides(ledger: Ledger, stem: str) -> list[str]:
+    """``--set`` strings of the study's calibration overlay (``[study] overlay``) for the
+    config with this stem; none without an overlay file."""
+    if ledger.study.overlay is None:
+        return []
+    base = ledger.path.parent if ledger.path is not None else Path.cwd()
+    path = (base / ledger.study.overlay).resolve()
+    if not path.is_file():
+        return []
+    from heterofem.solver.simulation import override_strings
+
+    table = tomllib.loads(path.read_text()).get("configs", {}).get(stem, {})
+    return override_strings(table)
+
+
 def missing(ledger: Ledger, configs: Iterable[str | Path] | None = None) -> list[str]:
-    """Problems between the ledger and what the configs use (default: the study's configs):
-    a used parameter without an entry, or whose value differs from the entry's; an entry no
-    config uses. Empty when the ledger accounts for every knob."""
+    """Problems between the ledger and what the configs use (default: the study's configs,
+    with the study's calibration overlay applied): a used parameter without an entry, or
+    whose value differs from the entry's; an entry no config uses. Empty when the ledger
+    accounts for every knob."""
     configs = list(configs) if configs is not None else config_paths(ledger)
     problems, used_names = [], set()
     for path in configs:
         stem = Path(path).stem
         entries = ledger.entries_for(stem)
-        for name, used in used_parameters(path).items():
+        for name, used in used_parameters(path, overlay_overrides(ledger, stem)).items():
             used_names.add(name)
             entry = entries.get(name)
             if entry is None:

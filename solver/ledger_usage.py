@@ -40,6 +40,7 @@ _STRUCTURAL_LAYER_KEYS = ("name", "material", "orientation")
 _BOUNDARY_PHYSICS = {
     "vacancy": "vacancies", "mu_eV": "vacancies", "pO2_Pa": "vacancies",
     "pO2_mTorr": "vacancies", "exchange_k0_m_s": "vacancies", "exchange_Ea_eV": "vacancies",
+    "exchange_law": "vacancies",
     "polar_bias_V": "polarization", "polar_extrapolation_nm": "polarization",
     "polar_bias_follows_strain": "polarization", "mechanics": "mechanics",
     "displacement_nm": "mechanics", "traction_GPa": "mechanics",
@@ -84,6 +85,8 @@ def config_parameters(cfg) -> dict[str, Any]:
                 out[f"boundary.{facet_key(facet)}.{key}"] = val
     if strained:
         out.update(_strain_keys(cfg))
+    if ph.polarization and getattr(cfg, "interfaces", None):
+        out.update(_interface_keys(cfg))
     if cfg.work_function_on:
         wf = cfg.workfunction
         out["workfunction.band_alignment"] = wf.band_alignment
@@ -103,18 +106,22 @@ def config_parameters(cfg) -> dict[str, Any]:
 
 
 def _strain_keys(cfg) -> dict[str, Any]:
-    """The relaxation law and, per direction, its critical thickness and (exponential law)
-    width; a direction without a critical thickness stays coherent and reads neither."""
-    st = cfg.strain
-    out: dict[str, Any] = {"strain.law": st.law}
-    if st.law == "coherent":
-        return out
-    for d in ("x", "y"):
-        h_c = getattr(st, f"critical_thickness_{d}_nm")
-        if h_c is not None:
-            out[f"strain.critical_thickness_{d}_nm"] = h_c
-            if st.law == "exponential":
-                out[f"strain.relaxation_width_{d}_nm"] = getattr(st, f"relaxation_width_{d}_nm")
+    """The relaxation law: the critical thickness and the retained misfit are computed from
+    it (solver/strain.py), nothing else of [strain] is typed."""
+    return {"strain.law": cfg.strain.law}
+
+
+def _interface_keys(cfg) -> dict[str, Any]:
+    """``[interfaces."A|B"]`` values (polarization) of the pairs that meet in the stack, as
+    ``interfaces."A|B".<key>``."""
+    out: dict[str, Any] = {}
+    pairs = set()
+    for lo, up in zip(cfg.layers, cfg.layers[1:]):
+        pairs |= {f"{lo.material}|{up.material}", f"{up.material}|{lo.material}"}
+    for pair, sec in cfg.interfaces.items():
+        if pair in pairs:
+            out.update({f'interfaces."{pair}".{key}': val
+                        for key, val in sec.model_dump().items() if val is not None})
     return out
 
 
@@ -230,6 +237,8 @@ def _polarization_reads(cfg, materials, polar, reads: _Reads) -> None:
             if strain != 0.0:
                 reads.add(m, *[f"landau_strain_coupling_{ax}" for ax in _axes(lay.orientation,
                                                                               (lab,))])
+        reads.add(m, "flexo_coupling",
+                  *[f"flexo_coupling_{ax}" for ax in _axes(lay.orientation, (0, 1))])
         reads.add(m, "landau_a11", "landau_a111", "gradient_energy", "born_charge")
         if mat.has("born_charge") and mat.value("born_charge", "dimensionless") > 0:
             reads.add(m, "a_lattice", "c_lattice", "formula_units_per_cell")
@@ -237,11 +246,28 @@ def _polarization_reads(cfg, materials, polar, reads: _Reads) -> None:
 
 def _strain_reads(cfg, reads: _Reads) -> None:
     """Lattice constants along the in-plane axes of the substrate and of every coherent
-    layer above it (solver/strain.py); none when no layer is coherent with the substrate."""
+    layer above it (solver/strain.py); none when no layer is coherent with the substrate. A
+    relaxation law (not "coherent") also reads the Burgers vectors (the film's a and c) and
+    its Poisson ratios: the elastic constants, or ``poisson_ratio`` without them."""
+    from heterofem.solver.strain import layer_strains
+
     solid = cfg.solid_layers
     coherent = [lay for lay in solid[1:] if lay.coherent]
     for lay in ([solid[0]] + coherent) if coherent else []:
         reads.add(lay.material, *[f"{ax}_lattice" for ax in _axes(lay.orientation, (0, 1))])
+    if cfg.strain.law == "coherent" or not coherent:
+        return
+    strains = layer_strains(cfg, reads.materials)
+    for lay in coherent:
+        st = strains[lay.name]
+        if st.misfit_x == 0.0 and st.misfit_y == 0.0:
+            continue
+        mat = reads.materials[lay.material]
+        reads.add(lay.material, "a_lattice", "c_lattice")
+        if all(mat.has(k) for k in ELASTIC_KEYS):
+            reads.add(lay.material, *ELASTIC_KEYS)
+        else:
+            reads.add(lay.material, "poisson_ratio")
 
 
 def _vacancy_reads(cfg, cryst, amorphous, reads: _Reads) -> None:
@@ -263,4 +289,10 @@ def _vacancy_reads(cfg, cryst, amorphous, reads: _Reads) -> None:
             reads.add(amorphous, "vacancy_formation_energy", *diff)
         if lay.name in gas_layers:
             reads.add(amorphous if lay.name in cryst else lay.material,
-                      "surface_exchange_k0", "surface_exchange_Ea")
+                      "surface_exchange_k0", "surface_exchange_Ea",
+                      "surface_exchange_pO2_order", "surface_exchange_pO2_ref")
+        if reads.materials[lay.material].has("chemical_expansion_coefficient"):
+            # a template's response to its delta (solver/template.py, summary "template")
+            reads.add(lay.material, "chemical_expansion_coefficient", "C11", "C12", "C13",
+                      "C33", "C44", "C66", "clamped_expansion_factor", "T_MIT_on_TiO2_001",
+                      "dT_MIT_ddelta")

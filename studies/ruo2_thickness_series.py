@@ -1,20 +1,21 @@
 """RuO2/TiO2(110): work function, interfacial polarization and residual strain against thickness.
 
-Runs problems/ruo2_tio2_110_polar_1d.toml with the calibrated interface fields of
+Runs problems/ruo2_tio2_110_polar_1d.toml with the calibrated values of
 studies/calibrated/ruo2_work_function.toml (written by
-heterofem.studies.calibrate_ruo2_work_function) for each RuO2 thickness, in turn and in this
-process, through the Python API (heterofem.Simulation), and writes to the output directory
-(default results/ruo2_series):
+heterofem.studies.ruo2_work_function_study, the full study with predictions and bands, or
+heterofem.studies.calibrate_ruo2_work_function, its fit alone) for each RuO2 thickness, in
+turn and in this process, through the Python API (heterofem.Simulation), and writes to the
+output directory (default results/ruo2_series):
 
 - table.csv: thickness, the work function Phi = E_vac - E_F and its parts (intrinsic RuO2(110)
   value, band alignment, polarization-induced part), the interfacial P at the buried interface
-  and at the surface, the polar displacement, a1*_z of the film, the interface fields after the
-  strain scaling, the residual strains along x = [001] and y = [1-10];
+  and at the surface, the polar displacement, a1*_z of the film, the interface fields (the
+  flexoelectric jump [F.eps]), the retained strains along x = [001] and y = [1-10];
 - work_function.png: Phi against thickness with the paper's KPFM points
   (problems/reference/ruo2_tio2_110_work_function.csv) and the polarization-induced part;
 - trilayer.json: the TiO2/RuO2/TiO2 trilayer's interfacial polarization at both interfaces
-  (problems/tio2_ruo2_tio2_110_trilayer_1d.toml, with the same overlay; its upper
-  interface's sign is typed, see the ledger);
+  (problems/tio2_ruo2_tio2_110_trilayer_1d.toml, with the same overlay; the opposite sign of
+  the upper interface follows from the geometry);
 - ledger.json: the counts of the study's parameter ledger
   (problems/ledgers/ruo2_tio2_110_work_function.toml: literature, derived, fitted, chosen),
   also printed;
@@ -68,8 +69,8 @@ def run_thickness(t_nm: float, out: Path, overrides: list[str] = (), comm=None) 
 def row(t_nm: float, summary: dict) -> dict:
     pol, wf = summary["polarization"], summary["work_function"]
     iface = pol["interfaces"]["substrate/film"]
-    strain = pol["strain"]["film"]
-    bias = pol.get("polar_bias_V", {})
+    strain = summary.get("strain", pol.get("strain", {}))["film"]
+    fields = pol.get("interface_fields_V", pol.get("polar_bias_V", {}))
     return {
         "thickness_nm": t_nm,
         "work_function_eV": wf["work_function_eV"],
@@ -82,8 +83,8 @@ def row(t_nm: float, summary: dict) -> dict:
         "decay_length_in_film_nm": iface.get("decay_length_above_nm") or float("nan"),
         "max_displacement_pm": pol["max_displacement_pm"],
         "a1_film_J_m_C2": pol["a1_zz_J_m_C2"]["film"],
-        "bias_interface_V": bias.get("substrate/film", float("nan")),
-        "bias_surface_V": bias.get("film/gap", float("nan")),
+        "field_interface_V": fields.get("substrate/film", float("nan")),
+        "field_surface_V": fields.get("film/gap", float("nan")),
         "strain_x_001": strain["strain_x"],
         "strain_y_1-10": strain["strain_y"],
     }
@@ -167,7 +168,7 @@ def _figure(rows: list[dict], path: Path) -> None:
             label="polarization-induced part")
     ax.plot(ref[:, 0], ref[:, 1], "s", color="tab:red", ms=8,
             label="KPFM (Jeong et al. 2026), fitted points")
-    ax.axvspan(4.0, 6.5, color="tab:orange", alpha=0.12, label="[001] strain relaxes")
+    ax.axvspan(4.0, 6.5, color="tab:orange", alpha=0.12, label="[001] relaxes (RSM)")
     ax.set_xlabel("RuO2 thickness [nm]")
     ax.set_ylabel("work function [eV]")
     ax.legend(fontsize=8)
