@@ -81,11 +81,11 @@ def _copy_config(ledger: Ledger, stem: str, tmp_path: Path, old: str, new: str) 
 
 
 @pytest.mark.parametrize("old, new, key", [
-    ("polar_bias_V = 6.67 ", "polar_bias_V = 6.8 ", 'boundary."substrate/film".polar_bias_V'),
-    ("critical_thickness_x_nm = 4.0", "critical_thickness_x_nm = 5.0",
-     "strain.critical_thickness_x_nm"),
-    ("[strain]", "[materials.RuO2.landau_a11]\nvalue = 3.0e10\nunit = \"J*m^5/C^4\"\n"
-                 "source = \"test\"\n\n[strain]", "RuO2.landau_a11"),
+    ('\nlaw = "people_bean"', '\nlaw = "matthews_blakeslee"', "strain.law"),
+    ("band_alignment_length_nm = 17.2", "band_alignment_length_nm = 15.0",
+     "workfunction.band_alignment_length_nm"),
+    ("\n[strain]\n", "\n[materials.RuO2.landau_a11]\nvalue = 3.0e10\nunit = \"J*m^5/C^4\"\n"
+                   "source = \"test\"\n\n[strain]\n", "RuO2.landau_a11"),
     ('screening_length = { value = 0.3, unit = "nm"', 'screening_length = { value = 3.0, '
      'unit = "angstrom"', None),
 ])
@@ -142,9 +142,15 @@ def test_what_the_physics_reads():
     assert {"RuO2.landau_strain_coupling_a", "RuO2.landau_strain_coupling_c"} <= set(film)
     assert "TiO2.landau_strain_coupling_a" not in film  # the substrate is not strained
     assert film["RuO2.screening_length"].value == 0.3  # the config's override
-    relaxed = used_parameters(PROBLEMS / "ruo2_tio2_110_polar_1d.toml",
-                              ["layers.film.thickness_nm=17.2", "strain.law=\"coherent\""])
-    assert "strain.critical_thickness_x_nm" not in relaxed
+    assert "RuO2.flexo_coupling" in film and "TiO2.flexo_coupling" not in film
+    # the relaxation law reads the film's elastic constants (its Poisson ratios) even without
+    # mechanics; a coherent film without mechanics reads none
+    no_mech = ["physics.mechanics=false"]
+    relaxing = used_parameters(PROBLEMS / "ruo2_tio2_110_polar_1d.toml", no_mech)
+    coherent = used_parameters(PROBLEMS / "ruo2_tio2_110_polar_1d.toml",
+                               no_mech + ["strain.law=\"coherent\""])
+    assert "RuO2.C13" in relaxing and "TiO2.C13" not in relaxing
+    assert "RuO2.C13" not in coherent and coherent["strain.law"].value == "coherent"
 
 
 LEDGER_HEAD = """
@@ -194,3 +200,12 @@ def test_the_study_scripts_report_the_counts():
         paragraph = _script(script).ledger_paragraph()
         assert paragraph == markdown(ledger, f"problems/ledgers/{LEDGERS[name].name}")
         assert format_counts(ledger).removeprefix("ledger: ") in paragraph
+
+
+def test_an_interface_pair_value_is_a_ledgered_knob():
+    """[interfaces."A|B"] values of pairs that meet in the stack are used parameters."""
+    used = used_parameters(PROBLEMS / "ruo2_tio2_110_polar_1d.toml",
+                           ['interfaces."TiO2|RuO2".interface_field_V=0.5',
+                            'interfaces."TiO2|vacuum".interface_field_V=0.7'])
+    assert used['interfaces."TiO2|RuO2".interface_field_V'].value == 0.5
+    assert not any("TiO2|vacuum" in k for k in used)  # TiO2 never meets the vacuum here

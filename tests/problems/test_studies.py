@@ -11,8 +11,8 @@ import pytest
 
 from heterofem.studies import CALIBRATED, PROBLEMS, REPORTS, overlay
 
-STUDIES = ("ruo2_thickness_series", "calibrate_ruo2_work_function", "tio2_vo2_growth_study",
-           "calibrate_tio2_epitaxy", "tio2_vo2_po2_series")
+STUDIES = ("tio2_vo2_growth_study", "calibrate_tio2_epitaxy", "tio2_vo2_po2_series")
+# the RuO2 studies are tested in test_study_ruo2.py
 
 
 @pytest.mark.parametrize("name", STUDIES)
@@ -26,24 +26,13 @@ def test_every_study_is_a_module_with_main(name):
 
 def test_the_overlays_hold_the_calibrated_values_of_the_reports():
     """Each overlay's [configs] values are its report's fitted values (rounded as applied),
-    for configs of problems/."""
-    ruo2 = overlay.read_overlay("ruo2_work_function")
-    report = json.loads((REPORTS / "ruo2_work_function_calibration.json").read_text())
-    h_i = report["parameters"]["h_interface_V"]["value"]
-    h_s = report["parameters"]["h_surface_V"]["value"]
-    assert ruo2["configs"]["ruo2_tio2_110_polar_1d"] == {
-        'boundary."substrate/film".polar_bias_V': float(f"{h_i:.4g}"),
-        'boundary."film/gap".polar_bias_V': float(f"{h_s:.4g}")}
-    assert ruo2["configs"]["tio2_ruo2_tio2_110_trilayer_1d"] == {
-        'boundary."buffer/film".polar_bias_V': float(f"{h_i:.4g}"),
-        'boundary."film/cap".polar_bias_V': float(f"{-h_i:.4g}")}
+    for configs of problems/ (the RuO2 overlay: test_study_ruo2.py)."""
     tio2 = overlay.read_overlay("tio2_epitaxy")
     value = json.loads((REPORTS / "tio2_epitaxy_calibration.json").read_text())["value_eV"]
     for stem in ("tio2_vo2_tio2_001_growth_1d", "tio2_tio2_001_growth_bare_1d"):
         assert tio2["configs"][stem] == {
             "materials.TiO2_amorphous.vacancy_formation_energy": round(value, 4)}
-    for data in (ruo2, tio2):
-        assert all((PROBLEMS / f"{stem}.toml").is_file() for stem in data["configs"])
+    assert all((PROBLEMS / f"{stem}.toml").is_file() for stem in tio2["configs"])
 
 
 def test_an_overlay_is_applied_over_the_config_and_written_without_touching_inputs(
