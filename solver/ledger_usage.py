@@ -295,4 +295,4 @@ def _vacancy_reads(cfg, cryst, amorphous, reads: _Reads) -> None:
             # a template's response to its delta (solver/template.py, summary "template")
             reads.add(lay.material, "chemical_expansion_coefficient", "C11", "C12", "C13",
                       "C33", "C44", "C66", "clamped_expansion_factor", "T_MIT_on_TiO2_001",
-                      "dT_MIT_ddelta")
+                      "dT_MIT_ddelta", "T_MIT_law_delta_max")

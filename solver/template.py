@@ -19,7 +19,9 @@ the free expansion.
 
 Metal-insulator transition. T_MI(delta) = T_MI(0) + (dT_MI/d delta) delta
 (``T_MIT_on_TiO2_001``, ``dT_MIT_ddelta`` of the material): the linear, rigid-band doping
-law (each V_O gives two electrons to the V 3d band, as a W6+ donor does).
+law (each V_O gives two electrons to the V 3d band, as a W6+ donor does). The law holds only
+over the doping range of that analogy, 0 <= delta <= ``T_MIT_law_delta_max``: outside it
+``T_MI_K`` is None (null in summary.json) and ``T_MI_note`` says why.
 """
 
 from __future__ import annotations
@@ -82,9 +84,36 @@ def expansion_known(material, orient: str) -> bool:
 
 
 def transition_temperature(material, delta: float) -> float:
-    """T_MI [K] of a VO2-delta layer clamped on TiO2(001): T_MI(0) + dT/d delta x delta."""
+    """T_MI [K] of a VO2-delta layer clamped on TiO2(001): T_MI(0) + dT/d delta x delta
+    (the linear law itself, whatever delta; see :func:`law_valid` for its range)."""
     return (material.value("T_MIT_on_TiO2_001", "K")
             + material.value("dT_MIT_ddelta", "K") * delta)
+
+
+def law_valid(material, delta: float) -> bool:
+    """Whether ``delta`` lies in the linear T_MI law's range of validity,
+    0 <= delta <= ``T_MIT_law_delta_max`` (the doping range of the W analogy it rests on);
+    without that key the law has no stated limit and is taken as valid."""
+    if delta < 0.0:
+        return False
+    return (not material.has("T_MIT_law_delta_max")
+            or delta <= material.value("T_MIT_law_delta_max", "dimensionless"))
+
+
+def _tmi_entry(material, d1: float, d0: float) -> dict:
+    """``T_MI_K`` and ``T_MI_initial_K`` inside the law's range, else None with a note."""
+    out, outside = {}, []
+    for key, d in (("T_MI_K", d1), ("T_MI_initial_K", d0)):
+        ok = law_valid(material, d)
+        out[key] = transition_temperature(material, d) if ok else None
+        if not ok:
+            outside.append(f"{key} (delta {d:.4g})")
+    if outside:
+        lim = (material.value("T_MIT_law_delta_max", "dimensionless")
+               if material.has("T_MIT_law_delta_max") else float("inf"))
+        out["T_MI_note"] = (f"outside the linear T_MI law's range 0 <= delta <= {lim:g} "
+                            f"(T_MIT_law_delta_max): not reported for " + ", ".join(outside))
+    return out
 
 
 def is_template(material) -> bool:
@@ -95,7 +124,8 @@ def is_template(material) -> bool:
 def template_summary(cfg, materials, vacancies: dict) -> dict:
     """summary.json ``template``: per template layer, from its final (and initial) mean delta,
     the out-of-plane expansion [%] relative to delta = 0 and its change during the run, and
-    T_MI [K]; empty without template layers."""
+    T_MI [K] (None with ``T_MI_note`` outside the law's delta range); empty without template
+    layers."""
     out = {}
     final = vacancies.get("mean_delta", {})
     initial = vacancies.get("initial_mean_delta", {})
@@ -115,8 +145,7 @@ def template_summary(cfg, materials, vacancies: dict) -> dict:
             entry["expansion_note"] = (f"no clamped expansion for a ({lay.orientation}) layer: "
                                        "the material has no elastic constants C11..C66")
         if mat.has("dT_MIT_ddelta") and mat.has("T_MIT_on_TiO2_001"):
-            entry["T_MI_K"] = transition_temperature(mat, d1)
-            entry["T_MI_initial_K"] = transition_temperature(mat, d0)
+            entry.update(_tmi_entry(mat, d1, d0))
         out[lay.name] = entry
     return out
 

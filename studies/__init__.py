@@ -10,8 +10,7 @@ through the Python API or the CLI and writes its tables and pictures to an outpu
 - :mod:`.ruo2_thickness_series`: RuO2/TiO2(110) work function against film thickness;
 - :mod:`.calibrate_ruo2_work_function`: the RuO2 study's fit alone (writes the overlay);
 - :mod:`.tio2_vo2_growth_study`: the TiO2-on-VO2 low-temperature epitaxy study;
-- :mod:`.calibrate_tio2_epitaxy`: fits the amorphous film's vacancy formation energy;
-- :mod:`.tio2_vo2_po2_series`: the TiO2-delta/VO2 vacancy problem at three pO2.
+- :mod:`.calibrate_tio2_epitaxy`: fits the amorphous film's vacancy formation energy.
 
 Uncertainty toolkit for every study: :mod:`.uncertainty` (ledger knobs, finite-difference
 sensitivities, Latin-hypercube bands, least-squares fits), :mod:`.uncertainty_models` (batch

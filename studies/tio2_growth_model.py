@@ -53,7 +53,7 @@ def knobs(ledger=None, fit_value: float | None = None, fit_sigma: float | None =
     from heterofem.studies import uncertainty as uq
 
     ledger = ledger or load()
-    ks, skipped = uq.ledger_knobs(ledger, literature=True, exclude=CASE_KEYS)
+    ks, skipped = uq.ledger_knobs(ledger, literature=True, exclude=CASE_KEYS + NOT_VARIED)
     out = []
     for k in ks:
         if k.name == FIT_PARAMETER and fit_value is not None:
@@ -63,6 +63,11 @@ def knobs(ledger=None, fit_value: float | None = None, fit_sigma: float | None =
                         "normal" if s > 0 else "uniform", s or None, k.key, k.configs)
         out.append(k)
     return out, skipped
+
+
+#: ledger entries with a range that the bands do not vary: the T_MI law's validity limit decides
+#: only whether T_MI is reported (solver/template.py), not any value
+NOT_VARIED = ("VO2_R.T_MIT_law_delta_max",)
 
 
 #: knobs that only the template's response (solver/template.py) reads after a run: they do not
@@ -146,7 +151,7 @@ def default_cases(quick: bool = False) -> tuple[list[Case], list[Case]]:
     """(core cases, scan cases); ``quick``: the deposit capped at 20 nm and one template and
     one temperature in the scans (the tests' reduced study)."""
     if quick:
-        core = cases_mod.core_cases(deposit_nm=20.0, bare_deposit_nm=8.0)
+        core = cases_mod.core_cases(deposit_nm=20.0, bare_deposit_nm=8.0, hot_deposit_nm=20.0)
         scans = cases_mod.scan_cases(deposit_nm=20.0, templates_nm=(4.0,), temperatures_C=())
         return core, scans
     return cases_mod.core_cases(), cases_mod.scan_cases()

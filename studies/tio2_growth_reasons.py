@@ -21,6 +21,21 @@ def _fin(*xs) -> bool:
     return all(math.isfinite(x) for x in xs)
 
 
+def _tmi_law_limit() -> float:
+    """The linear T_MI law's validity limit in delta (VO2_R.T_MIT_law_delta_max; inf without
+    it): solver/template.py reports no T_MI beyond it."""
+    from heterofem.solver.materials import load_database
+
+    vo2 = load_database()["VO2_R"]
+    return (vo2.value("T_MIT_law_delta_max", "dimensionless")
+            if vo2.has("T_MIT_law_delta_max") else math.inf)
+
+
+def _outside(delta: float, lim: float) -> str:
+    return (f"outside the law's range: template delta {delta:.4g} beyond the linear T_MI law's "
+            f"0 <= delta <= {lim:g} (VO2_R.T_MIT_law_delta_max); no T_MI reported")
+
+
 def reasons(n: dict, band: dict) -> dict[str, str]:
     """{reference id: reason} from the nominal outputs ``n`` (and the 5-95 % ``band``)."""
     r: dict[str, str] = {}
@@ -45,14 +60,19 @@ def reasons(n: dict, band: dict) -> dict[str, str]:
         r["vo2_expansion"] = (f"expansion difference {e:.3g} % from a template delta difference "
                               f"{dd:.3g}; 0.8 % needs {need:.3g} ({per:.3g} % per unit delta)"
                               + budget)
+    lim = _tmi_law_limit()
     for tag, rid in (("24mTorr", "tmi_24mTorr"), ("6mTorr", "tmi_6mTorr")):
         t, dt = _v(n, f"T_MI_K@{tag}"), _v(n, f"delta_template@{tag}")
         if _fin(t, dt):
             r[rid] = f"T_MI {t:.1f} K at template delta {dt:.4g}"
+        elif _fin(dt) and not 0.0 <= dt <= lim:
+            r[rid] = _outside(dt, lim)
     s = _v(n, "T_MI_K:6-24")
     if math.isfinite(s):
         r["tmi_shift"] = (f"shift {s:.1f} K from the template delta difference {d6 - d24:.3g}"
                           + budget)
+    elif _fin(d6, d24) and not all(0.0 <= d <= lim for d in (d6, d24)):
+        r["tmi_shift"] = _outside(max(d6, d24), lim)
     for rid, key, d in (("epi_2p5nm_150C", "fraction_2.5nm", 2.5),
                         ("epi_6nm_150C", "film6nm.fraction", 6.0)):
         f = _v(n, key)

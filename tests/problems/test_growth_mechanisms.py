@@ -59,7 +59,10 @@ def test_thicker_template_supplies_at_least_as_much(runs):
     t_thin = runs["thin_template"]["template"]["template"]
     assert t_thin["delta"] > t_thick["delta"]
     assert t_thin["out_of_plane_expansion_percent"] > t_thick["out_of_plane_expansion_percent"]
-    assert t_thin["T_MI_K"] < t_thick["T_MI_K"]
+    if t_thin["T_MI_K"] is not None:  # T_MI only inside the linear law's delta range
+        assert t_thin["T_MI_K"] < t_thick["T_MI_K"]
+    else:
+        assert t_thick["T_MI_K"] is not None and "T_MIT_law_delta_max" in t_thin["T_MI_note"]
 
 
 def test_template_oxygen_balance(runs):

@@ -11,7 +11,7 @@ import pytest
 
 from heterofem.studies import CALIBRATED, PROBLEMS, REPORTS, overlay
 
-STUDIES = ("tio2_vo2_growth_study", "calibrate_tio2_epitaxy", "tio2_vo2_po2_series")
+STUDIES = ("tio2_vo2_growth_study", "calibrate_tio2_epitaxy")
 # the RuO2 studies are tested in test_study_ruo2.py
 
 

@@ -11,7 +11,9 @@
      equilibrium.
 2. Template response (solver/template.py): the clamped out-of-plane strain of an isotropic
    chemical eigenstrain equals beta delta (1 + 2 C13/C33) for (001) tetragonal constants and
-   beta delta (1 + nu)/(1 - nu) for an isotropic solid in any orientation; T_MI is linear.
+   beta delta (1 + nu)/(1 - nu) for an isotropic solid in any orientation; T_MI is linear
+   inside the law's range 0 <= delta <= T_MIT_law_delta_max and not reported (null + note)
+   outside it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from heterofem.solver.config import Config
 from heterofem.solver.dolfinx_env import MPI
 from heterofem.solver.materials import load_database
 from heterofem.solver.run import run_case
-from heterofem.solver.template import out_of_plane_expansion, transition_temperature
+from heterofem.solver.template import (law_valid, out_of_plane_expansion, template_summary,
+                                       transition_temperature)
 
 T_K = 600.0
 KT = units.K_B_EV * T_K
@@ -174,6 +177,42 @@ def test_transition_temperature_is_linear_in_delta():
     assert transition_temperature(vo2, 0.02) == pytest.approx(t0 + 0.02 * slope)
     assert slope < 0  # vacancies (electron doping) lower T_MI
     assert np.isfinite(t0)
+
+
+def _template_entry(delta_final: float, delta_initial: float) -> dict:
+    """summary.json's template entry of one (001) VO2 layer at the given mean deltas."""
+    from types import SimpleNamespace
+
+    vo2 = load_database()["VO2_R"]
+    cfg = SimpleNamespace(layers=[SimpleNamespace(name="template", material="VO2_R",
+                                                  orientation="001")])
+    vac = {"mean_delta": {"template": delta_final},
+           "initial_mean_delta": {"template": delta_initial}}
+    return template_summary(cfg, {"VO2_R": vo2}, vac)["template"]
+
+
+def test_transition_temperature_only_inside_the_laws_range():
+    """The linear law is reported only for 0 <= delta <= T_MIT_law_delta_max (the W-doping
+    range it comes from); at the limit it is still well above 0 K, beyond it T_MI is None with
+    a note naming the key, and the JSON carries null."""
+    import json
+
+    vo2 = load_database()["VO2_R"]
+    lim = vo2.value("T_MIT_law_delta_max", "dimensionless")
+    assert 0.0 < lim < 0.1
+    assert transition_temperature(vo2, lim) > 100.0  # the law stays physical in its range
+    assert law_valid(vo2, 0.0) and law_valid(vo2, lim)
+    assert not law_valid(vo2, 1.01 * lim) and not law_valid(vo2, -1e-3)
+    inside = _template_entry(0.5 * lim, 0.0)
+    assert inside["T_MI_K"] == pytest.approx(transition_temperature(vo2, 0.5 * lim))
+    assert inside["T_MI_initial_K"] == pytest.approx(vo2.value("T_MIT_on_TiO2_001", "K"))
+    assert "T_MI_note" not in inside
+    outside = _template_entry(3.0 * lim, 0.5 * lim)  # a thin template under a thick film
+    assert outside["T_MI_K"] is None
+    assert outside["T_MI_initial_K"] == pytest.approx(transition_temperature(vo2, 0.5 * lim))
+    assert "T_MIT_law_delta_max" in outside["T_MI_note"] and "T_MI_K " in outside["T_MI_note"]
+    assert outside["out_of_plane_expansion_percent"] > 0  # the expansion is still reported
+    assert json.loads(json.dumps(outside))["T_MI_K"] is None
 
 
 def test_exchange_law_needs_a_gas_facet(tmp_path):
