@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="fit and print only")
-    parser.add_argument("--max-nfev", type=int, default=15)
+    parser.add_argument("--max-nfev", type=int, default=40)
     args = parser.parse_args(argv)
     logging.getLogger("heterofem").setLevel(logging.WARNING)
     ledger = load_ledger(LEDGER)

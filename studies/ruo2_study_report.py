@@ -239,6 +239,8 @@ def predictions(nominal: dict, band, fitted_outputs: set[str]) -> list:
                           used or key in fitted_outputs or bool(fixed_by), fixed_by, source)
         if pred.verdict == "miss":
             pred.reason = spec.MISS_REASONS.get(key) or _auto_reason(value, (lo, hi), interval)
+        elif pred.verdict == "hit" and key in spec.WEAK_HITS:
+            pred.reason = spec.WEAK_HITS[key]
         if key in spec.NOTES:
             pred.reason = "; ".join(r for r in (pred.reason, spec.NOTES[key]) if r)
         preds.append(pred)

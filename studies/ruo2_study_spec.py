@@ -40,13 +40,14 @@ KPFM_DATA = {1.5: "KPFM Phi = 4.25 eV at 1.5 nm", 3.5: "KPFM Phi = 5.40 eV at 3.
 #: the fitted parameters (at most three; ledger names), with the bounds of the least squares
 #: (the flexocoupling within the range its database entry gives, -1 to -100 V; a fit at a
 #: bound is reported as such) and the points they are fitted to (at most the three KPFM
-#: points). "start": where the least squares starts (the optimum of earlier runs of the same
-#: fit, started from F = -60 V and the database's a1 and g, so that a rerun converges in a
-#: few runs)
+#: points). "start": where the least squares starts: the optimum of earlier runs of the same
+#: fit (first started from F = -60 V and the database's a1 and g; the run of 2026-12-06
+#: started from -99.98 V, 1.007e9, 1.634e-8 reached -100 V, 9.969e8, 1.636e-8 but stopped at
+#: its evaluation limit), so that a rerun converges in a few runs and checks that it is one
 FIT = (
-    {"name": "RuO2.flexo_coupling", "low": -100.0, "high": -1.0, "start": -99.98},
-    {"name": "RuO2.landau_a1", "low": 1.0e8, "high": 1.0e10, "start": 1.007e9},
-    {"name": "RuO2.gradient_energy", "low": 1.0e-10, "high": 1.0e-7, "start": 1.634e-8},
+    {"name": "RuO2.flexo_coupling", "low": -100.0, "high": -1.0, "start": -100.0},
+    {"name": "RuO2.landau_a1", "low": 1.0e8, "high": 1.0e10, "start": 9.969e8},
+    {"name": "RuO2.gradient_energy", "low": 1.0e-10, "high": 1.0e-7, "start": 1.636e-8},
 )
 FIT_POINTS_NM = (1.5, 3.5, 17.2)
 
@@ -178,4 +179,22 @@ MISS_REASONS: dict[str, str] = {
                            "each other across 3.8 nm; the paper's reduction is not reproduced"),
     "retained_x_4nm": _RSM_MISS,
     "hc_x_nm": _RSM_MISS,
+}
+
+#: hits by the band-overlap rule whose nominal value misses (written after the comparison,
+#: numbers of the report of 2026-12-06, 32 samples): what the hit rests on
+def _edge(chi2: str) -> str:
+    return ("only the band's upper edge reaches the measured interval: the samples that get "
+            f"there have chi^2 = {chi2} at the three KPFM points (optimum 119), moved there "
+            "along the weakly determined direction of the fit (smaller |F|, a1 and g together) "
+            "and by the non-fitted parameters over their ledger ranges (eps_inf, the strain "
+            "couplings, RuO2's elastic constants); a weak hit")
+
+
+WEAK_HITS: dict[str, str] = {
+    "pol_part_peak_eV": ("weak hit: the fitted model gives 0.75 eV (below 1 eV) with the "
+                         "flexocoupling on its -100 V bound; " + _edge("194-237 (3 of 29)")),
+    "u_plane_pm": ("weak hit: the fitted model gives 4.4 pm (measured ~9 pm; Z* = 6, "
+                   "P ~ 0.14 C/m^2 at the bound of the flexocoupling); "
+                   + _edge("121-237 (6 of 32 above 7 pm)")),
 }

@@ -96,7 +96,7 @@ def knobs_of(ledger) -> tuple[list[uq.Knob], list[uq.Knob], list[str]]:
     return fit_knobs + others, fit_knobs, skipped
 
 
-def calibrate(fit_knobs, max_nfev: int = 15) -> uq.FitResult:
+def calibrate(fit_knobs, max_nfev: int = 40) -> uq.FitResult:
     """Least squares of the fitted knobs to the spec's KPFM points, in ln|p| for every fitted
     knob (their ranges span one to three decades), difference steps of 1 % in ln p, scipy's
     dogbox method (it fixes a knob on an active bound and goes on in the others), stopped by

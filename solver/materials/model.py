@@ -60,6 +60,7 @@ KNOWN_UNITS: dict[str, str] = {
     "clamped_expansion_factor": "dimensionless",
     "T_MIT_on_TiO2_001": "K",
     "dT_MIT_ddelta": "K",
+    "T_MIT_law_delta_max": "dimensionless",
     "electron_dos_mass": "dimensionless",
     "effective_dos_conduction": "m^-3",
     "conduction_band_offset": "eV",

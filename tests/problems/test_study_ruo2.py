@@ -129,36 +129,35 @@ def test_the_overlay_holds_the_fitted_values_of_the_report():
 
 
 def test_the_fit_converged_and_says_which_knob_ends_on_a_bound():
-    """The least squares met a convergence test (scipy status > 0, not the evaluation limit);
-    a knob within one difference step of a bound is reported as at the bound, and the
-    report's text says so."""
+    """The report says how the least squares ended (scipy's status, converged or stopped at
+    its evaluation limit) and names every knob within one difference step (1 % in ln p) of a
+    bound of its fit range."""
     report = _full_report()
     fit = report["fit"]
-    assert fit["status"] > 0 and fit["converged"], fit["message"]
+    md = REPORT_JSON.with_suffix(".md").read_text()
+    assert fit["converged"], fit["message"]  # not stopped at the evaluation limit
+    label = "(converged)" if fit["converged"] else "(NOT converged)"
+    assert fit["converged"] == (fit["status"] > 0)
+    assert f"scipy status {fit['status']} {label}" in md
     for name, (lo, hi) in fit["bounds"].items():
         v = fit["values"][name]
         assert lo <= v <= hi
         near = min(abs(math.log(v / lo)), abs(math.log(v / hi))) <= 1e-2
         assert (name in fit["at_bound"]) == near, name
-    md = REPORT_JSON.with_suffix(".md").read_text()
-    assert "(converged)" in md
     for name in fit["at_bound"]:
         assert f"`{name}` ends on a bound of its fit range" in md
 
 
-def test_the_band_samples_the_fitted_knobs_inside_the_fit_range():
-    """The band's fitted knobs come from the fit's confidence region (within the fit's bounds,
-    not over some other range); the fitted curve's KPFM points lie inside the band widened by
-    the band's own width at that thickness (the optimum may sit at the region's edge when a
-    knob is on a bound)."""
+def test_the_band_samples_the_fitted_knobs_inside_the_fit_range_and_holds_the_fit():
+    """The band's fitted knobs come from the fit's confidence region (within the fit's bounds),
+    so the band describes the model at parameter sets consistent with the data: the fitted
+    curve's value at each fitted KPFM thickness lies inside the 5-95 % band there (a band that
+    samples a knob on a bound over its whole range, as before, lies beside it)."""
     report = _full_report()
     fit = report["fit"]
     for s in report["band_parameter_samples"]:
         for name, (lo, hi) in fit["bounds"].items():
             assert lo <= s[name] <= hi, name
-    grid = report["grid_nm"]
-    p5 = report["band_percentiles"]
+    band = report["band_percentiles"]
     for key, model in fit["model"].items():
-        lo, hi = p5[key]["p5"], p5[key]["p95"]
-        assert lo - (hi - lo) <= model <= hi + (hi - lo), (key, model, lo, hi)
-    assert len(grid) >= 10
+        assert band[key]["p5"] <= model <= band[key]["p95"], (key, model, band[key])
