@@ -108,13 +108,16 @@ def burgers_nm(material: Material, orient: str, axis: int) -> tuple[float, float
     return fb(a, c), fd(a, c)
 
 
+#: the tetragonal (4/mmm) elastic constants of a material, Voigt order
+ELASTIC_KEYS = ("C11", "C12", "C13", "C33", "C44", "C66")
+
+
 def stiffness_lab(material: Material, orient: str) -> np.ndarray | None:
     """The lab-frame stiffness tensor C'_ijkl [GPa] of the tetragonal constants C11..C66 of
     a material (None when it lacks one of them)."""
-    keys = ("C11", "C12", "C13", "C33", "C44", "C66")
-    if not all(material.has(k) for k in keys):
+    if not all(material.has(k) for k in ELASTIC_KEYS):
         return None
-    C11, C12, C13, C33, C44, C66 = (material.value(k, "GPa") for k in keys)
+    C11, C12, C13, C33, C44, C66 = (material.value(k, "GPa") for k in ELASTIC_KEYS)
     c = np.zeros((3, 3, 3, 3))
     normal = np.array([[C11, C12, C13], [C12, C11, C13], [C13, C13, C33]])
     for i in range(3):

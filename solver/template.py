@@ -28,24 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from heterofem.solver import orientation
-
-#: elastic constants of a tetragonal material, Voigt order
-_ELASTIC = ("C11", "C12", "C13", "C33", "C44", "C66")
-
-
-def stiffness_tensor(C11: float, C12: float, C13: float, C33: float, C44: float,
-                     C66: float) -> np.ndarray:
-    """The fourth-rank stiffness C_ijkl of tetragonal (4/mmm) constants, crystal axes."""
-    c = np.zeros((3, 3, 3, 3))
-    normal = np.array([[C11, C12, C13], [C12, C11, C13], [C13, C13, C33]])
-    for i in range(3):
-        for j in range(3):
-            c[i, i, j, j] = normal[i, j]
-    for (i, j), g in (((1, 2), C44), ((0, 2), C44), ((0, 1), C66)):
-        c[i, j, i, j] = c[j, i, j, i] = c[i, j, j, i] = c[j, i, i, j] = g
-    return c
-
+from heterofem.solver.strain import ELASTIC_KEYS, stiffness_lab
 
 def clamped_normal_strain(c_lab: np.ndarray, eigenstrain_lab: np.ndarray) -> float:
     """eps_zz of a layer clamped in-plane (eps_xx = eps_yy = eps_xy = 0) and traction-free
@@ -66,20 +49,18 @@ def out_of_plane_expansion(material, orient: str, delta: float) -> float:
     material's C11..C66, or (a (001) layer of a material without them) from its
     ``clamped_expansion_factor`` (C13 + C23 + C33)/C33."""
     beta = material.value("chemical_expansion_coefficient", "dimensionless")
-    if not all(material.has(k) for k in _ELASTIC):
+    c_lab = stiffness_lab(material, orient)
+    if c_lab is None:
         if orient != "001":
             raise ValueError(f"{getattr(material, 'name', 'material')}: the clamped expansion of a "
                              f"({orient}) layer needs the elastic constants C11..C66")
         return beta * delta * material.value("clamped_expansion_factor", "dimensionless")
-    c = stiffness_tensor(*(material.value(k, "GPa") for k in _ELASTIC))
-    q = orientation.rotation(orient)
-    c_lab = np.einsum("ia,jb,kc,ld,abcd->ijkl", q, q, q, q, c)
     return clamped_normal_strain(c_lab, beta * delta * np.eye(3))
 
 
 def expansion_known(material, orient: str) -> bool:
     """Whether :func:`out_of_plane_expansion` can be computed for this layer."""
-    return all(material.has(k) for k in _ELASTIC) or (
+    return all(material.has(k) for k in ELASTIC_KEYS) or (
         orient == "001" and material.has("clamped_expansion_factor"))
 
 
