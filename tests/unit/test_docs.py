@@ -4,46 +4,27 @@ JSON schema from the pydantic model, the CLI reference, the Python API, the gall
 picture per problem it has one for. The tutorial's config is valid, and every section of
 docs/parameters.md that the material database cites exists.
 
-The build takes about 15 s; set HETEROFEM_SKIP_DOCS=1 to skip it (only that skips it: without
-Sphinx installed it fails, naming the fix)."""
+The build (tests/unit/docs_site.py, shared with test_docs_browser.py) takes about 15 s; set
+HETEROFEM_SKIP_DOCS=1 to skip it (only that skips it: without Sphinx installed it fails, naming
+the fix)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 import tomllib
 from pathlib import Path
 
 import pytest
+from docs_site import built_site
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
-SKIP = os.environ.get("HETEROFEM_SKIP_DOCS") == "1"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    if SKIP:
-        pytest.skip("HETEROFEM_SKIP_DOCS=1")
-    try:
-        import myst_parser  # noqa: F401
-        import sphinx  # noqa: F401
-        import sphinx_click  # noqa: F401
-    except ImportError as exc:
-        pytest.fail(f"the docs extra is not installed ({exc}): pip install -c constraints.txt "
-                    "-e '.[docs]' (make docs does it), or set HETEROFEM_SKIP_DOCS=1")
-    out = tmp_path_factory.mktemp("docs") / "html"
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b",
-                           "html", str(DOCS), str(out)], capture_output=True, text=True,
-                          timeout=300, cwd=REPO)
-    seconds = time.perf_counter() - start
-    assert proc.returncode == 0, f"sphinx -W failed:\n{proc.stdout}\n{proc.stderr}"
-    return out, seconds
+    return built_site(tmp_path_factory)  # built once per session (tests/unit/docs_site.py)
 
 
 def test_site_builds_without_warnings_and_has_its_pages(site):
