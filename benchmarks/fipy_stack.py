@@ -268,7 +268,7 @@ def run(params: dict, z_nm, schedule: list[float], marks: list[float],
             t += dt
             for m in marks:
                 if abs(t - m) <= 1e-9 * m:
-                    out["scalars"][f"{m:g}"] = {"inventory_m2": model.inventory(),
+                    out["scalars"][f"{m:g}"] = {"inventory_per_m2": model.inventory(),
                                                 "potential_drop_V": model.potential_drop()}
     except SweepFailure as exc:
         out["failed"] = str(exc)

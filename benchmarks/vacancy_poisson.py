@@ -123,8 +123,8 @@ def worker_transient(args: dict) -> dict:
         rows = list(csv.DictReader(open(Path(tmp) / "run" / "timeseries.csv")))
     layers = [lay.name for lay in cfg.layers]
     t = [float(r["t_s"]) for r in rows]
-    inv = {n: [float(r[f"N_V_{n}_m2"]) for r in rows] for n in layers}
-    total = [float(r["N_V_total_m2"]) for r in rows]
+    inv = {n: [float(r[f"N_V_{n}_per_m2"]) for r in rows] for n in layers}
+    total = [float(r["N_V_total_per_m2"]) for r in rows]
     # steady state: change of each layer's inventory over the last half of the run, relative to
     # the total inventory; and the time after which every layer stays within 1e-6 of its end
     half = next(i for i, ti in enumerate(t) if ti >= t[-1] / 2)
@@ -150,8 +150,8 @@ def worker_transient(args: dict) -> dict:
         "time_per_step_ms": 1e3 * solve / max(st["steps"], 1),
         "steady_change_last_half": change,
         "settled_to_1e-6_at_s": settled,
-        "initial_inventory_m2": summary["vacancies"]["initial_inventory_m2"],
-        "final_inventory_m2": summary["vacancies"]["inventory_m2"],
+        "initial_inventory_per_m2": summary["vacancies"]["initial_inventory_per_m2"],
+        "final_inventory_per_m2": summary["vacancies"]["inventory_per_m2"],
         "final_mean_delta": summary["vacancies"]["mean_delta"],
         "potential_drop_V": summary["electrostatics"]["potential_drop_V"],
         "peak_rss_mib": peak_rss_mib(),
@@ -538,7 +538,7 @@ def worker_hf_series(args: dict) -> dict:
             for m in marks:
                 if abs(t - m) <= 1e-9 * m:
                     scalars[f"{m:g}"] = {
-                        "inventory_m2": vac.inventory(problem.u),
+                        "inventory_per_m2": vac.inventory(problem.u),
                         "potential_drop_V": es.summary(problem.u)["potential_drop_V"]}
         t3 = time.perf_counter()
         z = np.sort(stack.mesh.geometry.x[:, 0])
@@ -736,8 +736,8 @@ def _errors(scalars: dict, ref: dict) -> dict:
     for t, s in ref.items():
         if t not in scalars:
             return {"inventory": None, "potential_drop_V": None}
-        for layer, value in s["inventory_m2"].items():
-            inv = max(inv, abs(scalars[t]["inventory_m2"][layer] / value - 1.0))
+        for layer, value in s["inventory_per_m2"].items():
+            inv = max(inv, abs(scalars[t]["inventory_per_m2"][layer] / value - 1.0))
         drop = max(drop, abs(scalars[t]["potential_drop_V"] - s["potential_drop_V"]))
     return {"inventory": inv, "potential_drop_V": drop}
 
@@ -851,7 +851,8 @@ def markdown(res: dict) -> str:
               f"Steady state: layer inventories change by {tr['steady_change_last_half']:.1e} of the total over "
               f"the last half of the run, and stay within 1e-6 of their final values from "
               f"t = {tr['settled_to_1e-6_at_s']:.3g} s on. Final inventories [m^-2]: "
-              + ", ".join(f"{k} {v:.4e}" for k, v in tr["final_inventory_m2"].items()) + ".", ""]
+              + ", ".join(f"{k} {v:.4e}" for k, v in tr["final_inventory_per_m2"].items())
+              + ".", ""]
     elif tr:
         L += ["## 1. 1D transient", "", f"FAILED: {tr['failed']}", ""]
     sc = res.get("scaling")

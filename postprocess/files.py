@@ -157,7 +157,11 @@ def legacy_unit_from_suffix(name: str) -> str:
     units = {"_nm": "nm", "_pm": "pm", "_V": "V", "_eV": "eV", "_K": "K", "_s": "s",
              "_GPa": "GPa", "_Pa": "Pa", "_mTorr": "mTorr", "_C_m2": "C/m^2", "_C_per_m2": "C/m^2",
              "_C_m3": "C/m^3", "_C_per_m3": "C/m^3", "_J_m2": "J/m^2", "_m2": "m^-2",
-             "_per_m3": "m^-3", "_J_m_C2": "J m/C^2", "_V_per_m": "V/m", "_m_s": "m/s"}
+             "_per_m3": "m^-3", "_J_m_C2": "J m/C^2", "_V_per_m": "V/m", "_m_s": "m/s",
+             # the `_per_` scheme (#24; docs/outputs.md): study tables' columns use it too
+             "_per_m2": "m^-2", "_J_per_m2": "J/m^2", "_J_per_m3": "J/m^3",
+             "_nm_per_s": "nm/s", "_m2_per_s": "m^2/s", "_m3_per_J_s": "m^3/(J*s)",
+             "_J_m_per_C2": "J*m/C^2"}
     for suffix in sorted(units, key=len, reverse=True):
         if name.endswith(suffix):
             return units[suffix]

@@ -346,8 +346,8 @@ def _polar(run: Run, axes) -> None:
 # -- vacancies -------------------------------------------------------------------------------------
 def _inventories(run: Run) -> dict[str, np.ndarray]:
     ts = run.timeseries or {}
-    return {lay.name: np.asarray(ts[f"N_V_{lay.name}_m2"], dtype=float) for lay in run.layers
-            if f"N_V_{lay.name}_m2" in ts}
+    return {lay.name: np.asarray(ts[f"N_V_{lay.name}_per_m2"], dtype=float) for lay in run.layers
+            if f"N_V_{lay.name}_per_m2" in ts}
 
 
 def transfer_up(run: Run) -> dict[str, np.ndarray]:

@@ -31,6 +31,7 @@ from heterofem.postprocess.files import (
     read_units,
     summary_units,
 )
+from heterofem.postprocess.names import Columns, check_not_renamed
 
 
 # -- one run ---------------------------------------------------------------------------------------
@@ -232,7 +233,10 @@ class Run:
         (:func:`~heterofem.postprocess.files.legacy_unit_from_suffix`)."""
         if name in self.units:
             return self.units[name]
-        return "" if self.has_units else legacy_unit_from_suffix(name)
+        if self.has_units:
+            check_not_renamed(name, PlotError)  # an old name (#24): say the new one
+            return ""
+        return legacy_unit_from_suffix(name)
 
     def label(self, column: str) -> str:
         """Axis label "name [unit]" of a column: the field's name and unit from summary.json,
@@ -250,7 +254,10 @@ class Run:
         by_name = [c for c in avail if self.field_info.get(c, {}).get("name") == name]
         if by_name:
             return by_name
-        return [c for c in avail if c.startswith(name + "_")]
+        found = [c for c in avail if c.startswith(name + "_")]
+        if not found:
+            check_not_renamed(name, PlotError)  # an old name (#24): say the new one
+        return found
 
     def column(self, name: str, available: Iterable[str] | None = None) -> str:
         """The one column ``name`` stands for (the first, if it prefixes several)."""
@@ -279,9 +286,10 @@ class Run:
 
     @cached_property
     def timeseries(self) -> dict[str, np.ndarray] | None:
-        """timeseries.csv columns (t_s, dt_s, newton_iterations, ...), None for a steady run."""
+        """timeseries.csv columns (t_s, dt_s, newton_iterations, ...), None for a steady run;
+        an old column name (#24) raises a KeyError that names the new one."""
         path = self.path / "timeseries.csv"
-        return read_csv_columns(path) if path.is_file() else None
+        return Columns(read_csv_columns(path)) if path.is_file() else None
 
     @cached_property
     def _datasets(self) -> list[tuple[float, Path]]:

@@ -20,6 +20,7 @@ from heterofem.postprocess.files import (
     read_csv_columns,
     read_units,
 )
+from heterofem.postprocess.names import check_not_renamed
 from heterofem.postprocess.rundir import Run, load_run
 
 
@@ -224,6 +225,8 @@ class Sweep:
         if name in names:
             return "summary", name
         ends = [k for k in names if k.endswith("." + name) or k.endswith(name)]
+        if not ends:
+            check_not_renamed(name, PlotError)  # an old name (#24): say the new one
         if len(ends) == 1:
             return "summary", ends[0]
         hint = (f"it could be {', '.join(ends[:8])}" if ends else
@@ -281,10 +284,10 @@ class Sweep:
 #: is for; other varying scalars only when none of these varies
 HEADLINE_SCALARS = (
     r"work_function\.work_function_eV", r"work_function\.polarization_eV",
-    r"polarization\.interfaces\.[^.]+\.P_C_m2", r"polarization\.max_abs_P_C_m2",
+    r"polarization\.interfaces\.[^.]+\.P_C_per_m2", r"polarization\.max_abs_P_C_per_m2",
     r"crystallization\.epitaxial_thickness_nm", r"crystallization\.deposited_thickness_nm",
-    r"vacancies\.oxygen_transferred_up_m2\.[^.]+", r"vacancies\.total_inventory_m2",
-    r"electrostatics\.potential_drop_V", r"electrostatics\.electrostatic_energy_J_m2",
+    r"vacancies\.oxygen_transferred_up_per_m2\.[^.]+", r"vacancies\.total_inventory_per_m2",
+    r"electrostatics\.potential_drop_V", r"electrostatics\.electrostatic_energy_J_per_m2",
 )
 
 

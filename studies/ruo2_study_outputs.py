@@ -116,14 +116,15 @@ def read_profile(run_dir: str | Path, column: str) -> tuple[np.ndarray, np.ndarr
 def trilayer_outputs(rows: list[dict]) -> dict:
     """Outputs of one sample's trilayer run."""
     row = rows[0]
-    keys = ("u_plane_pm", "u_top_ratio", "u_substrate_ratio", "P_lower_C_m2", "P_upper_C_m2",
+    keys = ("u_plane_pm", "u_top_ratio", "u_substrate_ratio", "P_lower_C_per_m2",
+            "P_upper_C_per_m2",
             "opposite_P", "t_comp_trilayer_nm", "phi_trilayer_eV")
     if not ok(row):
         return dict.fromkeys(keys, NAN)
-    p_lo = first(row, "polarization.interfaces.buffer/film.P_C_m2")
-    p_up = first(row, "polarization.interfaces.film/cap.P_C_m2")
+    p_lo = first(row, "polarization.interfaces.buffer/film.P_C_per_m2")
+    p_up = first(row, "polarization.interfaces.film/cap.P_C_per_m2")
     z_lo = first(row, "polarization.interfaces.buffer/film.z_nm")
-    out = {"P_lower_C_m2": p_lo, "P_upper_C_m2": p_up,
+    out = {"P_lower_C_per_m2": p_lo, "P_upper_C_per_m2": p_up,
            "opposite_P": float(-np.sign(p_lo * p_up)) if p_lo * p_up != 0 else 0.0,
            "t_comp_trilayer_nm": _compensated(row, ("buffer/film", "film/cap")),
            "phi_trilayer_eV": first(row, "work_function.work_function_eV")}

@@ -78,11 +78,11 @@ def row(t_nm: float, summary: dict) -> dict:
         "wf_band_alignment_eV": wf["band_alignment_eV"],
         "wf_polarization_eV": wf["polarization_eV"],
         "wf_charges_eV": wf["charges_eV"],
-        "P_interface_C_m2": iface["P_C_m2"],
-        "P_surface_C_m2": pol["interfaces"]["film/gap"]["P_C_m2"],
+        "P_interface_C_per_m2": iface["P_C_per_m2"],
+        "P_surface_C_per_m2": pol["interfaces"]["film/gap"]["P_C_per_m2"],
         "decay_length_in_film_nm": iface.get("decay_length_above_nm") or float("nan"),
         "max_displacement_pm": pol["max_displacement_pm"],
-        "a1_film_J_m_C2": pol["a1_zz_J_m_C2"]["film"],
+        "a1_film_J_m_per_C2": pol["a1_zz_J_m_per_C2"]["film"],
         "field_interface_V": fields.get("substrate/film", float("nan")),
         "field_surface_V": fields.get("film/gap", float("nan")),
         "strain_x_001": strain["strain_x"],
@@ -101,9 +101,9 @@ def trilayer(out: Path, overrides: list[str] = ()) -> dict:
     summary = _solve(TRILAYER, out, list(overrides))
     pol = summary["polarization"]
     return {
-        "P_lower_interface_C_m2": pol["interfaces"]["buffer/film"]["P_C_m2"],
-        "P_upper_interface_C_m2": pol["interfaces"]["film/cap"]["P_C_m2"],
-        "P_surface_C_m2": pol["interfaces"]["cap/gap"]["P_C_m2"],
+        "P_lower_interface_C_per_m2": pol["interfaces"]["buffer/film"]["P_C_per_m2"],
+        "P_upper_interface_C_per_m2": pol["interfaces"]["film/cap"]["P_C_per_m2"],
+        "P_surface_C_per_m2": pol["interfaces"]["cap/gap"]["P_C_per_m2"],
         "decay_length_lower_nm": pol["interfaces"]["buffer/film"].get("decay_length_above_nm"),
         "decay_length_upper_nm": pol["interfaces"]["film/cap"].get("decay_length_below_nm"),
         "max_displacement_pm": pol["max_displacement_pm"],

@@ -135,7 +135,15 @@ def summary_of(row: dict) -> dict:
 
 def scalar_outputs(keys: dict[str, str]) -> Reduce:
     """A ``reduce`` for unscanned models: ``{output name: dotted summary key}`` of the
-    sample's single run (NaN for a failed run or a missing key)."""
+    sample's single run (NaN for a failed run or a missing key). A key renamed in #24 is a
+    ConfigError naming the new key (it would otherwise be NaN in every sample)."""
+    from heterofem.solver.config import ConfigError
+    from heterofem.solver.summary_units import renamed_message
+
+    problems = [(f"scalar_outputs.{name}", msg) for name, key in keys.items()
+                if (msg := renamed_message(key)) is not None]
+    if problems:
+        raise ConfigError(problems)
 
     def reduce(rows: list[dict]) -> dict:
         row = rows[0]

@@ -6,7 +6,7 @@
 
 For example on problems/tio2_vo2_tio2_001_vacancies_1d.toml (vacancies leave the TiO2-delta film
 for the VO2 template). Writes OUT (.gif or .mp4) and OUT's stem + "_inventory.png" from
-timeseries.csv (the N_V_<layer>_m2 columns), with the field output times marked.
+timeseries.csv (the N_V_<layer>_per_m2 columns), with the field output times marked.
 """
 
 from __future__ import annotations
@@ -42,15 +42,16 @@ def main(argv: list[str] | None = None) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    columns = [c for c in series if c.startswith("N_V_") and c != "N_V_total_m2"]
+    columns = [c for c in series if c.startswith("N_V_") and c != "N_V_total_per_m2"]
     if not columns:
-        raise PlotError(f"{run.path}/timeseries.csv has no N_V_<layer>_m2 columns (vacancies off?)")
+        raise PlotError(f"{run.path}/timeseries.csv has no N_V_<layer>_per_m2 columns "
+                        "(vacancies off?)")
     t = series["t_s"]
     fig, ax = plt.subplots(figsize=(7, 3.8))
     for c in columns:
-        ax.plot(t[1:], series[c][1:], label=c[len("N_V_"):-len("_m2")])
-    if "N_V_total_m2" in series:
-        ax.plot(t[1:], series["N_V_total_m2"][1:], "k--", lw=1, label="total")
+        ax.plot(t[1:], series[c][1:], label=c[len("N_V_"):-len("_per_m2")])
+    if "N_V_total_per_m2" in series:
+        ax.plot(t[1:], series["N_V_total_per_m2"][1:], "k--", lw=1, label="total")
     for tt in run.times[1:]:
         ax.axvline(tt, color="0.7", lw=0.8, ls=":")
     ax.set_xscale("log")

@@ -309,12 +309,12 @@ class Crystallization(Physics):
                "deposited_thickness_nm": self.deposited_thickness_nm()}
         self._history.append((float(self.t_s.value), row["crystalline_thickness_nm"]))
         if not self._vacancies_on:
-            row["phase_free_energy_J_m2"] = self.phase_free_energy(u)
+            row["phase_free_energy_J_per_m2"] = self.phase_free_energy(u)
         elif self.below is not None:
             inv = self.couplings[VACANCY_INVENTORY](u)
             initial = getattr(self, "initial_inventory", inv)
             # vacancies gained below = oxygen given up to the film
-            row[f"oxygen_from_{self.below}_m2"] = inv[self.below] - initial[self.below]
+            row[f"oxygen_from_{self.below}_per_m2"] = inv[self.below] - initial[self.below]
             row[f"delta_{self.below}"] = self.couplings[VACANCY_MEAN_DELTA](u)[self.below]
         return row
 
@@ -375,25 +375,25 @@ class Crystallization(Physics):
         out = {
             "epitaxial_thickness_nm": thick,
             "crystalline_fraction": fraction,
-            "late_growth_rate_nm_s": rate,
+            "late_growth_rate_nm_per_s": rate,
             "late_growth_rate_relative": relative,
             "verdict": self.growth_verdict(fraction, relative),
             "deposited_thickness_nm": deposited,
             "crystallized": bool(thick >= self.sec.crystallized_threshold_nm),
             "crystallized_threshold_nm": self.sec.crystallized_threshold_nm,
-            "interface_energy_J_m2": self.gamma,
+            "interface_energy_J_per_m2": self.gamma,
             "interface_width_nm": self.ell,
-            "driving_force_J_m3": self.dG,
-            "mobility_m3_J_s": self.M,
-            "front_velocity_stoichiometric_nm_s": 6.0 * self.ell * self.M * self.dG,
-            "amorphous_driving_force_J_m3": final_force,
+            "driving_force_J_per_m3": self.dG,
+            "mobility_m3_per_J_s": self.M,
+            "front_velocity_stoichiometric_nm_per_s": 6.0 * self.ell * self.M * self.dG,
+            "amorphous_driving_force_J_per_m3": final_force,
             "nucleation_barrier_stoichiometric_eV": self.nucleation_barrier_eV(self.dG),
             "nucleation_barrier_amorphous_eV": self.nucleation_barrier_eV(final_force),
         }
         cfg = self.domain.cfg
         out["temperature_K"] = self.temperature_K
         if self.deposition is not None:
-            out["deposition_rate_nm_s"] = self.rate
+            out["deposition_rate_nm_per_s"] = self.rate
             out["deposition_delta"] = deposited_delta(cfg, self.layers[-1])
             out["deposition_pO2_mTorr"] = self.deposition.pO2_mTorr
         xi = u["xi"]

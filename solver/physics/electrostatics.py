@@ -292,8 +292,8 @@ class Electrostatics(Physics):
         return {
             "phi_V": {n: float(p) for n, p in zip(names, phis)},
             "potential_drop_V": float(phis[-1] - phis[0]),
-            "electrostatic_energy_J_m2": units.EPS0 * energy / units.NM / area,
-            "net_charge_C_m2": charge * units.NM / area,
+            "electrostatic_energy_J_per_m2": units.EPS0 * energy / units.NM / area,
+            "net_charge_C_per_m2": charge * units.NM / area,
             "phi_min_V": d.comm.allreduce(float(np.min(phi.x.array, initial=np.inf)), op=MPI.MIN),
             "phi_max_V": d.comm.allreduce(float(np.max(phi.x.array, initial=-np.inf)), op=MPI.MAX),
         }

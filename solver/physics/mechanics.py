@@ -513,7 +513,7 @@ class Mechanics(Physics):
         vm_max = d.comm.allreduce(float(np.max(vm.x.array[:n_owned], initial=0.0)), op=MPI.MAX)
         return {
             "layers": self.layer_means(u),
-            "elastic_energy_J_m2": energy * units.NM / d.lateral_area_nm2,
+            "elastic_energy_J_per_m2": energy * units.NM / d.lateral_area_nm2,
             "von_mises_max_GPa": vm_max,
             "boundary": {name: kind for name, (kind, _) in self.boundary.items()},
         }

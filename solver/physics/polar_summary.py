@@ -1,6 +1,6 @@
 """summary.json's ``polarization`` block (solver/physics/polarization.py), per interface:
 
-- ``z_nm``, ``P_C_m2``: position and P_z at the interface; ``decay_length_below_nm`` /
+- ``z_nm``, ``P_C_per_m2``: position and P_z at the interface; ``decay_length_below_nm`` /
   ``_above_nm``: distance over which |P_z| falls to 1/e of its interface value;
 - ``field_V``: the interface field along +z acting there (typed + flexoelectric jump);
 - ``mean_displacement_pm``: the plane-averaged polar displacement of the interfacial region,
@@ -13,8 +13,8 @@
   length of an exponential profile): the model's "compensated interfacial layer" (docs/model.md).
 
 Top level: ``interfacial_layer_thickness_nm`` (mean over the metal/solid interfaces),
-``interface_fields_V``, ``a1_zz_J_m_C2`` (a1*_zz in each layer's uniform strain state),
-``strain`` (solver/strain.py), ``max_abs_P_C_m2``, ``max_displacement_pm``,
+``interface_fields_V``, ``a1_zz_J_m_per_C2`` (a1*_zz in each layer's uniform strain state),
+``strain`` (solver/strain.py), ``max_abs_P_C_per_m2``, ``max_displacement_pm``,
 ``dipole_potential_step_bare_V``.
 """
 
@@ -51,7 +51,7 @@ def polar_summary(pol, u) -> dict:
         zi = bounds[lower.name][1]
         i0 = int(np.argmin(np.abs(z - zi)))
         facet = f"{lower.name}/{upper.name}"
-        entry = {"z_nm": zi, "P_C_m2": float(pz[i0]), "field_V": fields.get(facet, 0.0)}
+        entry = {"z_nm": zi, "P_C_per_m2": float(pz[i0]), "field_V": fields.get(facet, 0.0)}
         metal_width = None
         for side, lay in (("below", lower), ("above", upper)):
             if lay.name not in pol.layers:
@@ -76,9 +76,9 @@ def polar_summary(pol, u) -> dict:
         "interfaces": interfaces,
         "interfacial_layer_thickness_nm": float(np.mean(widths)) if widths else None,
         "interface_fields_V": fields,
-        "a1_zz_J_m_C2": pol.a1_zz,
+        "a1_zz_J_m_per_C2": pol.a1_zz,
         "strain": {n: s.as_dict() for n, s in pol.strains.items()},
-        "max_abs_P_C_m2": float(np.nanmax(np.abs(pz))) if pz.size else 0.0,
+        "max_abs_P_C_per_m2": float(np.nanmax(np.abs(pz))) if pz.size else 0.0,
         "max_displacement_pm": float(np.max(disp_all)) if disp_all.size else 0.0,
         "dipole_potential_step_bare_V": _bare_steps(pol, Pz),
     }

@@ -70,8 +70,8 @@ def test_epitaxial_growth_serial_and_two_ranks_agree(tmp_path, dim):
     assert cr_p["deposited_thickness_nm"] == pytest.approx(cr_s["deposited_thickness_nm"],
                                                            rel=1e-12)
     assert vp["mean_delta"]["template"] == pytest.approx(vs["mean_delta"]["template"], rel=1e-6)
-    for name, value in vs["inventory_m2"].items():
-        assert vp["inventory_m2"][name] == pytest.approx(value, rel=1e-6), name
-    assert vp["total_inventory_m2"] == pytest.approx(vs["total_inventory_m2"], rel=1e-6)
+    for name, value in vs["inventory_per_m2"].items():
+        assert vp["inventory_per_m2"][name] == pytest.approx(value, rel=1e-6), name
+    assert vp["total_inventory_per_m2"] == pytest.approx(vs["total_inventory_per_m2"], rel=1e-6)
     # and every other scalar, relative to the largest value of the same group
     assert_scalars_agree(serial, parallel, rel=1e-6)

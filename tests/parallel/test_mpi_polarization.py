@@ -70,7 +70,7 @@ def test_polarization_serial_and_two_ranks_agree(tmp_path):
     a, b = flat_scalars(serial), flat_scalars(parallel)
     assert a.keys() == b.keys()
     assert any(k.startswith("polarization.interfaces.") for k in a)
-    assert serial["polarization"]["max_abs_P_C_m2"] > 1e-2  # a polar state, not P = 0
+    assert serial["polarization"]["max_abs_P_C_per_m2"] > 1e-2  # a polar state, not P = 0
     for key in a:
         if key in ABSOLUTE:
             assert abs(b[key] - a[key]) <= ABSOLUTE[key], key
@@ -99,5 +99,5 @@ def test_ruo2_work_function_serial_and_two_ranks_agree(tmp_path):
     for key in ("work_function_eV", "polarization_eV", "band_alignment_eV", "phi_vacuum_V"):
         assert b[key] == pytest.approx(a[key], rel=1e-7, abs=1e-9), key
     for facet in ("substrate/film", "film/gap"):
-        assert parallel["polarization"]["interfaces"][facet]["P_C_m2"] == pytest.approx(
-            serial["polarization"]["interfaces"][facet]["P_C_m2"], rel=1e-7, abs=1e-10)
+        assert parallel["polarization"]["interfaces"][facet]["P_C_per_m2"] == pytest.approx(
+            serial["polarization"]["interfaces"][facet]["P_C_per_m2"], rel=1e-7, abs=1e-10)

@@ -57,5 +57,5 @@ def test_vacancy_transient_serial_and_two_ranks_agree(tmp_path, dim):
     assert serial["mpi_size"] == 1 and parallel["mpi_size"] == 2
     assert serial["converged"] and parallel["converged"]
     a = assert_scalars_agree(serial, parallel, rel=1e-7)
-    assert any(k.startswith("vacancies.inventory_m2.") for k in a)
+    assert any(k.startswith("vacancies.inventory_per_m2.") for k in a)
     assert parallel["time"]["steps"] == serial["time"]["steps"]

@@ -50,8 +50,8 @@ def test_no_template_no_epitaxy(runs):
 
 
 def test_thicker_template_supplies_at_least_as_much(runs):
-    thick = runs["vo2"]["vacancies"]["oxygen_transferred_up_m2"]["template/film"]
-    thin = runs["thin_template"]["vacancies"]["oxygen_transferred_up_m2"]["template/film"]
+    thick = runs["vo2"]["vacancies"]["oxygen_transferred_up_per_m2"]["template/film"]
+    thin = runs["thin_template"]["vacancies"]["oxygen_transferred_up_per_m2"]["template/film"]
     assert thin > 0.0
     assert thick >= thin * (1.0 - 1e-6)
     # the template's response follows its delta: more oxygen lost per volume in the thin one
@@ -70,10 +70,10 @@ def test_template_oxygen_balance(runs):
     total inventory changes only by the gas exchange of the growing surface, which at 150 C
     takes < 1e-3 of it (k ~ 1e-14 m/s): the template, not the gas, oxidises the film."""
     vac = runs["vo2"]["vacancies"]
-    gained = sum(vac["inventory_m2"][n] - vac["initial_inventory_m2"][n]
+    gained = sum(vac["inventory_per_m2"][n] - vac["initial_inventory_per_m2"][n]
                  for n in ("substrate", "template"))
-    assert vac["oxygen_transferred_up_m2"]["template/film"] == pytest.approx(gained, rel=1e-12)
-    total0 = sum(vac["initial_inventory_m2"].values())
-    assert vac["total_inventory_m2"] <= total0  # the gas only oxidises
-    assert vac["total_inventory_m2"] == pytest.approx(total0, rel=1e-3)
-    assert vac["oxygen_transferred_up_m2"]["template/film"] > 0.1 * total0
+    assert vac["oxygen_transferred_up_per_m2"]["template/film"] == pytest.approx(gained, rel=1e-12)
+    total0 = sum(vac["initial_inventory_per_m2"].values())
+    assert vac["total_inventory_per_m2"] <= total0  # the gas only oxidises
+    assert vac["total_inventory_per_m2"] == pytest.approx(total0, rel=1e-3)
+    assert vac["oxygen_transferred_up_per_m2"]["template/film"] > 0.1 * total0

@@ -126,6 +126,6 @@ def test_trilayer_opposite_polarization_from_geometry(tmp_path):
     assert fields["buffer/film"] > 0 and fields["film/cap"] == pytest.approx(
         -fields["buffer/film"], rel=1e-12)  # one material pair, the sign from the normal
     lower, upper = pol["interfaces"]["buffer/film"], pol["interfaces"]["film/cap"]
-    assert lower["P_C_m2"] > 0 > upper["P_C_m2"]  # from TiO2 into RuO2 at both
+    assert lower["P_C_per_m2"] > 0 > upper["P_C_per_m2"]  # from TiO2 into RuO2 at both
     assert lower["mean_displacement_pm"] > 0 > upper["mean_displacement_pm"]
-    assert abs(pol["interfaces"]["cap/gap"]["P_C_m2"]) < 0.05 * lower["P_C_m2"]
+    assert abs(pol["interfaces"]["cap/gap"]["P_C_per_m2"]) < 0.05 * lower["P_C_per_m2"]

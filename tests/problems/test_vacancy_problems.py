@@ -20,6 +20,6 @@ def test_directional_transfer_from_the_template_into_the_film(run_simulation):
                          set={"mesh.size_nm": 0.5, "time.end_s": 600.0,
                               "time.output_times_s": [60.0]})
     vac = sim.summary["vacancies"]
-    assert vac["oxygen_transferred_up_m2"]["template/film"] > 1e18  # O atoms per m^2 moved up
+    assert vac["oxygen_transferred_up_per_m2"]["template/film"] > 1e18  # O atoms per m^2 moved up
     assert vac["mean_delta"]["film"] < 0.1 * vac["initial_mean_delta"]["film"]
     assert vac["mean_delta"]["template"] > 2 * vac["initial_mean_delta"]["template"]

@@ -140,7 +140,7 @@ def test_vacancy_transfer_from_inventories_matches_the_summary(runs):
     gained (conservation); the figure's curves end at the solver's own transfer numbers."""
     run = runs["vacancies"]
     curves = transfer_up(run)
-    final = run.summary["vacancies"]["oxygen_transferred_up_m2"]
+    final = run.summary["vacancies"]["oxygen_transferred_up_per_m2"]
     assert set(curves) == set(final)
     for name, values in curves.items():
         assert values[0] == 0.0
@@ -250,7 +250,7 @@ def test_sweep_picture_defaults_to_the_headline_scalars(runs, tmp_path):
         shutil.copytree(runs["polar"].path, d)
         summary = json.loads((d / "summary.json").read_text())
         summary["work_function"]["work_function_eV"] += 0.3 * k
-        summary["electrostatics"]["electrostatic_energy_J_m2"] *= 1 + k
+        summary["electrostatics"]["electrostatic_energy_J_per_m2"] *= 1 + k
         summary["wall_time_s"] = 1.0 + k
         (d / "summary.json").write_text(json.dumps(summary))
         cfg = (d / "config.resolved.toml").read_text()

@@ -70,7 +70,7 @@ def sweep(tmp_path_factory):
     for t in (2.0, 3.5, 5.0):
         out = _run(ONE_D.replace("thickness_nm = 3.5", f"thickness_nm = {t}"), base / f"t_{t:g}nm")
         es = json.loads((out / "summary.json").read_text())["electrostatics"]
-        rows.append({"thickness_nm": t, "energy_J_m2": es["electrostatic_energy_J_m2"]})
+        rows.append({"thickness_nm": t, "energy_J_m2": es["electrostatic_energy_J_per_m2"]})
     with open(base / "table.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -373,7 +373,7 @@ def test_sweep_detects_the_parameter(sweep):
     assert [r.path.name for r in s.runs] == ["t_2nm", "t_3.5nm", "t_5nm"]
     assert s.parameter_label == "layers.1.thickness_nm (film) [nm]"
     assert s.default_quantities() == ["energy_J_m2"]  # table.csv's columns
-    x, y = s.values("electrostatic_energy_J_m2")  # a summary scalar by its unique ending
+    x, y = s.values("electrostatic_energy_J_per_m2")  # a summary scalar by its unique ending
     assert list(x) == [2.0, 3.5, 5.0] and np.all(np.isfinite(y))
     _, from_table = s.values("energy_J_m2")
     assert np.allclose(from_table, y)

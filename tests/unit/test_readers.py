@@ -79,7 +79,7 @@ def test_units_sidecars_match_the_tables(transient):
                               dtype=None, encoding="utf-8")
         units = json.loads((transient / f"{table}.units.json").read_text())
         assert list(units) == list(frame.dtype.names)
-    assert units["t_s"] == "s" and units["N_V_total_m2"] == "m^-2"
+    assert units["t_s"] == "s" and units["N_V_total_per_m2"] == "m^-2"
 
 
 def test_plain_import_dolfinx_works_in_the_venv():

@@ -156,7 +156,7 @@ def summaries(tmp_path_factory):
 
 
 KEYS = ["electrostatics.phi_V.template/film", "electrostatics.phi_max_V",
-        "electrostatics.electrostatic_energy_J_m2"]
+        "electrostatics.electrostatic_energy_J_per_m2"]
 
 
 @pytest.mark.parametrize("key", KEYS)

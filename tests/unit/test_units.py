@@ -51,13 +51,13 @@ def test_units_the_issue_found_wrong():
     mobility; "_m2" is m^-2 in an inventory and m^2 in a diffusivity)."""
     length, time = UREG.meter.dimensionality, UREG.second.dimensionality
     energy = UREG.joule.dimensionality
-    assert _dims(match_unit("crystallization.front_velocity_stoichiometric_nm_s")) == \
+    assert _dims(match_unit("crystallization.front_velocity_stoichiometric_nm_per_s")) == \
         length / time
-    assert _dims(match_unit("crystallization.mobility_m3_J_s")) == length**3 / (energy * time)
-    assert _dims(match_unit("vacancies.inventory_m2.film")) == length**-2
-    assert _dims(match_unit("vacancies.diffusivity_m2_s.film.0")) == length**2 / time
-    assert match_unit("electrostatics.net_charge_C_m2") == match_unit(
-        "polarization.interfaces.a/b.P_C_m2") == "C/m^2"
+    assert _dims(match_unit("crystallization.mobility_m3_per_J_s")) == length**3 / (energy * time)
+    assert _dims(match_unit("vacancies.inventory_per_m2.film")) == length**-2
+    assert _dims(match_unit("vacancies.diffusivity_m2_per_s.film.0")) == length**2 / time
+    assert match_unit("electrostatics.net_charge_C_per_m2") == match_unit(
+        "polarization.interfaces.a/b.P_C_per_m2") == "C/m^2"
     assert match_unit("mesh.layers.film.volume", dimension=2) == "nm^2"
     assert match_unit("vacancies.something_new") is None  # unknown keys are not guessed
 
@@ -65,13 +65,13 @@ def test_units_the_issue_found_wrong():
 def test_with_units_walks_every_number():
     summary = {"name": "x", "dimension": 1, "converged": True, "wall_time_s": 1.0,
                "work_function": {"work_function_eV": 4.9, "surface_map": {"min_eV": 4.8}},
-               "vacancies": {"diffusivity_m2_s": {"film": [1e-19, 2e-19]}, "odd": 3.0}}
+               "vacancies": {"diffusivity_m2_per_s": {"film": [1e-19, 2e-19]}, "odd": 3.0}}
     out = with_units(summary)
     assert set(out["units"]) == set(numeric_paths(summary)) == {
         "dimension", "wall_time_s", "work_function.work_function_eV",
-        "work_function.surface_map.min_eV", "vacancies.diffusivity_m2_s.film.0",
-        "vacancies.diffusivity_m2_s.film.1", "vacancies.odd"}
-    assert out["units"]["vacancies.diffusivity_m2_s.film.1"] == "m^2/s"
+        "work_function.surface_map.min_eV", "vacancies.diffusivity_m2_per_s.film.0",
+        "vacancies.diffusivity_m2_per_s.film.1", "vacancies.odd"}
+    assert out["units"]["vacancies.diffusivity_m2_per_s.film.1"] == "m^2/s"
     assert out["units"]["vacancies.odd"] is None
 
 
@@ -115,10 +115,10 @@ def test_postprocess_reads_units_from_the_files_not_the_suffix(tmp_path):
     from heterofem.postprocess import load_run
 
     summary = {"name": "r", "dimension": 1, "converged": True, "fields": {},
-               "vacancies": {"inventory_m2": {"a": 1e19}},
-               "units": {"dimension": "1", "vacancies.inventory_m2.a": "m^-2"}}
+               "vacancies": {"inventory_per_m2": {"a": 1e19}},
+               "units": {"dimension": "1", "vacancies.inventory_per_m2.a": "m^-2"}}
     run = load_run(_fake_run(tmp_path / "new", summary, {"z_nm": "nm", "q_m2": "m^-2"}))
-    assert run.unit("vacancies.inventory_m2.a") == "m^-2"  # the suffix reader said m^2
+    assert run.unit("vacancies.inventory_per_m2.a") == "m^-2"
     assert run.unit("q_m2") == "m^-2"
     assert run.label("q_m2") == "q_m2 [m^-2]"
     assert run.unit("not_there_nm") == ""  # a run with units data guesses nothing

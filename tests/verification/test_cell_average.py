@@ -139,7 +139,7 @@ def test_exact_flux_is_the_converged_quadrature(tmp_path):
         data["physics"].update(physics)
         data["output"] = {"fields": False}
         summary = run_case(Config.model_validate(data), tmp_path / label, MPI.COMM_WORLD)
-        moved[label] = summary["vacancies"]["oxygen_transferred_up_m2"]["template/film"]
+        moved[label] = summary["vacancies"]["oxygen_transferred_up_per_m2"]["template/film"]
     assert moved["exact"] == pytest.approx(moved["q16"], rel=1e-5)
     assert moved["q2"] < 0.2 * moved["exact"]
 

@@ -102,7 +102,7 @@ def _profile_error(run_dir: Path) -> float:
 
 
 def _assert_energy_non_increasing(ts: dict, label: str) -> float:
-    energy = ts["phase_free_energy_J_m2"]
+    energy = ts["phase_free_energy_J_per_m2"]
     rises = np.diff(energy)
     # round-off of an integral of O(0.1 J/m^2) summed over the cells
     tol = 1e-12 * np.max(np.abs(energy))
@@ -137,10 +137,10 @@ def test_flat_front_moves_at_the_analytic_velocity(front_run):
     cr = summary["crystallization"]
     # M is the Arrhenius mobility of TiO2_amorphous.toml, and the reported velocity 6 l M dG
     mobility = M0 * math.exp(-EA / (units.K_B_EV * T_K))
-    assert cr["mobility_m3_J_s"] == pytest.approx(mobility, rel=1e-12)
+    assert cr["mobility_m3_per_J_s"] == pytest.approx(mobility, rel=1e-12)
     v = 6.0 * ELL * mobility * DG  # nm/s (l in nm)
-    assert cr["front_velocity_stoichiometric_nm_s"] == pytest.approx(v, rel=1e-12)
-    assert cr["interface_energy_J_m2"] == GAMMA and cr["interface_width_nm"] == ELL
+    assert cr["front_velocity_stoichiometric_nm_per_s"] == pytest.approx(v, rel=1e-12)
+    assert cr["interface_energy_J_per_m2"] == GAMMA and cr["interface_width_nm"] == ELL
     ts = _timeseries(out)
     slope = _slope(ts, 0.5)
     err = slope / v - 1.0
@@ -179,7 +179,7 @@ def test_zero_driving_force_front_stays(front_run):
     assert ts["crystalline_thickness_nm"][0] == pytest.approx(15.0, abs=1e-6)
     assert shift < 1e-6
     assert _profile_error(out) < 2e-3
-    assert summary["crystallization"]["front_velocity_stoichiometric_nm_s"] == 0.0
+    assert summary["crystallization"]["front_velocity_stoichiometric_nm_per_s"] == 0.0
     _assert_energy_non_increasing(ts, "dG = 0")
 
 
@@ -187,9 +187,9 @@ def test_negative_driving_force_front_recedes(front_run):
     """dG = -1e7 J/m^3: the amorphous phase is favoured and the front moves down at
     -6 l M |dG|. Measured rel. error -5.3e-4 (the mirror image of the dG > 0 run)."""
     out, summary = front_run(front=20.0, dG=-DG, end=2.0)
-    v = summary["crystallization"]["front_velocity_stoichiometric_nm_s"]
+    v = summary["crystallization"]["front_velocity_stoichiometric_nm_per_s"]
     assert v < 0.0
-    forward = front_run()[1]["crystallization"]["front_velocity_stoichiometric_nm_s"]
+    forward = front_run()[1]["crystallization"]["front_velocity_stoichiometric_nm_per_s"]
     assert v == pytest.approx(-forward, rel=1e-12)
     ts = _timeseries(out)
     slope = _slope(ts, 0.5)
@@ -210,13 +210,14 @@ def test_flat_front_energy_and_decay(front_run):
     ts = _timeseries(out)
     z_f = ts["crystalline_thickness_nm"]
     expected = GAMMA - DG * z_f * units.NM
-    e0 = ts["phase_free_energy_J_m2"][0]
+    e0 = ts["phase_free_energy_J_per_m2"][0]
     print(f"flat front energy: E(0) = {e0:.7f} J/m^2, gamma - dG z_f = {expected[0]:.7f}; "
-          f"at the end {ts['phase_free_energy_J_m2'][-1]:.7f} vs {expected[-1]:.7f}")
+          f"at the end {ts['phase_free_energy_J_per_m2'][-1]:.7f} vs {expected[-1]:.7f}")
     assert e0 == pytest.approx(GAMMA - DG * 8.0 * units.NM, rel=1e-3)
     # the interface energy alone is gamma
-    np.testing.assert_allclose(ts["phase_free_energy_J_m2"] + DG * z_f * units.NM, GAMMA, rtol=1e-3)
-    np.testing.assert_allclose(ts["phase_free_energy_J_m2"], expected, rtol=0, atol=2e-4)
+    np.testing.assert_allclose(ts["phase_free_energy_J_per_m2"] + DG * z_f * units.NM, GAMMA,
+                               rtol=1e-3)
+    np.testing.assert_allclose(ts["phase_free_energy_J_per_m2"], expected, rtol=0, atol=2e-4)
     _assert_energy_non_increasing(ts, "flat front, BDF2")
 
 
@@ -232,7 +233,7 @@ def test_energy_decreases_from_a_non_equilibrium_start(tmp_path):
                          dt_initial=0.005, end=3.0, profile_points=161)
     summary = _run(data, tmp_path / "run")
     ts = _timeseries(tmp_path / "run")
-    energy = ts["phase_free_energy_J_m2"]
+    energy = ts["phase_free_energy_J_per_m2"]
     worst = _assert_energy_non_increasing(ts, "seed at the top")
     final = -DG * 16.0 * units.NM
     print(f"non-equilibrium start: E {energy[0]:.5f} -> {energy[-1]:.6f} J/m^2 "
@@ -274,7 +275,7 @@ def test_vacancies_conserved_while_the_front_moves(tmp_path):
     - 1| = 3.8e-10 (dt_max = 50 s; 6.8e-12 with dt_max = 20 s), 31 steps."""
     summary = _run(GROWTH, tmp_path / "run")
     ts = _timeseries(tmp_path / "run")
-    total = ts["N_V_total_m2"]
+    total = ts["N_V_total_per_m2"]
     drift = float(np.max(np.abs(total / total[0] - 1.0)))
     grown = ts["crystalline_thickness_nm"][-1] - ts["crystalline_thickness_nm"][0]
     print(f"conservation: max rel. drift of N_V_total {drift:.2e}; front advanced {grown:.3f} nm; "
@@ -283,19 +284,19 @@ def test_vacancies_conserved_while_the_front_moves(tmp_path):
     assert grown > 1.0  # the front really moved
     assert drift < 1e-8
     # the parts add up to the total, and the template gains what the others lose
-    parts = ts["N_V_substrate_m2"] + ts["N_V_template_m2"] + ts["N_V_film_m2"]
+    parts = ts["N_V_substrate_per_m2"] + ts["N_V_template_per_m2"] + ts["N_V_film_per_m2"]
     np.testing.assert_allclose(parts, total, rtol=1e-10)  # csv: 12 digits
-    gained = ts["N_V_template_m2"] - ts["N_V_template_m2"][0]
-    np.testing.assert_allclose(ts["oxygen_from_template_m2"], gained, rtol=1e-9,
+    gained = ts["N_V_template_per_m2"] - ts["N_V_template_per_m2"][0]
+    np.testing.assert_allclose(ts["oxygen_from_template_per_m2"], gained, rtol=1e-9,
                                atol=1e-9 * total[0])
-    assert gained[-1] > 0.1 * ts["N_V_film_m2"][0]  # a large exchange, not a round-off one
+    assert gained[-1] > 0.1 * ts["N_V_film_per_m2"][0]  # a large exchange, not a round-off one
     # deposition: z_s = 0.5 nm + 0.01 nm/s t
     np.testing.assert_allclose(ts["deposited_thickness_nm"], 0.5 + 0.01 * ts["t_s"], rtol=1e-10)
     cr = summary["crystallization"]
     assert cr["epitaxial_thickness_nm"] == pytest.approx(ts["crystalline_thickness_nm"][-1],
                                                          rel=1e-10)  # csv: 12 digits
     assert cr["deposited_thickness_nm"] == pytest.approx(5.5, rel=1e-12)
-    assert summary["vacancies"]["total_inventory_m2"] == pytest.approx(total[0], rel=1e-8)
+    assert summary["vacancies"]["total_inventory_per_m2"] == pytest.approx(total[0], rel=1e-8)
     # P1 with a consistent mass matrix has no discrete maximum principle: a small undershoot
     # (measured xi_min = -1.7e-5 on this 0.5 nm mesh, -2e-9 on a 0.25 nm one)
     assert -1e-3 < cr["xi_min"] and cr["xi_max"] <= 1.0 + 1e-9

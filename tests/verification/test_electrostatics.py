@@ -61,7 +61,7 @@ def test_series_capacitor(tmp_path, dim, stack):
     np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-10 * V)
     # stored energy per area equals C V^2 / 2 with C = eps0 / sum(d_i/eps_i)
     eps0, nm = 8.8541878128e-12, 1e-9
-    assert summary["electrostatics"]["electrostatic_energy_J_m2"] == pytest.approx(
+    assert summary["electrostatics"]["electrostatic_energy_J_per_m2"] == pytest.approx(
         0.5 * eps0 / (sum(resistances) * nm) * V**2, rel=1e-8)
 
 

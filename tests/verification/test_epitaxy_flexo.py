@@ -145,7 +145,7 @@ def test_p0_follows_the_solved_strain(tmp_path, mechanics, fx, dim):
     czz_pa = czz * 1e9
     ezz0 = -(czx * fx) / czz
     a1s = f["a1"] - f["kc"] * fx - f["ka"] * ezz0  # kappa_y = kappa_z = kappa_a on (110)
-    assert s["polarization"]["a1_zz_J_m_C2"]["film"] == pytest.approx(a1s, rel=1e-9)
+    assert s["polarization"]["a1_zz_J_m_per_C2"]["film"] == pytest.approx(a1s, rel=1e-9)
     a11s = f["a11"] - (f["ka"] ** 2 / (2 * czz_pa) if mechanics else 0.0)
     shift = 2.0 / (2 * EPS0 * (1e9 * 2.0 + 20.0 * 3.0))  # substrate depolarization
     P = float(np.interp(3.5, (p := profiles(tmp_path / "run"))["z_nm"], p["P_z_C_per_m2"]))

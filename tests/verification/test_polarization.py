@@ -161,10 +161,10 @@ def test_uniform_p0_pipeline(tmp_path, case):
     s = run_case(cfg, tmp_path / "run", MPI.COMM_WORLD)
     p0 = uniform_p0(a1, a11, a111 or 0.0)
     prof = profiles(tmp_path / "run")
-    assert s["polarization"]["a1_zz_J_m_C2"]["F"] == pytest.approx(a1, rel=1e-14)
+    assert s["polarization"]["a1_zz_J_m_per_C2"]["F"] == pytest.approx(a1, rel=1e-14)
     assert abs(at(prof, 3.0)) == pytest.approx(p0, rel=1e-6), \
         f"P(mid) = {at(prof, 3.0):.6g}, expected +-{p0:.6g} ({s['pseudo_transient']})"
-    assert s["polarization"]["max_abs_P_C_m2"] == pytest.approx(p0, rel=1e-6)
+    assert s["polarization"]["max_abs_P_C_per_m2"] == pytest.approx(p0, rel=1e-6)
     assert max(abs(s["electrostatics"]["phi_min_V"]), abs(s["electrostatics"]["phi_max_V"])) < 1e-9
 
 
@@ -202,7 +202,7 @@ def test_curie_weiss_static_permittivity(tmp_path, T):
     eps_inf, a11 = tio2.value("eps_inf_c", "dimensionless"), tio2.value("landau_a11", "J*m^5/C^4")
     eps_static = C / (T - T0)
     a1 = 1.0 / (2 * EPS0 * (eps_static - eps_inf))
-    assert s["polarization"]["a1_zz_J_m_C2"]["F"] == pytest.approx(a1, rel=1e-12)
+    assert s["polarization"]["a1_zz_J_m_per_C2"]["F"] == pytest.approx(a1, rel=1e-12)
     E = -V / (d * NM)
     roots = np.roots([4 * a11, 0.0, 2 * a1, -E])
     P_exact = float(np.real(roots[np.abs(roots.imag) < 1e-12 * abs(roots).max()][0]))
@@ -346,8 +346,8 @@ def test_p0_follows_strain_renormalised_a1(tmp_path, fx):
     assert st["misfit_x"] == pytest.approx(fx, rel=1e-12)
     assert st["misfit_y"] == pytest.approx(fy, rel=1e-12)
     a1s = f["a1"] - f["kc"] * fx - f["ka"] * fy
-    assert s["polarization"]["a1_zz_J_m_C2"]["film"] == pytest.approx(a1s, rel=1e-9)
-    assert "substrate" not in s["polarization"]["a1_zz_J_m_C2"]  # no Landau data: not polar
+    assert s["polarization"]["a1_zz_J_m_per_C2"]["film"] == pytest.approx(a1s, rel=1e-9)
+    assert "substrate" not in s["polarization"]["a1_zz_J_m_per_C2"]  # no Landau data: not polar
     P = at(profiles(tmp_path / "run"), 3.5)
     # the substrate's depolarizing field (section 4 of the docstring): a1 + 56.5 J m/C^2
     shift = 2.0 / (2 * EPS0 * (1e9 * 2.0 + 20.0 * 3.0))
@@ -414,7 +414,7 @@ def test_open_circuit_biased_layer(tmp_path, lam, facet):
     exact = A * np.cosh((L - s_grid) / ell)
     assert np.max(np.abs(got - exact)) < 1e-3 * exact[0]
     entry = s["polarization"]["interfaces"][facet]
-    assert entry["P_C_m2"] == pytest.approx(exact[0], rel=1e-3)
+    assert entry["P_C_per_m2"] == pytest.approx(exact[0], rel=1e-3)
     # bare step from the analytic profile: int P = A l sinh(L/l)
     assert bare == pytest.approx(A * ell * NM * math.sinh(L / ell) / (EPS0 * eps_b), rel=1e-3)
     decay = L - ell * math.acosh(math.cosh(L / ell) / math.e)  # cosh((L-s)/l) = cosh(L/l)/e

@@ -50,7 +50,7 @@ def test_fieldsplit_matches_direct_solver(tmp_path):
     split = run_case(Config.model_validate({**stack, "solver": {"petsc_options": FIELDSPLIT}}),
                      tmp_path / "fs", MPI.COMM_WORLD)
     a, b = flat_scalars(direct), flat_scalars(split)
-    moved = direct["vacancies"]["oxygen_transferred_up_m2"]["template/film"]
+    moved = direct["vacancies"]["oxygen_transferred_up_per_m2"]["template/film"]
     assert moved > 1e17  # the transient did something
     for key in a:
         if key.startswith("vacancies."):  # per-area counts (~1e17-1e19 m^-2)
@@ -88,7 +88,7 @@ def test_picard_preconditioner_matches_direct_solver(tmp_path, ksp_rtol, lag):
         {**stack, "solver": {"preconditioner": "picard", "petsc_options": options}}),
         tmp_path / "picard", MPI.COMM_WORLD)
     a, b = flat_scalars(direct), flat_scalars(picard)
-    moved = direct["vacancies"]["oxygen_transferred_up_m2"]["template/film"]
+    moved = direct["vacancies"]["oxygen_transferred_up_per_m2"]["template/film"]
     assert moved > 1e17
     for key in a:
         if key.startswith("vacancies."):
@@ -360,7 +360,7 @@ def _short_run(tmp_path, name: str, solver: dict) -> dict:
 
 def _assert_same_answers(a: dict, b: dict, rel: float = 1e-9) -> None:
     """Two summaries of the STACK transient agree (vacancy counts, potentials), step by step."""
-    moved = a["vacancies"]["oxygen_transferred_up_m2"]["template/film"]
+    moved = a["vacancies"]["oxygen_transferred_up_per_m2"]["template/film"]
     assert moved > 1e16  # the transient did something
     x, y = flat_scalars(a), flat_scalars(b)
     assert x.keys() == y.keys()
@@ -528,7 +528,7 @@ def test_auto_picks_the_split_above_the_threshold_and_keeps_the_answer(tmp_path)
     direct = run_case(Config.model_validate({**stack, "solver": {"preconditioner": "exact"}}),
                       tmp_path / "lu", MPI.COMM_WORLD)
     a, b = flat_scalars(direct), flat_scalars(auto)
-    moved = direct["vacancies"]["oxygen_transferred_up_m2"]["template/film"]
+    moved = direct["vacancies"]["oxygen_transferred_up_per_m2"]["template/film"]
     assert moved > 1e16
     for key in a:
         if key.startswith("vacancies."):

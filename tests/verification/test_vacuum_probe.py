@@ -97,7 +97,7 @@ def test_probe_over_vacuum_gap_solves_as_series_capacitor(tmp_path, statistics, 
     e_gap = bias / sum(d / eps[name] for name, d in thick.items())  # V/nm
     phi_if = summary["electrostatics"]["phi_V"]["film/gap"]
     field_gap = (bias - phi_if) / thick["gap"]
-    charge = abs(summary["electrostatics"]["net_charge_C_m2"])
+    charge = abs(summary["electrostatics"]["net_charge_C_per_m2"])
     rel = charge / (EPS0 * abs(e_gap) * 1e9) + 1e-6
     assert field_gap == pytest.approx(e_gap, rel=rel)
     gap_rows = [r for r in rows if r["layer"] == "gap"]
