@@ -297,6 +297,12 @@ def _interfacial_window(run: Run, prof: dict, column: str) -> tuple[float, float
     return max(0.0, big.min() - 2.0), min(run.total_thickness_nm, big.max() + 2.0)
 
 
+def bar_label(v: float, signed: bool = True) -> str:
+    """``v`` [eV] to two decimals, without a "-0.00" or "+0.00" for a part that rounds to zero."""
+    v = round(float(v), 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return f"{v:+.2f}" if signed and v != 0.0 else f"{v:.2f}"
+
+
 def _work_function_bars(ax, wf: dict) -> None:
     """The work function as a waterfall: its parts, each from where the previous one ended, and
     the total."""
@@ -307,12 +313,12 @@ def _work_function_bars(ax, wf: dict) -> None:
         v = float(wf.get(key, 0.0))
         colour = "0.6" if k == 0 else ("tab:red" if v >= 0 else "tab:blue")
         ax.bar(k, v, bottom=level, color=colour, width=0.6)
-        ax.annotate(f"{v:+.2f}" if k else f"{v:.2f}", (k, level + max(v, 0)), ha="center",
+        ax.annotate(bar_label(v, signed=k > 0), (k, level + max(v, 0)), ha="center",
                     va="bottom", fontsize=6, xytext=(0, 1), textcoords="offset points")
         level += v
     total = float(wf.get("work_function_eV", level))
     ax.bar(len(parts), total, color="k", width=0.6)
-    ax.annotate(f"{total:.2f}", (len(parts), total), ha="center", va="bottom", fontsize=6,
+    ax.annotate(bar_label(total, signed=False), (len(parts), total), ha="center", va="bottom", fontsize=6,
                 xytext=(0, 1), textcoords="offset points")
     ax.set_xticks(range(len(parts) + 1), [p[0] for p in parts] + ["work\nfunction"],
                   fontsize=6)

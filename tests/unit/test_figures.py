@@ -15,6 +15,7 @@ import pytest
 from conftest import PROBLEMS, cli
 from heterofem.postprocess import load_run, plot_run, sample_points
 from heterofem.postprocess.headline import (
+    bar_label,
     _kymograph_data,
     deposit_top,
     plot_headline,
@@ -131,8 +132,15 @@ def test_headline_figure_vector_and_labelled(runs, tmp_path, kind):
 def test_polar_headline_shows_the_work_function_and_its_parts(runs, tmp_path):
     wf = runs["polar"].summary["work_function"]
     text = _svg_text(plot_headline(runs["polar"], tmp_path / "w.svg"))
-    assert f"{wf['work_function_eV']:.2f}" in text
-    assert f"{wf['polarization_eV']:+.2f}" in text
+    assert bar_label(wf["work_function_eV"], signed=False) in text
+    assert bar_label(wf["polarization_eV"]) in text
+    assert "-0.00" not in text and "+0.00" not in text
+
+
+def test_bar_labels_have_no_signed_zero():
+    assert bar_label(-0.001) == "0.00" and bar_label(0.004) == "0.00"
+    assert bar_label(-0.006) == "-0.01" and bar_label(0.25) == "+0.25"
+    assert bar_label(-0.0, signed=False) == "0.00" and bar_label(4.3, signed=False) == "4.30"
 
 
 def test_vacancy_transfer_from_inventories_matches_the_summary(runs):
