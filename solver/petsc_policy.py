@@ -69,19 +69,33 @@ AUTO_SPLIT_OPTIONS = {
 }
 
 
+#: ``physics.vacancy_flux = "fitted"`` (solver/fitted_flux.py): its exact Jacobian's mu block
+#: is an M-matrix, so "auto" gives the same size range the field split on the EXACT Jacobian
+#: ("split": no Picard matrix, no lagged rebuild), with GAMG for a nonsymmetric M-matrix on mu
+#: (plain aggregation, SOR smoothing: tests/verification/test_fitted_flux.py, where the
+#: default smoothed aggregation with Chebyshev smoothing did not converge)
+FITTED_SPLIT_OPTIONS = {
+    **{k: v for k, v in AUTO_SPLIT_OPTIONS.items() if k != "snes_lag_preconditioner"},
+    "fieldsplit_mu_pc_gamg_agg_nsmooths": 0,
+    "fieldsplit_mu_mg_levels_ksp_type": "richardson", "fieldsplit_mu_mg_levels_pc_type": "sor",
+}
+
+
 def auto_preconditioner(cfg: Config, names: list[str], dofs: int) -> str:
     """The preconditioner a problem with unknowns ``names`` and ``dofs`` unknowns in all gets:
     ``[solver] preconditioner`` when it is "exact" or "picard"; for "auto", "picard" (with
     :data:`AUTO_SPLIT_OPTIONS`) for the vacancy + Poisson problem from
     :data:`AUTO_SPLIT_MIN_DOFS` unknowns, unless [solver.petsc_options] chooses a Krylov
-    method or preconditioner itself (then the user's options rule, as "exact"), else "exact"."""
+    method or preconditioner itself (then the user's options rule, as "exact"), else "exact".
+    With the fitted vacancy flux "split" instead of "picard": the same split on the exact
+    Jacobian (:data:`FITTED_SPLIT_OPTIONS`)."""
     chosen = cfg.solver.preconditioner
     if chosen != "auto":
         return chosen
     own = any(k.startswith(("ksp_", "pc_", "fieldsplit_")) for k in cfg.solver.petsc_options)
     if own or tuple(sorted(names)) != AUTO_SPLIT_FIELDS or dofs < AUTO_SPLIT_MIN_DOFS:
         return "exact"
-    return "picard"
+    return "split" if cfg.physics.vacancy_flux == "fitted" else "picard"
 
 
 def solver_options(cfg: Config, single_field: bool = False,
@@ -103,6 +117,8 @@ def solver_options(cfg: Config, single_field: bool = False,
     )
     if chosen == "auto" and preconditioner == "picard":
         opts.update(AUTO_SPLIT_OPTIONS)
+    if chosen == "auto" and preconditioner == "split":  # the exact Jacobian, split (fitted)
+        opts.update(FITTED_SPLIT_OPTIONS)
     opts.update(cfg.solver.petsc_options)
     if opts.get("pc_type") != "lu" and "pc_factor_mat_solver_type" not in cfg.solver.petsc_options:
         opts.pop("pc_factor_mat_solver_type", None)  # only the default LU uses it
@@ -116,7 +132,8 @@ def solver_options(cfg: Config, single_field: bool = False,
                 if not k.startswith(("pc_fieldsplit", "fieldsplit_"))}
         opts["pc_type"] = "gamg"
     for key, value in list(opts.items()):  # the PC itself or a split's block
-        if key.endswith("pc_type") and value == "gamg":
+        smoother = opts.get(key[: -len("pc_type")] + "mg_levels_ksp_type", "chebyshev")
+        if key.endswith("pc_type") and value == "gamg" and smoother == "chebyshev":
             opts.setdefault(key[: -len("pc_type")] + "mg_levels_ksp_chebyshev_esteig",
                             GAMG_CHEBYSHEV_ESTEIG)
     return opts
