@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from heterofem.solver import orientation
+from heterofem.solver.physics.kinetics_config import KINETIC_KEYS, POLAR_KEYS
 from heterofem.solver.physics.landau import polar_layers
 from heterofem.solver.physics.material_keys import (
     ELASTIC_KEYS,
@@ -85,7 +86,7 @@ def config_parameters(cfg) -> dict[str, Any]:
                 out[f"boundary.{facet_key(facet)}.{key}"] = val
     if strained:
         out.update(_strain_keys(cfg))
-    if ph.polarization and getattr(cfg, "interfaces", None):
+    if (ph.polarization or ph.vacancies) and getattr(cfg, "interfaces", None):
         out.update(_interface_keys(cfg))
     if cfg.work_function_on:
         wf = cfg.workfunction
@@ -112,16 +113,19 @@ def _strain_keys(cfg) -> dict[str, Any]:
 
 
 def _interface_keys(cfg) -> dict[str, Any]:
-    """``[interfaces."A|B"]`` values (polarization) of the pairs that meet in the stack, as
-    ``interfaces."A|B".<key>``."""
+    """``[interfaces."A|B"]`` values (polarization; vacancy transfer rates) of the pairs that
+    meet in the stack, as ``interfaces."A|B".<key>``."""
+    ph = cfg.physics
     out: dict[str, Any] = {}
     pairs = set()
     for lo, up in zip(cfg.layers, cfg.layers[1:]):
         pairs |= {f"{lo.material}|{up.material}", f"{up.material}|{lo.material}"}
     for pair, sec in cfg.interfaces.items():
         if pair in pairs:
+            used = ((POLAR_KEYS if ph.polarization else ())
+                    + (KINETIC_KEYS if ph.vacancies and sec.vacancy_rate_k0_m_per_s is not None else ()))
             out.update({f'interfaces."{pair}".{key}': val
-                        for key, val in sec.model_dump().items() if val is not None})
+                        for key, val in sec.model_dump().items() if val is not None and key in used})
     return out
 
 

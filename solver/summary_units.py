@@ -5,7 +5,7 @@ A run writes them next to the numbers, so that no reader parses a unit out of a 
 
 * ``summary.json`` gets a top-level ``units`` map, dotted path -> unit
   (``summary["units"]["work_function.work_function_eV"] == "eV"``; list items are indexed
-  ``vacancies.diffusivity_m2_s.film.0``);
+  ``vacancies.diffusivity_m2_per_s.film.0``);
 * ``timeseries.csv`` and ``profiles.csv`` get a sidecar, ``timeseries.units.json`` and
   ``profiles.units.json``: column -> unit (the CSV files themselves stay plain tables that
   numpy and pandas read as before).
@@ -17,6 +17,10 @@ interface ``a/b``, a list index). A key that no pattern matches is written with 
 and logged: tests/unit/test_units.py walks the summaries of every problem and fails on one.
 Field columns (profiles.csv, the field files) take the unit their physics module declares
 (:class:`~heterofem.solver.physics.base.OutputField`).
+
+Names: a unit suffix for people, with ``/`` written ``_per_`` and a negative power written
+``per_<unit>n`` (``_nm_per_s``, ``_per_m2``, ``_J_per_m2``); the units map, not the suffix, is
+authoritative. :data:`RENAMED` lists the keys renamed to that scheme in #24 (old -> new).
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ import logging
 import re
 from functools import lru_cache
 from pathlib import Path
+
+# the one table of the keys renamed to the `_per_` scheme (#24), old -> new; it lives in the
+# post-processing (which may not import the solver) and is used by both
+from heterofem.postprocess.names import RENAMED, renamed, renamed_message  # noqa: F401
 
 log = logging.getLogger("heterofem")
 
@@ -46,6 +54,9 @@ SUMMARY_UNITS: tuple[tuple[str, str], ...] = (
     ("mesh.cells", _COUNT), ("mesh.layers.*.cells", _COUNT), ("mesh.layers.*.tag", _COUNT),
     ("mesh.layers.*.h_min", "nm"), ("mesh.layers.*.h_max", "nm"),
     ("mesh.layers.*.volume", "nm^{dimension}"),  # length in 1D, area in 2D, volume in 3D
+    ("mesh.adapt.remeshes", _COUNT), ("mesh.adapt.dofs_final", _COUNT),
+    ("mesh.adapt.dofs_max", _COUNT), ("mesh.adapt.cells_final", _COUNT),
+    ("mesh.adapt.inventory_relative_change_max", _COUNT),
     ("interfaces.*.z_nm", "nm"),
     # steady continuation and time loop
     ("pseudo_transient.final_change", _COUNT), ("pseudo_transient.newton_iterations", _COUNT),
@@ -57,14 +68,14 @@ SUMMARY_UNITS: tuple[tuple[str, str], ...] = (
     # electrostatics
     ("electrostatics.phi_V.*", "V"), ("electrostatics.phi_min_V", "V"),
     ("electrostatics.phi_max_V", "V"), ("electrostatics.potential_drop_V", "V"),
-    ("electrostatics.net_charge_C_m2", "C/m^2"),
-    ("electrostatics.electrostatic_energy_J_m2", "J/m^2"),
+    ("electrostatics.net_charge_C_per_m2", "C/m^2"),
+    ("electrostatics.electrostatic_energy_J_per_m2", "J/m^2"),
     # polarization
-    ("polarization.max_abs_P_C_m2", "C/m^2"), ("polarization.max_displacement_pm", "pm"),
-    ("polarization.interfaces.*.P_C_m2", "C/m^2"), ("polarization.interfaces.*.z_nm", "nm"),
+    ("polarization.max_abs_P_C_per_m2", "C/m^2"), ("polarization.max_displacement_pm", "pm"),
+    ("polarization.interfaces.*.P_C_per_m2", "C/m^2"), ("polarization.interfaces.*.z_nm", "nm"),
     ("polarization.interfaces.*.decay_length_above_nm", "nm"),
     ("polarization.interfaces.*.decay_length_below_nm", "nm"),
-    ("polarization.a1_zz_J_m_C2.*", "J*m/C^2"),
+    ("polarization.a1_zz_J_m_per_C2.*", "J*m/C^2"),
     ("polarization.dipole_potential_step_bare_V.*", "V"), ("polarization.polar_bias_V.*", "V"),
     ("polarization.interfaces.*.field_V", "V"),
     ("polarization.interfaces.*.equivalent_width_*_nm", "nm"),
@@ -78,33 +89,35 @@ SUMMARY_UNITS: tuple[tuple[str, str], ...] = (
     # epitaxial strain (solver/strain.py)
     ("strain.*.critical_thickness_*_nm", "nm"), ("strain.*.*", _COUNT),
     # mechanics
-    ("mechanics.elastic_energy_J_m2", "J/m^2"), ("mechanics.von_mises_max_GPa", "GPa"),
+    ("mechanics.elastic_energy_J_per_m2", "J/m^2"), ("mechanics.von_mises_max_GPa", "GPa"),
     ("mechanics.layers.*.sigma_*_GPa", "GPa"), ("mechanics.layers.*.strain_*", _COUNT),
     ("mechanics.layers.*.misfit_*", _COUNT),
     # vacancies (inventories are areal densities: per m^2)
-    ("vacancies.time_scale_s", "s"), ("vacancies.total_inventory_m2", "m^-2"),
-    ("vacancies.inventory_m2.*", "m^-2"), ("vacancies.initial_inventory_m2.*", "m^-2"),
-    ("vacancies.oxygen_transferred_up_m2.*", "m^-2"),
+    ("vacancies.time_scale_s", "s"), ("vacancies.total_inventory_per_m2", "m^-2"),
+    ("vacancies.inventory_per_m2.*", "m^-2"), ("vacancies.initial_inventory_per_m2.*", "m^-2"),
+    ("vacancies.oxygen_transferred_up_per_m2.*", "m^-2"),
     ("vacancies.mean_delta.*", _COUNT), ("vacancies.initial_mean_delta.*", _COUNT),
     ("vacancies.mean_delta_crystalline.*", _COUNT), ("vacancies.surface_delta.*", _COUNT),
-    ("vacancies.diffusivity_m2_s.*.*", "m^2/s"),
+    ("vacancies.diffusivity_m2_per_s.*.*", "m^2/s"),
+    ("vacancies.interface_kinetics.*.rate_m_per_s", "m/s"),
+    ("vacancies.interface_kinetics.*.mu_jump_eV", "eV"),
     # crystallization and deposition
     ("crystallization.temperature_K", "K"), ("crystallization.epitaxial_thickness_nm", "nm"),
     ("crystallization.deposited_thickness_nm", "nm"),
     ("crystallization.crystallized_threshold_nm", "nm"),
     ("crystallization.interface_width_nm", "nm"),
-    ("crystallization.interface_energy_J_m2", "J/m^2"),
-    ("crystallization.driving_force_J_m3", "J/m^3"),
-    ("crystallization.amorphous_driving_force_J_m3", "J/m^3"),
-    ("crystallization.mobility_m3_J_s", "m^3/(J*s)"),
-    ("crystallization.front_velocity_stoichiometric_nm_s", "nm/s"),
+    ("crystallization.interface_energy_J_per_m2", "J/m^2"),
+    ("crystallization.driving_force_J_per_m3", "J/m^3"),
+    ("crystallization.amorphous_driving_force_J_per_m3", "J/m^3"),
+    ("crystallization.mobility_m3_per_J_s", "m^3/(J*s)"),
+    ("crystallization.front_velocity_stoichiometric_nm_per_s", "nm/s"),
     ("crystallization.nucleation_barrier_*_eV", "eV"),
-    ("crystallization.deposition_rate_nm_s", "nm/s"),
+    ("crystallization.deposition_rate_nm_per_s", "nm/s"),
     ("crystallization.deposition_pO2_mTorr", "mtorr"),
     ("crystallization.deposition_delta", _COUNT),
     ("crystallization.xi_min", _COUNT), ("crystallization.xi_max", _COUNT),
     ("crystallization.crystalline_fraction", _COUNT),
-    ("crystallization.late_growth_rate_nm_s", "nm/s"),
+    ("crystallization.late_growth_rate_nm_per_s", "nm/s"),
     ("crystallization.late_growth_rate_relative", _COUNT),
     # a VO2-delta template (solver/template.py)
     ("template.*.delta", _COUNT), ("template.*.out_of_plane_expansion_percent", "percent"),
@@ -120,9 +133,9 @@ SUMMARY_UNITS: tuple[tuple[str, str], ...] = (
 #: (pattern of a timeseries.csv column, unit); ``*`` is a layer name
 TIMESERIES_UNITS: tuple[tuple[str, str], ...] = (
     ("t_s", "s"), ("dt_s", "s"), ("newton_iterations", _COUNT),
-    ("N_V_*_m2", "m^-2"), ("oxygen_from_*_m2", "m^-2"), ("delta_*", _COUNT),
+    ("N_V_*_per_m2", "m^-2"), ("oxygen_from_*_per_m2", "m^-2"), ("delta_*", _COUNT),
     ("crystalline_thickness_nm", "nm"), ("deposited_thickness_nm", "nm"),
-    ("epitaxial_thickness_nm", "nm"), ("phase_free_energy_J_m2", "J/m^2"),
+    ("epitaxial_thickness_nm", "nm"), ("phase_free_energy_J_per_m2", "J/m^2"),
 )
 
 #: columns of profiles.csv that are not fields

@@ -115,6 +115,26 @@ class Feature(_Strict):
     depth_nm: Annotated[float, Field(gt=0.0)] | None = None
 
 
+class AdaptSection(_Strict):
+    """``[mesh.adapt]``: adaptive meshes for fronts and walls (solver/adapt.py, issue #25).
+    Every ``every_steps`` accepted time steps the mesh is rebuilt from the base mesh (the
+    ``[mesh]`` sizes), refined up to ``max_levels`` times where the Kelly indicator of the
+    ``fields`` exceeds ``refine_fraction`` of its largest value (coarse again where a front
+    has passed); the state and its history move onto the new mesh with the vacancy
+    inventory of each layer conserved and the phase field kept in [0, 1]."""
+
+    #: remesh after every N accepted time steps
+    every_steps: Annotated[int, Field(ge=1)] = 5
+    #: refinement levels above the base mesh (each halves the marked cells' edges)
+    max_levels: Annotated[int, Field(ge=1, le=6)] = 2
+    #: unknowns whose indicator drives the refinement, e.g. ["xi"], ["P"], ["mu"]
+    fields: Annotated[list[str], Field(min_length=1)]
+    #: a cell is refined when its indicator exceeds this fraction of the largest one
+    refine_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    #: rings of neighbouring cells refined around the marked ones (room for the front to move)
+    buffer_cells: Annotated[int, Field(ge=0, le=4)] = 1
+
+
 class MeshSection(_Strict):
     size_nm: Annotated[float, Field(gt=0.0)] = 1.0
     #: cell size at interfaces; default size_nm / 4
@@ -136,6 +156,16 @@ class MeshSection(_Strict):
     #: uniform refinements of the distributed mesh, in parallel, after meshing at the sizes
     #: above (each halves every edge: 2^dim x the cells; meshes/refine.py, docs/cluster.md)
     refine_levels: Annotated[int, Field(ge=0, le=6)] = 0
+    #: adaptive refinement at fronts and walls (presence enables it; solver/adapt.py)
+    adapt: AdaptSection | None = None
+
+    @model_validator(mode="after")
+    def _adapt_alone(self) -> MeshSection:
+        if self.adapt is not None and self.refine_levels > 0:
+            raise ValueError("refine_levels > 0 together with [mesh.adapt] is not supported: "
+                             "the adaptive mesh refines the base mesh itself (raise "
+                             "mesh.adapt.max_levels instead); set refine_levels = 0")
+        return self
 
     @property
     def h_interface(self) -> float:
@@ -162,8 +192,10 @@ class PhysicsSection(_Strict):
     transport_quadrature_degree: Annotated[int, Field(ge=1, le=20)] | None = None
     #: the vacancy flux integral: "exact" (closed-form cell average of the exponential
     #: mobility for P1 on intervals and triangles, solver/physics/cell_average.py; elsewhere,
-    #: and with crystallization, quadrature at transport_quadrature_degree) or "quadrature"
-    vacancy_flux: Literal["exact", "quadrature"] = "exact"
+    #: and with crystallization, quadrature at transport_quadrature_degree) or "quadrature";
+    #: "fitted": the exponentially fitted edge flux (solver/fitted_flux.py: an M-matrix
+    #: Jacobian for AMG, lumped mass; P1 simplices in 1D/2D/3D, no crystallization)
+    vacancy_flux: Literal["exact", "quadrature", "fitted"] = "exact"
 
 
 class StrainSection(_Strict):
@@ -210,6 +242,17 @@ class InterfaceSection(_Strict):
     interface_field_V: float | None = None
     #: extrapolation length of the surface energy (g / (2 lambda)) |P|^2 [nm]
     polar_extrapolation_nm: Annotated[float, Field(gt=0.0)] | None = None
+    #: vacancy transfer across the interface (solver/physics/interface_kinetics.py,
+    #: docs/model.md "Interface kinetics"): a finite rate makes mu jump there; without it the
+    #: interface is in local equilibrium (mu continuous). Rate constant k0 [m/s] of
+    #: k = k0 exp(-Ea/kT); 0 blocks the interface
+    vacancy_rate_k0_m_per_s: Annotated[float, Field(ge=0.0)] | None = None
+    #: activation energy of the transfer rate [eV]
+    vacancy_rate_Ea_eV: Annotated[float, Field(ge=0.0)] | None = None
+    #: flux law: "butler_volmer" J = 2 k c_s sinh(Delta mu / 2kT), or its linearisation
+    #: "linear" J = k c_s Delta mu / kT (c_s: the two sides' geometric-mean concentration);
+    #: default "butler_volmer" where a rate is given
+    vacancy_kinetics: Literal["linear", "butler_volmer"] | None = None
 
 
 class WorkFunctionSection(_Strict):

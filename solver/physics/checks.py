@@ -16,6 +16,7 @@ import math
 from heterofem.solver.config.schema import Config
 from heterofem.solver.physics.deposition import deposition_delta
 from heterofem.solver.physics.landau import coefficient_problems, interface_problems
+from heterofem.solver.physics.kinetics_config import kinetics_problems, uses_polar_keys
 from heterofem.solver.physics.material_keys import (
     ELASTIC_KEYS,
     ELECTRON_KEYS,
@@ -34,10 +35,11 @@ def material_checks(cfg: Config, materials, clean) -> list[tuple[str, str]]:
     if cfg.physics.polarization or cfg.physics.mechanics:
         problems.extend(_lattice_problems(cfg, materials))
     if cfg.interfaces:
-        if not cfg.physics.polarization:
+        if not cfg.physics.polarization and any(uses_polar_keys(s) for s in cfg.interfaces.values()):
             problems.append(("interfaces", "the [interfaces] table holds polarization terms; "
                              "set [physics] polarization = true or remove it"))
         problems.extend(interface_problems(cfg, {lay.material for lay in cfg.layers} | {"vacuum"}))
+        problems.extend(kinetics_problems(cfg))
     if cfg.work_function_on and clean("workfunction", "boundary") and cfg.solid_layers:
         problems.extend(_work_function_problems(cfg, materials))
     if cfg.physics.mechanics and clean("boundary", "run.dimension"):

@@ -36,11 +36,12 @@ from functools import cached_property
 import numpy as np
 import ufl
 
-from heterofem.solver import orientation, thermo, units
+from heterofem.solver import fitted_flux, orientation, thermo, units
 from heterofem.solver.dolfinx_env import dolfinx
 from heterofem.solver.physics import cell_average
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
 from heterofem.solver.physics.deposition import deposited_delta
+from heterofem.solver.physics.interface_kinetics import InterfaceKinetics
 from heterofem.solver.physics.quantities import (
     AS_DEPOSITED_PHASE,
     CHARGE_DENSITY,
@@ -138,6 +139,7 @@ class Vacancies(Physics):
         #: the Poisson equation is divided by this (V/nm^2 per unit c^), so that both equations'
         #: residuals count vacancies on the same scale
         self.poisson_scale = units.RHO_SCALE * units.Q_E * Z_V * self.N_ref
+        self.kinetics = InterfaceKinetics(domain, self)  #: finite interface rates: mu broken
 
     def _warn_if_ill_posed(self, k_ex: dict[str, float]) -> None:
         """A steady solve held only by gas exchange is ill-determined when the exchange is
@@ -208,13 +210,17 @@ class Vacancies(Physics):
         """Scaled concentration c / N_ref (zero outside the solid), phase mixture with h."""
         return self.n_hat * self.theta_mix(mu, phi, h)
 
+    def mu_of(self, u):
+        """mu of a state dict: the unknown "mu", or with interface kinetics mu_c + chi g."""
+        return self.kinetics.mu(u)
+
     def theta_state(self, u):
         """Site fraction of a state dict (the phase mixture in crystallizing layers)."""
-        return self.theta_mix(u["mu"], u["phi"], self.phase_fraction(u))
+        return self.theta_mix(self.mu_of(u), u["phi"], self.phase_fraction(u))
 
     def c_state(self, u):
         """c_hat of a state dict (with its phase fraction, if any)."""
-        return self.c_hat(u["mu"], u["phi"], self.phase_fraction(u))
+        return self.c_hat(self.mu_of(u), u["phi"], self.phase_fraction(u))
 
     def mobility(self, mu, phi, h=None):
         """(D / kT) c (1 - theta) (dilute: (D / kT) c), scaled; with a phase fraction h the
@@ -237,7 +243,7 @@ class Vacancies(Physics):
         indicator): N_O kT [ln(1 - theta_cryst) - ln(1 - theta_am)] (dilute: N_O kT
         (theta_am - theta_cryst)); the vacancies' part of the crystallization driving force
         (Plapp's grand potential, solver/physics/crystallization.py)."""
-        mu, phi = u["mu"], u["phi"]
+        mu, phi = self.mu_of(u), u["phi"]
         n_sites = self.n_hat * self.N_ref  # m^-3
         x_am = (self.E_f + 2.0 * phi - mu) / self.kT
         x_cr = x_am + self.dE_cryst / self.kT
@@ -279,6 +285,8 @@ class Vacancies(Physics):
     def flux_term(self, mu, phi, h, v_mu):
         """int M grad mu . grad v over the solid: exact per-cell average of the mobility where
         available (:attr:`exact_flux`), else quadrature at the transport degree."""
+        if self.domain.cfg.physics.vacancy_flux == "fitted":
+            return fitted_flux.flux_term(self, mu, phi, h, v_mu)
         if not self.exact_flux:
             return ufl.inner(self.mobility(mu, phi, h) * ufl.grad(mu), ufl.grad(v_mu)) * self.dx_flux
         s = (mu - self.E_f - Z_V * phi) / self.kT  # linear on each cell: E_f is cell-wise
@@ -307,31 +315,36 @@ class Vacancies(Physics):
         return {"phi": 1.0 / self.poisson_scale}
 
     def unknowns(self):
-        return [Unknown("mu", self.domain.cfg.physics.element_degree, "eV",
-                        "vacancy electrochemical potential", picard=True)]
+        degree = self.domain.cfg.physics.element_degree
+        return [Unknown("mu", degree, "eV", "vacancy electrochemical potential",
+                        picard=not self.kinetics.active)] + self.kinetics.unknowns(degree)
 
     def residual(self, u, v, history=None):
-        mu, phi, h = u["mu"], u["phi"], self.phase_fraction(u)
+        mu, phi, h = self.mu_of(u), u["phi"], self.phase_fraction(u)
+        v_mu = self.kinetics.test_function(v)  # v["mu"] without interface kinetics
         dx = self.dx_solid
-        F = self.flux_term(mu, phi, h, v["mu"])
+        F = self.flux_term(mu, phi, h, v_mu)
         if history is not None:
-            F += history.ddt(self.c_state, u, at=dx, relative=True) * v["mu"] * dx
+            if self.domain.cfg.physics.vacancy_flux == "fitted":
+                F += fitted_flux.lumped_ddt(self, history, u, v_mu)
+            else:
+                F += history.ddt(self.c_state, u, at=dx, relative=True) * v_mu * dx
         front = self.deposition_front()
         for name, bc in self.domain.cfg.boundary.items():
             if bc.vacancy != "gas":
                 continue
             if front is not None and self._on_growth_surface(name, front):
-                F += self._growth_surface_exchange(u, v["mu"], bc, front)
+                F += self._growth_surface_exchange(u, v_mu, bc, front)
                 continue
             flux = self.exchange_flux(u, bc)
             measure = self.domain.facet_measure(name)
             if measure.integral_type() == "interior_facet":
                 # between a solid and vacuum: the solid side's flux; the vacuum side's theta
                 # is no material law (it may overflow at a probe's potential) and is not used
-                F += (self.in_solid(flux, "+") + self.in_solid(flux, "-")) * v["mu"]("+") * measure
+                F += (self.in_solid(flux, "+") + self.in_solid(flux, "-")) * v_mu("+") * measure
             else:
-                F += flux * v["mu"] * measure
-        pattern = self.domain.pattern_term(mu, v["mu"], [lay.name for lay in self.solid])
+                F += flux * v_mu * measure
+        pattern = self.domain.pattern_term(u["mu"], v["mu"], [lay.name for lay in self.solid])
         if pattern is not None:
             F += pattern
         # the charge enters Poisson's equation through the charge_density quantity
@@ -339,7 +352,7 @@ class Vacancies(Physics):
         # theta(mu, phi) is not a material law, and at a probe's potential (phi/kT past ~710:
         # 18 V at 300 K) the derivative of its tanh is inf/inf, a NaN in the Jacobian even
         # where n_hat = 0 multiplies it
-        return {"mu": F}
+        return self.kinetics.split(F, u, v)  # with kinetics the two equations of a broken v
 
     @staticmethod
     def _on_growth_surface(facet: str, front) -> bool:
@@ -375,7 +388,7 @@ class Vacancies(Physics):
         gives J.n > 0, vacancies leave), and saturates at k c far from equilibrium. The second
         is its linearisation (Onsager form), valid only for |mu - mu_gas| << kT. In the dilute
         limit the first is k (c - c_gas) (docs/model.md)."""
-        mu, phi, h = u["mu"], u["phi"], self.phase_fraction(u)
+        mu, phi, h = self.mu_of(u), u["phi"], self.phase_fraction(u)
         mu_gas = thermo.mu_vacancy_gas(self.temperature_K, bc.pO2)
         k = self.exchange_rate(bc)
         theta = self.theta_mix(mu, phi, h)
@@ -396,7 +409,7 @@ class Vacancies(Physics):
                 bcs.append(dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(bc.mu_eV), dofs, V))
         inactive = d.inactive_dofs(V, [lay.name for lay in self.solid])
         bcs.append(dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(0.0), inactive, V))
-        return {"mu": bcs}
+        return {"mu": bcs, **self.kinetics.dirichlet(spaces, inactive)}
 
     # -- initial state -------------------------------------------------------------------------
     def initial_charge_density(self, phi):
@@ -406,6 +419,7 @@ class Vacancies(Physics):
     def initialise_from_potential(self, u):
         """mu from the initial potential (:meth:`initial_mu`)."""
         u["mu"].x.array[:] = self.initial_mu(u["mu"].function_space, u["phi"]).x.array
+        self.kinetics.initialise(u, self._initial_per_layer)  # kinetics: each layer exact
 
     def initial_rho(self, phi) -> list[tuple[object, ufl.Measure]]:
         """The initial vacancy charge density [C/m^3] per solid layer, as (UFL expression,
@@ -438,14 +452,15 @@ class Vacancies(Physics):
                 per_layer[lay.name] = self.E_f + Z_V * phi + self.kT * logit
             else:
                 per_layer[lay.name] = dolfinx.fem.Constant(self.domain.mesh, float(mu_u))
+        self._initial_per_layer = per_layer
         return self.domain.layerwise_nodal(V, per_layer, name="mu", shared="min")
 
     # -- outputs -------------------------------------------------------------------------------
     def outputs(self, u):
-        mu = u["mu"]
+        mu = self.mu_of(u)
         theta = self.in_solid(self.theta_state(u))
-        return [
-            OutputField("mu", "eV", mu),
+        return [  # a broken mu is written layer by layer (sharp in profiles), as cell fields are
+            OutputField("mu", "eV", mu, kind="cell" if self.kinetics.active else "point"),
             OutputField("c_V", "m^-3", self.N_ref * self.in_solid(self.c_state(u)), kind="cell"),
             OutputField("theta_V", "1", theta, kind="cell"),
             OutputField("delta", "1", 2.0 * theta, kind="cell"),
@@ -454,9 +469,11 @@ class Vacancies(Physics):
     def inventory(self, u) -> dict[str, float]:
         """Vacancies per lateral area [m^-2] in each solid layer."""
         d = self.domain
-        c = self.c_state(u)
+        c, dx = self.c_state(u), self.dx
+        if d.cfg.physics.vacancy_flux == "fitted":  # the lumped mass of the time term
+            c, dx = fitted_flux.lumped_c(self, u), d.dx_at(1)
         scale = self.N_ref * units.NM / d.lateral_area_nm2
-        return {lay.name: scale * d.integrate(c, self.dx(d.stack.layer_ids[lay.name]))
+        return {lay.name: scale * d.integrate(c, dx(d.stack.layer_ids[lay.name]))
                 for lay in self.solid}
 
     def mean_delta(self, u) -> dict[str, float]:
@@ -504,8 +521,8 @@ class Vacancies(Physics):
 
     def timeseries(self, u):
         inv = self.inventory(u)
-        row = {f"N_V_{name}_m2": value for name, value in inv.items()}
-        row["N_V_total_m2"] = sum(inv.values())
+        row = {f"N_V_{name}_per_m2": value for name, value in inv.items()}
+        row["N_V_total_per_m2"] = sum(inv.values())
         return row
 
     def oxygen_transferred(self, inv: dict[str, float]) -> dict[str, float]:
@@ -525,14 +542,14 @@ class Vacancies(Physics):
         inv = self.inventory(u)
         return {
             **self.film_deltas(u),
-            "inventory_m2": inv,
-            "initial_inventory_m2": self.initial_inventory,
-            "total_inventory_m2": sum(inv.values()),
+            "inventory_per_m2": inv,
+            "initial_inventory_per_m2": self.initial_inventory,
+            "total_inventory_per_m2": sum(inv.values()),
             "mean_delta": self.mean_delta(u),
             "initial_mean_delta": self.initial_delta,
-            "oxygen_transferred_up_m2": self.oxygen_transferred(inv),
+            "oxygen_transferred_up_per_m2": self.oxygen_transferred(inv),
             "time_scale_s": self.time_scale_s,
-            "diffusivity_m2_s": self.diffusivity_m2_s,
+            "diffusivity_m2_per_s": self.diffusivity_m2_s, **self.kinetics.summary(u),
         }
 
 
