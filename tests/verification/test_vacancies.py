@@ -238,7 +238,8 @@ def test_debye_gouy_chapman(tmp_path, case, phi0_kT, h, initial):
 
     which reduces to phi^2/lambda^2 for small phi; phi'(0) = -sign(phi0) sqrt(K F(phi0)).
     The solver's wall field comes from Gauss's law: integrating Poisson over the layer,
-    eps0 eps phi'(0) = int rho dz + eps0 eps phi'(L) = net_charge_C_m2 (phi'(L) ~ e^{-L/lambda}).
+    eps0 eps phi'(0) = int rho dz + eps0 eps phi'(L) = net_charge_C_per_m2
+    (phi'(L) ~ e^{-L/lambda}).
     The point z_half where phi = phi0/2 is z_half = int_{phi0/2}^{phi0} dpsi / sqrt(K F(psi)).
 
     The "delta" start (uniform c_b, linear phi) leaves the steady Newton solve the whole
@@ -281,7 +282,7 @@ def test_debye_gouy_chapman(tmp_path, case, phi0_kT, h, initial):
     def F(p):
         return p + 0.5 * v_t * math.expm1(-2 * p / v_t)
 
-    wall_field = summary["electrostatics"]["net_charge_C_m2"] / (units.EPS0 * eps)  # V/m
+    wall_field = summary["electrostatics"]["net_charge_C_per_m2"] / (units.EPS0 * eps)  # V/m
     exact_field = -math.copysign(math.sqrt(K * F(phi0)), phi0)
     if case == "linear":
         linear = phi0 * np.sinh((L - z) / lam) / np.sinh(L / lam)
@@ -498,17 +499,19 @@ def test_conservation_blocking(tmp_path, dim, scheme):
     data["output"] = {"fields": False}
     summary = run_case(Config.model_validate(data), tmp_path / "run", MPI.COMM_WORLD)
     vac = summary["vacancies"]
-    n0 = sum(vac["initial_inventory_m2"].values())
-    assert vac["total_inventory_m2"] == pytest.approx(n0, rel=1e-10)
-    assert sum(vac["inventory_m2"].values()) == pytest.approx(vac["total_inventory_m2"], rel=1e-14)
+    n0 = sum(vac["initial_inventory_per_m2"].values())
+    assert vac["total_inventory_per_m2"] == pytest.approx(n0, rel=1e-10)
+    assert sum(vac["inventory_per_m2"].values()) == pytest.approx(vac["total_inventory_per_m2"],
+                                                                   rel=1e-14)
     series = _timeseries(tmp_path / "run")
     assert len(series["t_s"]) == summary["time"]["steps"] + 1
-    np.testing.assert_allclose(series["N_V_total_m2"], n0, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(series["N_V_total_per_m2"], n0, rtol=1e-10, atol=0)
     # a real redistribution took place: the film emptied into the template by > 10 %
-    moved = vac["oxygen_transferred_up_m2"]["template/film"]
-    assert moved > 0.1 * vac["initial_inventory_m2"]["film"]
+    moved = vac["oxygen_transferred_up_per_m2"]["template/film"]
+    assert moved > 0.1 * vac["initial_inventory_per_m2"]["film"]
     solids = [lay["name"] for lay in data["layers"] if lay["material"] != "vacuum"]
-    np.testing.assert_allclose(sum(series[f"N_V_{n}_m2"] for n in solids), series["N_V_total_m2"],
+    np.testing.assert_allclose(sum(series[f"N_V_{n}_per_m2"] for n in solids),
+                               series["N_V_total_per_m2"],
                                rtol=1e-10)
 
 
@@ -812,7 +815,7 @@ def test_step_failure_keeps_outputs(tmp_path):
     t = series["t_s"]
     assert len(t) >= 3 and t[0] == 0.0 and np.all(np.diff(t) > 0)
     assert 1.0 <= t[-1] < data["time"]["end_s"]
-    assert np.all(np.isfinite(series["N_V_total_m2"]))
+    assert np.all(np.isfinite(series["N_V_total_per_m2"]))
     pvd = (out / "fields.pvd").read_text()
     assert pvd.count("<DataSet") == 2
     for n in range(2):
@@ -820,9 +823,9 @@ def test_step_failure_keeps_outputs(tmp_path):
     prof = _profiles(out)
     assert np.all(np.isfinite(prof["mu_eV"])) and np.all(np.isfinite(prof["phi_V"]))
     vac = summary["vacancies"]
-    n0 = sum(vac["initial_inventory_m2"].values())
-    assert vac["total_inventory_m2"] == pytest.approx(n0, rel=1e-9)
-    assert vac["total_inventory_m2"] == pytest.approx(series["N_V_total_m2"][-1], rel=1e-11)
+    n0 = sum(vac["initial_inventory_per_m2"].values())
+    assert vac["total_inventory_per_m2"] == pytest.approx(n0, rel=1e-9)
+    assert vac["total_inventory_per_m2"] == pytest.approx(series["N_V_total_per_m2"][-1], rel=1e-11)
 
 
 def test_initial_state_failure_writes_summary(tmp_path):
