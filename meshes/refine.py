@@ -101,8 +101,11 @@ def _fine_vertex_values(coarse, fine, facet_tags) -> np.ndarray:
     return values
 
 
-def refine_once(mesh, cell_tags, facet_tags):
-    """One uniform refinement of ``mesh`` with its cell and facet tags (collective)."""
+def refine_once(mesh, cell_tags, facet_tags, edges=None):
+    """One refinement of ``mesh`` with its cell and facet tags (collective): uniform, or with
+    ``edges`` (local edge indices; the cells in 1D) only the cells around those edges
+    (Plaza's algorithm, which closes the marking so that the mesh stays conforming; the
+    adaptive meshes of solver/adapt.py)."""
     import dolfinx
 
     tdim = mesh.topology.dim
@@ -110,7 +113,7 @@ def refine_once(mesh, cell_tags, facet_tags):
     mesh.topology.create_connectivity(tdim, tdim - 1)
     option = (dolfinx.mesh.RefinementOption.parent_cell if tdim == 1
               else dolfinx.mesh.RefinementOption.parent_cell_and_facet)
-    fine, parent_cell, parent_facet = dolfinx.mesh.refine(mesh, option=option)
+    fine, parent_cell, parent_facet = dolfinx.mesh.refine(mesh, edges, option=option)
     fine.topology.create_entities(tdim - 1)
     fine.topology.create_connectivity(tdim, tdim - 1)
     fine.topology.create_connectivity(tdim - 1, tdim)

@@ -496,6 +496,19 @@ class FieldWriter:
         self._datasets.append((float(t), pvtu))
         self._write_collection()
 
+    def new_mesh(self, mesh: dolfinx.mesh.Mesh) -> None:
+        """The fields from now on live on ``mesh`` (an adapted mesh, solver/adapt.py).
+        ``fields.pvd`` goes on listing every output (each .pvtu holds its own mesh); the XDMF
+        series, bound to one mesh, gets one file per mesh: ``fields.xdmf`` for the first,
+        ``fields_m<k>.xdmf`` for the k-th remesh. Collective."""
+        from heterofem.solver.exports import XdmfSeries
+
+        self._xdmf.close()
+        self._segment = getattr(self, "_segment", 0) + 1
+        name = f"{SERIES_STEM}_m{self._segment}.xdmf"
+        self._rundir.record(name)
+        self._xdmf = XdmfSeries(self.dir / name, mesh)
+
     def _write_collection(self) -> None:
         if self.comm.rank == 0:
             write_pvd(self.path, self._datasets)

@@ -171,6 +171,11 @@ def _open_run(cfg: Config, rundir: RunDir, comm: MPI.Comm, overwrite: bool, rest
     (lock, check again, clean) and start the log. Returns (stack, mesh statistics, resume)."""
     from heterofem.meshes import create_stack_mesh, mesh_statistics
 
+    if cfg.mesh.adapt is not None:  # [mesh.adapt] against the physics (solver/adapt.py)
+        from heterofem.solver.adapt import config_problems
+
+        if problems := config_problems(cfg):
+            raise ConfigError(problems)
     rundir.check(overwrite=overwrite, restart=restart)
     resume = _resume_point(cfg, rundir.path, comm) if restart else None
     scratch = Path(tempfile.mkdtemp(prefix="heterofem-")) if comm.rank == 0 else None
@@ -263,6 +268,7 @@ def _run_case(cfg, rundir: RunDir, comm, overwrite, command_line, handlers, rest
 
     writer = FieldWriter(rundir, domain.mesh, resume.t_s if resume else None) \
         if cfg.output.fields else None
+    live = {"problem": problem, "outputs": outputs}  # replaced by an adaptive remesh
     failure: SolveError | None = None
     try:
         with timer("solve"):
@@ -273,7 +279,7 @@ def _run_case(cfg, rundir: RunDir, comm, overwrite, command_line, handlers, rest
                     writer.write(outputs.functions, 0.0)
             else:
                 summary["time"] = _transient(problem, modules, outputs, writer, out, comm,
-                                             resume, resolved)
+                                             resume, resolved, live)
                 if resume is not None:
                     summary["time"]["restarted_from_s"] = resume.t_s
     except StepFailure as exc:  # the last accepted state is kept and reported
@@ -286,6 +292,10 @@ def _run_case(cfg, rundir: RunDir, comm, overwrite, command_line, handlers, rest
         if writer is not None:
             writer.close()
 
+    if "adapt" in live:  # the final mesh's problem (solver/adapt.py)
+        problem, outputs = live["problem"], live["outputs"]
+        domain, modules = problem.domain, list(problem.modules.values())
+        summary["mesh"]["adapt"] = live["adapt"].summary()
     with timer("output"):
         _final_outputs(cfg, domain, problem, modules, outputs, summary, out, comm)
     summary["converged"] = failure is None
@@ -326,35 +336,63 @@ def _steady(problem, modules, pseudo: bool) -> dict:
 
 
 def _transient(problem, modules, outputs, writer, out: Path, comm, resume=None,
-               config: dict | None = None) -> dict:
+               config: dict | None = None, live: dict | None = None) -> dict:
     """Run the time loop, writing timeseries.csv every step and fields at output times;
     ``resume``: the :class:`Checkpoint` to continue from; ``config``: the resolved config,
-    stored with each checkpoint."""
+    stored with each checkpoint; ``live``: {"problem", "outputs"}, replaced after each
+    adaptive remesh (``[mesh.adapt]``), with "adapt" (the :class:`Adaptivity`) added."""
     series = TimeSeries(out / "timeseries.csv", comm,
                         resume_after_s=resume.t_s if resume else None)
+    live = {"problem": problem, "outputs": outputs} if live is None else live
 
     def row(t: float, dt: float, its: int) -> None:
         values = {"t_s": t, "dt_s": dt, "newton_iterations": its}
-        for m in modules:
-            values.update(m.timeseries(problem.u))
+        for m in live["problem"].modules.values():
+            values.update(m.timeseries(live["problem"].u))
         series.write(values)
 
     def output(t: float) -> None:
         if t == 0.0:
             row(0.0, 0.0, 0)
         if writer is not None:
-            outputs.update()
-            writer.write(outputs.functions, t)
+            live["outputs"].update()
+            writer.write(live["outputs"].functions, t)
 
     every = problem.domain.cfg.output.checkpoint_every_steps
     checkpointer = Checkpointer(out, comm, problem.domain.cfg.output.checkpoint_keep,
                                 config=config) if every else None
-    stepper = Stepper(problem, row, output, checkpointer, every)
+    stepper = Stepper(problem, row, output, checkpointer, every,
+                      adapt=_adaptivity(problem, writer, live))
+    if stepper.adapt is not None:
+        stepper.on_remesh = live["on_remesh"]
     stepper.progress = Progress(problem.domain.cfg.time.end_s, "time", "s", comm.rank)
+    # an adapted checkpoint's mesh, its cells on the ranks of their base-mesh ancestors
+    resume_from = (resume.state, resume.fields, resume.stack(comm, problem.domain.stack)) \
+        if resume else None
     try:
-        return stepper.run((resume.state, resume.fields) if resume else None)
+        return stepper.run(resume_from)
     finally:
         stepper.progress.close()
         series.close()
         log.info("time loop: %d steps (%d rejected) to t = %.4g s", stepper.stats["steps"],
                  stepper.stats["rejected_steps"], stepper.stats["end_s"])
+
+
+def _adaptivity(problem, writer, live: dict):
+    """The :class:`~heterofem.solver.adapt.Adaptivity` of ``[mesh.adapt]`` (None without
+    it), with ``live["on_remesh"]``: the outputs and the field writer follow the new mesh."""
+    settings = problem.domain.cfg.mesh.adapt
+    if settings is None:
+        return None
+    from heterofem.solver.adapt import Adaptivity
+
+    def on_remesh(new) -> None:
+        fields = [f for m in new.modules.values() for f in m.outputs(new.u)]
+        live["problem"] = new
+        live["outputs"] = OutputSet(new.domain.mesh, fields, new.domain.stack.cell_tags)
+        if writer is not None:
+            writer.new_mesh(new.domain.mesh)
+
+    live["adapt"] = Adaptivity(settings, problem)
+    live["on_remesh"] = on_remesh
+    return live["adapt"]

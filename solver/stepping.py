@@ -83,6 +83,9 @@ MIN_FACTOR = 0.1
 #: e.g. next to a vacuum gap) carry Newton's round-off in relative terms and, measured there,
 #: made the step sequence differ between 1 and 2 ranks
 CONCENTRATION_FLOOR = 1e-6
+#: accepted steps after a remesh whose error estimate leaves out the cells the remesh changed
+#: (until the BDF2 predictor's three previous states are all the new mesh's; Stepper._remesh)
+BLIND_STEPS = 3
 
 
 def _quantised(factor: float) -> float:
@@ -101,10 +104,18 @@ class StepFailure(SolveError):
 
 class Stepper:
     def __init__(self, problem: CoupledProblem, on_step, on_output, checkpointer=None,
-                 checkpoint_every: int = 0):
+                 checkpoint_every: int = 0, adapt=None):
         """``on_step(t, dt, its)`` after every accepted step; ``on_output(t)`` at output times;
-        every ``checkpoint_every`` accepted steps the state goes to ``checkpointer``."""
+        every ``checkpoint_every`` accepted steps the state goes to ``checkpointer``;
+        ``adapt`` (a :class:`heterofem.solver.adapt.Adaptivity`): remesh when it is due after
+        an accepted step (before the checkpoint), then ``on_remesh(new problem)``."""
         self.problem = problem
+        self.adapt = adapt
+        self.on_remesh = None  #: called with the new problem after a remesh
+        #: after a remesh: a DG0 marker of the cells it changed, left out of the error estimate
+        #: for BLIND_STEPS accepted steps (see _remesh); checkpointed as "blind"
+        self.blind: dolfinx.fem.Function | None = None
+        self.blind_steps = 0
         self.cfg = problem.domain.cfg.time
         self.on_step, self.on_output = on_step, on_output
         self.checkpointer, self.checkpoint_every = checkpointer, checkpoint_every
@@ -127,17 +138,46 @@ class Stepper:
         out.update({f"old.{n}": f for n, f in h.old.items()})
         out.update({f"older.{n}": f for n, f in h.older.items()})
         out.update({f"past.{n}": f for n, f in self.past.items()})
+        if self.blind_steps > 0 and self.blind is not None:
+            out["blind"] = self.blind
         return out
 
     def _checkpoint(self, t: float, dt: float) -> None:
         state = {"t_s": t, "dt_s": dt, "prev_dt_s": self.prev_dt, "prev2_dt_s": self.prev2_dt,
-                 "stats": self.stats}
-        self.checkpointer.write(state, self.fields())
+                 "stats": self.stats, "blind_steps": self.blind_steps}
+        stack = None
+        if self.adapt is not None:  # restart across remeshes: the adapted mesh goes along
+            state["adapt"] = self.adapt.summary()
+            if self.adapt.stats["remeshes"]:
+                stack = self.adapt.current_stack
+        self.checkpointer.write(state, self.fields(), stack=stack)
 
-    def resume(self, state: dict, fields: dict) -> tuple[float, float]:
+    def _move_to(self, stack, adapt_stats: dict) -> None:
+        """Restart onto a checkpoint's adapted mesh (solver/checkpoint.py): the problem is
+        rebuilt there (its modules keep the ``initial_*`` records of this problem's start,
+        as after a remesh); the values are then restored by coordinate."""
+        from heterofem.solver.adapt_transfer import rebuild
+
+        new = rebuild(self.problem, stack)
+        self.problem = new
+        self.past = {n: dolfinx.fem.Function(f.function_space, name=f"{n}_past")
+                     for n, f in new.u.items()}
+        self.rates = self._rate_evaluators() if self.cfg.error_control else []
+        if self.adapt is not None:
+            self.adapt.current_stack = stack
+            self.adapt.stats.update(adapt_stats)
+        if self.on_remesh is not None:
+            self.on_remesh(new)
+
+    def resume(self, state: dict, fields: dict, stack=None) -> tuple[float, float]:
         """Load a checkpoint into the problem; returns (t, dt) to continue from (a checkpoint
-        without the third state continues with the linear predictor)."""
+        without the third state continues with the linear predictor); ``stack``: the adapted
+        mesh the checkpoint was written on (None: the config's mesh)."""
         from heterofem.solver.checkpoint import Checkpointer
+
+        if stack is not None:
+            self._move_to(stack, state.get("adapt", {}))
+        self._set_blind(None, int(state.get("blind_steps", 0)))  # its marker: restored below
 
         complete = all(name in fields for name in self.fields())
         for name, func in self.fields().items():
@@ -232,6 +272,10 @@ class Stepper:
         comm.Allreduce(MPI.IN_PLACE, size, op=MPI.MAX)
         worst = np.zeros(1)
         for rate, c, p, big in zip(self.rates, q_c, q_p, size):
+            if self.blind_steps > 0:  # the cells a remesh changed (see _remesh)
+                blind_dofs = self.blind.function_space.dofmap.list[rate[2], 0]
+                keep = self.blind.x.array[blind_dofs] < 0.5
+                c, p = c[keep], p[keep]
             if big <= 0.0 or c.size == 0:
                 continue
             diff = coeff * np.max(np.abs(c - p), axis=1)
@@ -356,8 +400,44 @@ class Stepper:
                  "retrying with %.3g s", t, step, err, dt)
         return dt
 
-    def run(self, resume_from: tuple[dict, dict] | None = None) -> dict:
-        """March to the end time; ``resume_from`` = a checkpoint's (state, fields)."""
+    def _remesh(self, t: float) -> None:
+        """Move the state, its history and the third state onto an adapted mesh
+        (solver/adapt.py) and go on with the problem built there.
+
+        For BLIND_STEPS accepted steps the error estimate leaves out the cells the remesh
+        changed: there the predictor's previous states are the old mesh's representation
+        interpolated, the corrector the new mesh's solution, and q_c - q_p measures the
+        difference between the two meshes' discrete solutions, which does not shrink with the
+        step (measured: the step cut to dt_min after the first remesh of
+        problems/tio2_vo2_tio2_001_growth_adaptive_2d.toml). The other cells are checked as
+        always; after BLIND_STEPS steps all previous states are on the new mesh."""
+        new, moved = self.adapt.remesh(self.problem, {"past": self.past})
+        if new is self.problem:  # the same mesh: nothing moved
+            return
+        self._set_blind(new, BLIND_STEPS, self.adapt.changed)
+        self.problem, self.past = new, moved["past"]
+        self.rates = self._rate_evaluators() if self.cfg.error_control else []
+        self._set_time(t)
+        if self.on_remesh is not None:
+            self.on_remesh(new)
+
+    def _set_blind(self, problem, steps: int, changed: np.ndarray | None = None) -> None:
+        """The marker of the cells a remesh changed (on ``problem``'s mesh; None: the
+        current one), for ``steps`` more accepted steps; ``changed``: its values by local
+        cell (None: zero, a checkpoint restores them)."""
+        self.blind_steps = steps
+        self.blind = None
+        if steps > 0:
+            mesh = (problem or self.problem).domain.mesh
+            V = dolfinx.fem.functionspace(mesh, ("DG", 0))
+            self.blind = dolfinx.fem.Function(V, name="blind")
+            if changed is not None:
+                self.blind.x.array[V.dofmap.list[:, 0]] = changed.astype(float)
+                self.blind.x.scatter_forward()  # the owner's mark on the ghosts
+
+    def run(self, resume_from: tuple | None = None) -> dict:
+        """March to the end time; ``resume_from`` = a checkpoint's (state, fields[, adapted
+        stack mesh])."""
         cfg = self.cfg
         end = cfg.end_s
         tol = 1e-12 * end
@@ -391,6 +471,10 @@ class Stepper:
             self.problem.restore(state)
             t = self._accept(t, step, its, err, next_out, tol)
             dt = self._next_dt(dt, step, its, err, order)
+            if self.blind_steps > 0:
+                self.blind_steps -= 1
+            if self.adapt is not None and self.adapt.due(st["steps"]) and t < end - tol:
+                self._remesh(t)
             if self.checkpointer is not None and self.checkpoint_every \
                     and st["steps"] % self.checkpoint_every == 0:
                 self._checkpoint(t, dt)
