@@ -41,6 +41,10 @@ bench: venv
 	$(BIN)/python benchmarks/scaling.py --ranks 1 2 --size-nm 0.2
 	$(BIN)/python benchmarks/scaling.py --ranks 1 2 --size-nm 0.2 --solver picard
 	$(BIN)/python benchmarks/meshing.py
+	$(BIN)/python benchmarks/adaptivity.py
+	$(BIN)/python benchmarks/fitted_flux.py
+	$(BIN)/python benchmarks/fitted_flux.py --flux exact
+	$(BIN)/python benchmarks/fipy_fair.py
 	cd benchmarks && ../$(BIN)/python solver_crossover.py
 	$(BIN)/python benchmarks/report.py
 
@@ -50,6 +54,7 @@ bench-quick: venv
 	$(BIN)/python benchmarks/scipy_poisson.py --quick
 	$(BIN)/python benchmarks/coupled_cases.py --quick
 	$(BIN)/python benchmarks/meshing.py --quick
+	$(BIN)/python benchmarks/fipy_fair.py --quick --flux exact
 	$(BIN)/python benchmarks/report.py --dir benchmarks/results/quick
 
 ## The documentation site, offline: build/docs/html/index.html (Sphinx, warnings are errors);

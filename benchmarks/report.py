@@ -63,7 +63,7 @@ def goals(d: Path) -> list[str]:
                    + ", ".join(f"{r['solver']} {kb_per_unknown(r['peak_rss_mib'], r['dofs']):.2f}"
                                for r in big) + ".")
     fp = (vp or {}).get("fipy", {})
-    if fp.get("speedup_at_target"):
+    if fp.get("speedup_at_target") and not load(d, "fipy_fair"):  # superseded by fipy_fair.py
         s = fp["speedup_at_target"]
         out.append(f"**10x faster than FiPy at equal accuracy: {'MET' if s >= 10 else 'NOT MET'}**: "
                    f"{s:.1f}x at {fp['target']:g} relative error in the layer inventories.")
@@ -105,11 +105,12 @@ def goals(d: Path) -> list[str]:
         out.append(f"Sweep throughput ({sw['cases']} cases, mpirun -n {sw['ranks']}): "
                    f"{sw['speedup']:.2f}x against one after another (goal 1.8x: "
                    f"{'MET' if sw['speedup'] >= 1.8 else 'NOT MET'}).")
-    return out + issue25_goals(d)
+    return out + issue25_goals(d) + fitted_flux_goals(d) + fipy_fair_goals(d)
 
 
 def issue25_goals(d: Path) -> list[str]:
-    """Issue #25: meshing.json (benchmarks/meshing.py), solver_crossover.json."""
+    """Issue #25: meshing.json (benchmarks/meshing.py), adaptivity.json (adaptivity.py),
+    solver_crossover.json."""
     out = []
     mesh = load(d, "meshing")
     if mesh:
@@ -125,6 +126,15 @@ def issue25_goals(d: Path) -> list[str]:
                     for k in ("gmsh-direct", "gmsh-refined")]
             out.append(f"3D per-rank meshing peak (Gmsh, 2 ranks): {peak[0]:.0f} MiB direct, "
                        f"{peak[1]:.0f} MiB with refine_levels = 1.")
+    adapt = load(d, "adaptivity")  # benchmarks/adaptivity.py
+    rows = [r for r in (adapt or {}).get("comparison", []) if "time_ratio" in r]
+    if rows:
+        r = min(rows, key=lambda r: r["finest_nm"])
+        out.append(f"**Adaptive faster than uniform at equal front-velocity error (#25): "
+                   f"{'MET' if r['time_ratio'] > 1 else 'NOT MET'}**: {r['time_ratio']:.2f}x "
+                   f"({r['adaptive_dofs']} against {r['uniform_dofs']} unknowns; velocity error "
+                   f"{r['adaptive_error']:+.1e} adaptive, {r['uniform_error']:+.1e} uniform "
+                   f"{r['uniform_h_nm']:g} nm).")
     cross = load(d, "solver_crossover")
     if cross:
         ratios = ", ".join(f"{r['mumps']['dofs']}: {r['step_ratio']:.2f}"
@@ -132,6 +142,47 @@ def issue25_goals(d: Path) -> list[str]:
         out.append(f"Auto solver (#25): split / MUMPS time per step {ratios}; switch at "
                    f"{cross['threshold_dofs']} unknowns.")
     return out
+
+
+def fitted_flux_goals(d: Path) -> list[str]:
+    """Issue #26 item 5, solver goals: fitted_flux.json (benchmarks/fitted_flux.py), with the
+    cell-average flux's fitted_flux_exact.json beside it when present."""
+    runs = load(d, "fitted_flux")
+    if not runs:
+        return []
+    other = {r["dimension"]: r for r in load(d, "fitted_flux_exact") or []}
+    out = []
+    for r in runs:
+        ref = other.get(r["dimension"])
+        out.append(f"**Fitted flux, exact-Jacobian Newton iteration within 3x of the floor, "
+                   f"{r['dimension']}D (#26): {'MET' if r['floor_ratio'] <= 3 else 'NOT MET'}**: "
+                   f"{r['floor_ratio']:.1f}x at {r['dofs']} unknowns (goal size 1e6)"
+                   + (f"; cell-average flux ({ref['preconditioner']}) {ref['floor_ratio']:.1f}x"
+                      if ref else "") + ".")
+    by_dim = {r["dimension"]: r for r in runs}
+    if 2 in by_dim and 3 in by_dim:
+        def q(r):
+            return r[3]["us_per_unknown_per_newton"] / r[2]["us_per_unknown_per_newton"]
+
+        out.append(f"**Cost per unknown per Newton iteration 3D within 2x of 2D (#26): "
+                   f"{'MET' if q(by_dim) <= 2 else 'NOT MET'}**: {q(by_dim):.1f}x with the "
+                   "fitted flux" + (f", {q(other):.1f}x with the cell-average flux"
+                                    if 2 in other and 3 in other else "") + ".")
+    return out
+
+
+def fipy_fair_goals(d: Path) -> list[str]:
+    """Issue #26 item 5, the fair FiPy comparison: fipy_fair.json (benchmarks/fipy_fair.py)."""
+    res = load(d, "fipy_fair")
+    if not res or not res.get("goals"):
+        return []
+    unc = res.get("reference", {}).get("uncertainty_rel")
+    return [f"**10x faster than FiPy (expert model, Richardson reference) at {g['target']:g}, "
+            f"{g['flux']} flux (#26): {g['status']}**: "
+            + (f"FiPy/heterofem {g['ratio']:.2f}x ({g['fipy_s']:.2f} s / {g['heterofem_s']:.2f} s; "
+               f"heterofem {g['heterofem_how']}, FiPy {g['fipy_how']})" if g.get("ratio") else "not measured")
+            + (f"; reference uncertainty {unc:.1e}" if unc is not None else "") + "."
+            for g in res["goals"]]
 
 
 def plot(d: Path) -> bool:

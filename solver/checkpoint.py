@@ -10,6 +10,11 @@ checkpoint when the newest is damaged. The last ``keep`` checkpoints are kept. A
 missing index is rebuilt from the ``checkpoint_*.npz`` files (their digests cannot be verified
 then; each is checked by loading it).
 
+A run with ``[mesh.adapt]`` computes on a mesh of its own after a remesh: its checkpoints
+then hold that mesh too (node coordinates, cells, layer and facet tags, gathered on rank 0:
+:func:`stack_arrays`), and a restart rebuilds it with ``dolfinx.mesh.create_mesh`` on any
+number of ranks (:meth:`Checkpoint.stack`) before matching the values by coordinate.
+
 Each checkpoint also holds the run's resolved config, so a restart can refuse a config that
 differs in anything but what a restart may change (:func:`config_changes`,
 :data:`RESTART_MAY_CHANGE`).
@@ -51,17 +56,26 @@ class CheckpointError(RuntimeError):
 class Checkpoint:
     """A checkpoint read back: the stepper's ``state`` (a JSON dict, ``t_s`` in it), the
     stored ``fields`` ({name: (dof coordinates, values)}), its file name, the resolved config
-    of the run that wrote it (None for checkpoints without one), and notes for the log."""
+    of the run that wrote it (None for checkpoints without one), notes for the log, and the
+    adapted mesh's arrays (:func:`stack_arrays`; None when the run was on its config's mesh)."""
 
     state: dict
     fields: dict[str, tuple]
     file: str
     config: dict | None
     notes: list[str] = field(default_factory=list)
+    mesh: dict[str, np.ndarray] | None = None
 
     @property
     def t_s(self) -> float:
         return float(self.state["t_s"])
+
+    def stack(self, comm: MPI.Comm, base=None):
+        """The stack mesh the checkpoint's fields live on, rebuilt over ``comm`` (collective;
+        every rank holds the checkpoint), or None when it is the config's own mesh; ``base``:
+        the run's base mesh, whose partition the rebuilt cells follow (see
+        :func:`stack_from_arrays`)."""
+        return None if self.mesh is None else stack_from_arrays(self.mesh, comm, base)
 
 
 def _flatten(data, prefix: str = "") -> dict:
@@ -133,9 +147,15 @@ class Checkpointer:
             self.dir.mkdir(parents=True, exist_ok=True)
 
     # -- writing --------------------------------------------------------------------------------
-    def write(self, state: dict, fields: dict) -> Path | None:
-        """``state``: JSON-able stepper state; ``fields``: name -> Function (collective)."""
+    def write(self, state: dict, fields: dict, stack=None) -> Path | None:
+        """``state``: JSON-able stepper state; ``fields``: name -> Function; ``stack``: the
+        adapted :class:`~heterofem.meshes.stack.StackMesh` the fields live on (None: the
+        config's own mesh, rebuilt from the config on restart). Collective."""
         arrays = {}
+        if stack is not None:
+            mesh = stack_arrays(stack, self.comm)
+            if self.comm.rank == 0:
+                arrays.update({f"mesh.{k}": v for k, v in mesh.items()})
         for name, func in fields.items():
             coords, values = _owned(func)
             all_c = self.comm.gather(coords, root=0)
@@ -254,11 +274,12 @@ def _load(path: Path, sha256: str | None) -> Checkpoint | None:
         config = tomllib.loads(bytes(arrays["config"]).decode()) if "config" in arrays else None
         fields = {key[: -len(".coords")]: (arrays[key], arrays[key[: -len(".coords")] + ".values"])
                   for key in arrays if key.endswith(".coords")}
+        mesh = {k: arrays[f"mesh.{k}"] for k in MESH_ARRAYS} if "mesh.x" in arrays else None
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
             tomllib.TOMLDecodeError) as exc:
         log.warning("checkpoint %s cannot be read (%s); trying the previous one", path.name, exc)
         return None
-    return Checkpoint(state, fields, path.name, config)
+    return Checkpoint(state, fields, path.name, config, mesh=mesh)
 
 
 def _read_toml(path: Path) -> dict | None:
@@ -266,3 +287,173 @@ def _read_toml(path: Path) -> dict | None:
         return tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError):
         return None
+
+
+# -- the mesh of an adapted run (issue #25) -----------------------------------------------------
+
+#: array names under which a checkpoint stores an adapted mesh (``mesh.`` prefix in the file)
+MESH_ARRAYS = ("x", "cells", "cell_values", "facets", "facet_values", "ids")
+
+
+def _unique_nodes(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(unique node coordinates, index of each row of ``coords`` among them), by coordinate."""
+    _, first, inverse = np.unique(_key(coords), axis=0, return_index=True, return_inverse=True)
+    return coords[first], inverse.reshape(-1)
+
+
+def stack_arrays(stack, comm: MPI.Comm) -> dict[str, np.ndarray] | None:
+    """The distributed mesh of ``stack`` (a :class:`heterofem.meshes.stack.StackMesh`, e.g.
+    after adaptive refinement) as plain arrays on rank 0 (None elsewhere; collective): node
+    coordinates ``x``, ``cells`` (node indices), their layer values, the tagged facets (node
+    indices) with their values, and the layer/facet names (``ids``, JSON). Each rank sends
+    its owned cells and owned tagged facets by coordinates; rank 0 numbers the nodes."""
+    import dolfinx
+
+    mesh = stack.mesh
+    tdim, gdim = mesh.topology.dim, mesh.geometry.dim
+    n_cells = mesh.topology.index_map(tdim).size_local
+    mesh.topology.create_entities(tdim - 1)
+    n_facets = mesh.topology.index_map(tdim - 1).size_local
+    cells = np.arange(n_cells, dtype=np.int32)
+    cell_nodes = dolfinx.mesh.entities_to_geometry(mesh, tdim, cells)
+    values = np.full(n_cells, -1, dtype=np.int32)
+    owned = stack.cell_tags.indices < n_cells
+    values[stack.cell_tags.indices[owned]] = stack.cell_tags.values[owned]
+    keep = stack.facet_tags.indices < n_facets
+    facets = stack.facet_tags.indices[keep].astype(np.int32)
+    facet_nodes = dolfinx.mesh.entities_to_geometry(mesh, tdim - 1, facets)
+    x = mesh.geometry.x[:, :gdim]
+    parts = comm.gather((x[cell_nodes.reshape(-1)], values, x[facet_nodes.reshape(-1)],
+                         stack.facet_tags.values[keep].astype(np.int32)), root=0)
+    if comm.rank != 0:
+        return None
+    c_xyz, c_val, f_xyz, f_val = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    nodes, index = _unique_nodes(np.concatenate([c_xyz, f_xyz]))
+    split = len(c_xyz)
+    ids = json.dumps({"layer_ids": stack.layer_ids, "facet_ids": stack.facet_ids,
+                      "cell_name": stack.cell_tags.name, "facet_name": stack.facet_tags.name})
+    return {"x": nodes, "cells": index[:split].reshape(-1, tdim + 1).astype(np.int64),
+            "cell_values": c_val, "facets": index[split:].reshape(-1, tdim).astype(np.int64),
+            "facet_values": f_val, "ids": np.frombuffer(ids.encode(), dtype=np.uint8)}
+
+
+def _ancestor_ranks(base, midpoints: np.ndarray) -> np.ndarray:
+    """For each point (rank 0's ``midpoints``; all ranks get the answer), the rank owning the
+    cell of the ``base`` mesh that contains it (the lowest where several do). Collective."""
+    import dolfinx
+
+    comm, mesh = base.mesh.comm, base.mesh
+    tdim = mesh.topology.dim
+    points = comm.bcast(midpoints, root=0)
+    xyz = np.zeros((len(points), 3))
+    xyz[:, : points.shape[1]] = points
+    owned = np.arange(mesh.topology.index_map(tdim).size_local, dtype=np.int32)
+    tree = dolfinx.geometry.bb_tree(mesh, tdim, entities=owned)
+    hits = dolfinx.geometry.compute_colliding_cells(
+        mesh, dolfinx.geometry.compute_collisions_points(tree, xyz), xyz)
+    mine = np.where(np.diff(hits.offsets) > 0, comm.rank, comm.size).astype(np.int32)
+    ranks = np.empty_like(mine)
+    comm.Allreduce(mine, ranks, op=MPI.MIN)
+    if np.any(ranks == comm.size):
+        raise CheckpointError("the checkpoint's mesh does not cover this run's mesh; restart "
+                              "with the same mesh settings")
+    return ranks
+
+
+def _destinations(cells: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(data, offsets) of each cell's destination ranks: its ``owner`` first, then the owners
+    of the cells sharing a facet with it (shared-facet ghosts, for ``dS``)."""
+    k = cells.shape[1]
+    facets = np.sort(np.concatenate([np.delete(cells, i, axis=1) for i in range(k)]), axis=1)
+    cell_of = np.tile(np.arange(len(cells)), k)
+    _, facet_id = np.unique(facets, axis=0, return_inverse=True)
+    order = np.argsort(facet_id.reshape(-1), kind="stable")
+    fid, cid = facet_id.reshape(-1)[order], cell_of[order]
+    pair = np.flatnonzero(fid[1:] == fid[:-1])  # interior facets: consecutive equal ids
+    a, b = cid[pair], cid[pair + 1]
+    cross = owner[a] != owner[b]
+    ghosts = np.concatenate([np.column_stack([a[cross], owner[b[cross]]]),
+                             np.column_stack([b[cross], owner[a[cross]]])])
+    ghosts = np.unique(ghosts, axis=0)  # sorted by cell, then rank
+    count = np.bincount(ghosts[:, 0], minlength=len(cells)) + 1
+    offsets = np.concatenate([[0], np.cumsum(count)]).astype(np.int32)
+    data = np.empty(offsets[-1], dtype=np.int32)
+    data[offsets[:-1]] = owner
+    slot = offsets[ghosts[:, 0]] + 1 + (np.arange(len(ghosts)) -
+                                        np.searchsorted(ghosts[:, 0], ghosts[:, 0]))
+    data[slot] = ghosts[:, 1]
+    return data, offsets
+
+
+def _partitioner(arrays, comm: MPI.Comm, base):
+    """create_mesh's partitioner: every cell to the rank of its ``base`` ancestor (where an
+    adaptive remesh of this run would put it: refinement does not redistribute), ghosted by
+    shared facets; without ``base`` the graph partitioner's (shared-facet ghosts)."""
+    import dolfinx
+
+    from heterofem.meshes.stack import _partitioner as graph_partitioner
+
+    if base is None or comm.size == 1:
+        return graph_partitioner()
+    mids = arrays["x"][arrays["cells"]].mean(axis=1) if comm.rank == 0 else None
+    owner = _ancestor_ranks(base, mids)
+    data, offsets = (_destinations(arrays["cells"], owner) if comm.rank == 0
+                     else (np.zeros(0, np.int32), np.zeros(1, np.int32)))
+
+    def partition(_comm, _nparts, _cell_types, _cells):
+        return dolfinx.graph.adjacencylist(data, offsets)._cpp_object
+
+    return partition
+
+
+def stack_from_arrays(arrays: dict[str, np.ndarray] | None, comm: MPI.Comm, base=None):
+    """The :class:`~heterofem.meshes.stack.StackMesh` of :func:`stack_arrays`, rebuilt with
+    ``dolfinx.mesh.create_mesh`` from rank 0's arrays (ignored elsewhere) and distributed
+    over ``comm`` (any size) with shared-facet ghosts: each cell on the rank that owns its
+    ancestor in ``base`` (the run's base mesh, where a remesh would put it, so that the next
+    remesh sees the mesh it would have seen), or by the graph partitioner without ``base``.
+    Cell tags follow the cells' input order, facet tags are distributed like Gmsh's
+    (``distribute_entity_data``). Collective."""
+    import basix.ufl
+    import dolfinx
+    import ufl
+
+    from heterofem.meshes.refine import _fill_ghosts
+    from heterofem.meshes.stack import StackMesh
+
+    head = None
+    if comm.rank == 0:
+        head = (arrays["cells"].shape[1], arrays["x"].shape[1], bytes(arrays["ids"]).decode())
+    k, gdim, ids = comm.bcast(head, root=0)
+    ids = json.loads(ids)
+    tdim = k - 1
+    cell = {1: "interval", 2: "triangle", 3: "tetrahedron"}[tdim]
+    element = ufl.Mesh(basix.ufl.element("Lagrange", cell, 1, shape=(gdim,)))
+    if comm.rank == 0:
+        cells, x = arrays["cells"], arrays["x"]
+        facets, f_val = arrays["facets"], arrays["facet_values"]
+    else:
+        cells, x = np.zeros((0, k), np.int64), np.zeros((0, gdim))
+        facets, f_val = np.zeros((0, k - 1), np.int64), np.zeros(0, np.int32)
+    mesh = dolfinx.mesh.create_mesh(comm, cells, element, x, _partitioner(arrays, comm, base))
+    c_val = comm.bcast(arrays["cell_values"] if comm.rank == 0 else None, root=0)
+    original = np.asarray(mesh.topology.original_cell_index, dtype=np.int64)
+    n_local = mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts
+    values = c_val[original[:n_local]]
+    keep = np.flatnonzero(values >= 0).astype(np.int32)
+    cell_tags = dolfinx.mesh.meshtags(mesh, tdim, keep, values[keep].astype(np.int32))
+    cell_tags.name = ids["cell_name"]
+    mesh.topology.create_entities(tdim - 1)
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    mesh.topology.create_connectivity(tdim, tdim - 1)
+    local, local_values = dolfinx.io.distribute_entity_data(mesh, tdim - 1, facets, f_val)
+    tags = dolfinx.mesh.meshtags_from_entities(
+        mesh, tdim - 1, dolfinx.graph.adjacencylist(local), local_values.astype(np.int32))
+    fmap = mesh.topology.index_map(tdim - 1)
+    dense = np.full(fmap.size_local + fmap.num_ghosts, -1, dtype=np.int64)
+    dense[tags.indices] = tags.values
+    dense = _fill_ghosts(fmap, dense)
+    keep = np.flatnonzero(dense >= 0).astype(np.int32)
+    facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, keep, dense[keep].astype(np.int32))
+    facet_tags.name = ids["facet_name"]
+    return StackMesh(mesh, cell_tags, facet_tags, ids["layer_ids"], ids["facet_ids"])

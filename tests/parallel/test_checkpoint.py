@@ -165,3 +165,105 @@ def test_damaged_index_is_rebuilt_from_the_checkpoint_files(tmp_path):
     restarted = read_summary(run)
     assert restarted["time"]["restarted_from_s"] == newest["t_s"]
     _assert_same(reference, restarted)
+
+
+# -- restart across adaptive remeshing (issue #25 item 3) ----------------------------------------
+
+#: a flat crystallization front (constant driving force, no vacancies) in a 2D film on an
+#: adaptive mesh: base 1.6 nm, refined twice (0.4 nm) around the front, remeshed every 3 steps
+ADAPTIVE_FRONT = {
+    "run": {"name": "adaptive_front", "dimension": 2, "temperature_K": 423.15},
+    "layers": [{"name": "film", "material": "TiO2", "thickness_nm": 16.0}],
+    "mesh": {"size_nm": 1.6, "interface_size_nm": 1.6, "width_nm": 1.6,
+             "adapt": {"fields": ["xi"], "max_levels": 2, "every_steps": 3}},
+    "physics": {"crystallization": True},
+    "crystallization": {"layers": ["film"], "seed": "none", "initial_front_nm": 5.0,
+                        "interface_width_nm": 1.0, "driving_force_J_m3": 1e7},
+    "boundary": {"bottom": {"phi_V": 0.0}},
+    "time": {"end_s": 0.8, "dt_initial_s": 0.05, "dt_max_s": 0.05, "scheme": "bdf2",
+             "output_times_s": [0.3]},
+    "output": {"checkpoint_every_steps": 4, "profile_points": 81},
+}
+
+
+@pytest.mark.mpi
+def test_restart_across_remeshing_on_another_rank_count(tmp_path):
+    """Serial run to 0.3 s (an output time, so it steps like the long run), whose newest
+    checkpoint was written after a remesh: it holds the adapted mesh and the adapt state;
+    restarted on 2 ranks to 0.8 s it rebuilds that mesh and gives the uninterrupted serial
+    run's time series, summary (remesh count and dofs included) and fields at every output
+    time. Measured: identical time series text, scalars to ~1e-14."""
+    import tomli_w
+
+    config = tmp_path / "front.toml"
+    config.write_text(tomli_w.dumps(ADAPTIVE_FRONT))
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert cli("run", str(config), "--out", str(full)).exit_code == 0
+    result = cli("run", str(config), "--out", str(part), "--set", "time.end_s=0.3")
+    assert result.exit_code == 0, result.output
+    newest = _entries(part)[-1]
+    with np.load(part / "checkpoints" / newest["file"]) as data:
+        assert "mesh.x" in data.files and "mesh.cells" in data.files
+        state = json.loads(bytes(data["state"]).decode())
+        cells = len(data["mesh.cells"])
+    assert state["adapt"]["remeshes"] >= 1 and state["adapt"]["cells_final"] == cells
+    base_cells = read_summary(part)["mesh"]["cells"]
+    assert cells > base_cells  # the stored mesh is the refined one, not the config's
+
+    heterofem("run", str(config), "--restart", str(part), np=2)
+    restarted, reference = read_summary(part), read_summary(full)
+    assert restarted["time"]["restarted_from_s"] == newest["t_s"]
+    assert restarted["mesh"]["adapt"]["remeshes"] == reference["mesh"]["adapt"]["remeshes"]
+    _assert_same(reference, restarted)
+    assert (part / "timeseries.csv").read_text() == (full / "timeseries.csv").read_text()
+    assert_same_fields(full, part)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_adapted_mesh_round_trip(dim):
+    """A locally refined stack mesh (two layers, the lower one's cells refined) stored as a
+    checkpoint stores it (solver/checkpoint.py: stack_arrays) and rebuilt with create_mesh
+    (stack_from_arrays, cells following the base mesh's partition): the same cell count,
+    layer volumes, and measures of every named facet set, outer sides and the interface."""
+    import ufl
+
+    from heterofem.meshes import create_stack_mesh
+    from heterofem.meshes.refine import refine_once
+    from heterofem.solver.checkpoint import stack_arrays, stack_from_arrays
+    from heterofem.solver.dolfinx_env import MPI, dolfinx
+    from heterofem.solver.validation import validate_data
+
+    comm = MPI.COMM_WORLD
+    cfg = validate_data({"run": {"name": "m", "dimension": dim},
+                         "layers": [{"name": "a", "material": "TiO2", "thickness_nm": 3.0},
+                                    {"name": "b", "material": "VO2_R", "thickness_nm": 2.0}],
+                         "mesh": {"size_nm": 1.0, "width_nm": 3.0, "depth_nm": 2.0}})
+    base = create_stack_mesh(cfg.stack_geometry(), comm)
+    mesh = base.mesh
+    lower = base.cell_tags.find(base.layer_ids["a"])
+    if dim > 1:
+        mesh.topology.create_connectivity(dim, 1)
+        c2e = mesh.topology.connectivity(dim, 1)
+        lower = np.unique(np.concatenate([c2e.links(c) for c in lower])).astype(np.int32)
+    fine = refine_once(mesh, base.cell_tags, base.facet_tags, edges=lower)
+    adapted = type(base)(*fine, base.layer_ids, base.facet_ids)
+
+    def measures(stack) -> dict:
+        one = dolfinx.fem.Constant(stack.mesh, 1.0)
+        dx = ufl.Measure("dx", stack.mesh, subdomain_data=stack.cell_tags)
+        ds = ufl.Measure("ds", stack.mesh, subdomain_data=stack.facet_tags)
+        dS = ufl.Measure("dS", stack.mesh, subdomain_data=stack.facet_tags)
+        forms = {n: one * dx(i) for n, i in stack.layer_ids.items()}
+        forms.update({n: one * ds(i) + one("+") * dS(i) for n, i in stack.facet_ids.items()})
+        out = {n: comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(f)))
+               for n, f in forms.items()}
+        out["cells"] = stack.mesh.topology.index_map(dim).size_global
+        return out
+
+    stored = stack_arrays(adapted, comm)
+    rebuilt = stack_from_arrays(stored, comm, base)
+    before, after = measures(adapted), measures(rebuilt)
+    assert before["cells"] > base.mesh.topology.index_map(dim).size_global  # refined
+    assert after.keys() == before.keys()
+    for name, value in before.items():
+        assert after[name] == pytest.approx(value, rel=1e-12), name
