@@ -18,10 +18,25 @@ from heterofem.postprocess.drawing import (
 from heterofem.postprocess.files import PlotError, is_root
 from heterofem.postprocess.maps import _default_map_field, draw_map_2d, render_map
 from heterofem.postprocess.rundir import Run, load_run
-from heterofem.postprocess.style import colour_limits, is_signed
+from heterofem.postprocess.style import FIXED_LIMITS, colour_limits, field_label, is_signed
 
 # -- animations ------------------------------------------------------------------------------------
 ANIMATION_DEFAULTS = ("delta", "c_V", "theta_V", "mu", "phi")
+
+
+def _profile_values(run: Run, profile: dict, column: str) -> np.ndarray:
+    """A column of a profile as drawn: nothing above a deposit surface; in a growth run the
+    template and substrate crystalline (xi = 1), as in the headline figure's profiles."""
+    from heterofem.postprocess.headline import _crystal_layers, deposit_top
+
+    z = np.asarray(profile["z_nm"], dtype=float)
+    y = np.asarray(profile[column], dtype=float).copy()
+    if run.field_info.get(column, {}).get("name") == "xi":
+        y = np.where(_crystal_layers(run, profile), 1.0, y)
+    top = deposit_top(run, profile)
+    if top is not None:
+        y[z > top + 1e-9] = np.nan
+    return y
 
 
 def _line_frames(run: Run, field: str, size=(8.0, 4.8), dpi=100) -> list[np.ndarray]:
@@ -29,10 +44,17 @@ def _line_frames(run: Run, field: str, size=(8.0, 4.8), dpi=100) -> list[np.ndar
     profiles = [run.profile(t) for t in run.times]
     names = [c for c in profiles[-1] if c not in ("z_nm", "layer")]
     col = run.column(field, names)
-    ys = [np.asarray(p[col], dtype=float) for p in profiles]
+    ys = [_profile_values(run, p, col) for p in profiles]
+    meta = run.field_info.get(col, {})
+    name = meta.get("name", col)
     every = np.concatenate(ys)
-    log = _log_scale(every)
+    log = _log_scale(every) and name not in FIXED_LIMITS
+    label, factor = field_label(name, meta.get("unit", "1"), None if log else every)
+    ys = [y * (1.0 if log else factor) for y in ys]
+    every = np.concatenate(ys)
     lo, hi = np.nanmin(every), np.nanmax(every)
+    if name in FIXED_LIMITS:  # a fraction: its whole range
+        lo, hi = FIXED_LIMITS[name]
     if log:
         lims = (lo / 1.5, hi * 1.5)
     else:
@@ -48,8 +70,8 @@ def _line_frames(run: Run, field: str, size=(8.0, 4.8), dpi=100) -> list[np.ndar
     if log:
         ax.set_yscale("log")
     ax.set_ylim(*lims)
-    ax.set_xlabel("z [nm]")
-    ax.set_ylabel(run.label(col))
+    ax.set_xlabel("height z (nm)")
+    ax.set_ylabel(label)
     ax.legend(loc="lower right", fontsize=8)
     text = ax.text(0.01, 0.97, "", transform=ax.transAxes, va="top", fontsize=10,
                    bbox=dict(fc="white", alpha=0.8, lw=0))
@@ -75,7 +97,9 @@ def _map_frames(run: Run, field: str, warp) -> list[np.ndarray]:
     every = np.concatenate([np.asarray(g[col], dtype=float).ravel() for g in grids])
     name = run.field_info.get(col, {}).get("name", col)
     clim = colour_limits(every, is_signed(name, every))
-    if _log_scale(every) and not is_signed(name, every):
+    if name in FIXED_LIMITS:  # a fraction: its whole range (the film not yet deposited aside)
+        clim = FIXED_LIMITS[name]
+    elif _log_scale(every) and not is_signed(name, every):
         positive = every[every > 0]
         clim = (max(float(np.percentile(positive, 1)), float(positive.max()) * 1e-6),
                 float(positive.max()))

@@ -32,7 +32,7 @@ from heterofem.postprocess.drawing import (
 )
 from heterofem.postprocess.files import PlotError
 from heterofem.postprocess.rundir import Run, load_run
-from heterofem.postprocess.style import SINGLE_COLUMN_IN, field_label, journal_style
+from heterofem.postprocess.style import FIXED_LIMITS, SINGLE_COLUMN_IN, field_label, journal_style
 
 KINDS = ("growth", "polar", "vacancies", "electrostatics")
 #: the profile panels that matter for each kind (short field names, in order)
@@ -150,7 +150,10 @@ def profile_panel(ax, run: Run, profile: dict, column: str, symbol_only: bool = 
         head, _, tail = text.partition(" $")
         text = f"{head}\n${tail}"
     ax.plot(z, y * factor, color=colour, lw=1.0, zorder=3, label=label)
-    if _log_scale(y):
+    if name in FIXED_LIMITS:  # a fraction: linear over its whole range, never a log axis
+        lo, hi = FIXED_LIMITS[name]
+        ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+    elif _log_scale(y):
         ax.set_yscale("log")
         ax.set_ylim(bottom=max(np.nanmin(y[y > 0]), 1e-8 * np.nanmax(y)) / 1.5)
     ax.set_ylabel(text)
@@ -390,7 +393,7 @@ def _vacancies(run: Run, axes) -> None:
             ax.plot(t[later], inv[lay.name][later], color=colours[lay.index], label=lay.name)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_ylabel(r"vacancy inventory (m$^{-2}$)")
+    ax.set_ylabel("vacancy inventory\n$N_V$ (m$^{-2}$)")  # two lines: as tall as the panel
     ax.legend(loc="best", ncol=len(inv))
     curves = transfer_up(run)
     scale = max((np.abs(v).max() for v in curves.values()), default=1.0) or 1.0
@@ -399,7 +402,7 @@ def _vacancies(run: Run, axes) -> None:
         axt.plot(t[later], values[later] * factor, label=name)
     axt.axhline(0.0, color="0.4", lw=0.4)
     axt.set_xscale("log")
-    axt.set_ylabel(f"O transferred up ({unit})")
+    axt.set_ylabel(f"O transferred up\n({unit})")
     axt.set_xlabel("time t (s)")
     axt.legend(loc="best")
     _delta_at_times(run, axp)

@@ -5,6 +5,7 @@ differences (:func:`plot_comparison`)."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -21,8 +22,13 @@ from heterofem.postprocess.drawing import (
 )
 from heterofem.postprocess.files import PlotError, is_root, unit_of
 from heterofem.postprocess.rundir import Run, load_run
-from heterofem.postprocess.style import journal_style, unit_tex
-from heterofem.postprocess.sweep import Reference, Sweep, load_sweep
+from heterofem.postprocess.style import (
+    DOUBLE_COLUMN_IN,
+    SINGLE_COLUMN_IN,
+    journal_style,
+    scale_for,
+)
+from heterofem.postprocess.sweep import Reference, Sweep, load_sweep, scalar_label
 
 # -- line profiles ---------------------------------------------------------------------------------
 def profile_columns(run: Run, profile: dict[str, np.ndarray], fields: Sequence[str] | None = None
@@ -124,7 +130,8 @@ def plot_sweep(sweep_dir: str | os.PathLike | Sweep, fields: str | Sequence[str]
     n = len(keys)
     ncols = 1 if n <= 3 else 2
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.0 * nrows + 0.5), squeeze=False,
+    width = SINGLE_COLUMN_IN if ncols == 1 else DOUBLE_COLUMN_IN
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 1.9 * nrows + 0.4), squeeze=False,
                              layout="constrained")
     for k, ax in enumerate(axes.ravel()):
         if k >= n:
@@ -132,21 +139,24 @@ def plot_sweep(sweep_dir: str | os.PathLike | Sweep, fields: str | Sequence[str]
             continue
         kind, key = keys[k]
         x, y = sweep.values(key)
+        unit = sweep.unit(key) if hasattr(sweep, "unit") else unit_of(key)
+        factor, unit_text = scale_for(y, unit)  # no "1e-3" or offset on the axis
         groups = sweep.groups() if kind == "summary" else [("", np.arange(len(x)))]
         for g, (label, idx) in enumerate(groups):
-            ax.plot(x[idx], y[idx], "o-", lw=1.3, ms=5, color="k" if len(groups) == 1 else None,
-                    label=label or "heterofem")
+            ax.plot(x[idx], y[idx] * factor, "o-", lw=1.0, ms=3.5,
+                    color="k" if len(groups) == 1 else None, label=label or "heterofem")
         drawn = False
         for ref in refs:
             target = sweep.resolve(ref.field) if ref.field else keys[0]
             if target == keys[k]:
-                _draw_reference(ax, ref)
+                _draw_reference(ax, replace(ref, y=np.asarray(ref.y) * factor, yerr=None
+                                            if ref.yerr is None else np.asarray(ref.yerr) * factor))
                 drawn = True
         if drawn or len(groups) > 1:
-            ax.legend(fontsize=7)
-        unit = sweep.unit(key) if hasattr(sweep, "unit") else unit_of(key)
-        ax.set_ylabel(f"{key} ({unit_tex(unit)})" if unit_tex(unit) else key, fontsize=7)
-        ax.set_xlabel(sweep.parameter_label, fontsize=7)
+            ax.legend(fontsize=6)
+        name = scalar_label(key)
+        ax.set_ylabel(f"{name} ({unit_text})" if unit_text else name)
+        ax.set_xlabel(sweep.parameter_axis_label)
         ax.grid(alpha=0.3)
     title = f"{sweep.path.name}: {len(sweep.runs)} runs of {sweep.runs[0].name}"
     if sweep.failed:

@@ -394,11 +394,15 @@ def draw_map_2d(run: Run | str | os.PathLike, out: str | os.PathLike, field: str
     with journal_style() as plt:
         width = SINGLE_COLUMN_IN
         x0, x1, z0, z1 = grid.bounds[:4]
+        # the map takes ~0.62 of the width (labels and colour bar the rest); title and x label
+        # ~0.75 in: the figure as tall as the equal-aspect map needs, little blank above/below
         fig, ax = plt.subplots(figsize=(width, min(1.6 * width, width * (z1 - z0) / (x1 - x0)
-                                                   * 0.85 + 0.5)), layout="constrained")
+                                                   * 0.62 + 0.75)), layout="constrained")
         if not log:
             norm.vmin, norm.vmax = norm.vmin * factor, norm.vmax * factor
         v = values * (1.0 if log else factor)
+        if log:  # a zero or an undershoot of a positive field: the low end, not a hole
+            v = np.where(v > 0, v, 0.5 * norm.vmin)
         if association == "point":
             img = ax.tripcolor(tri, v, shading="gouraud", cmap=cmap, norm=norm, rasterized=True)
         else:
@@ -408,7 +412,9 @@ def draw_map_2d(run: Run | str | os.PathLike, out: str | os.PathLike, field: str
             xi, _ = _growth_view(run, grid, tris, run.column("xi", names),
                                  np.asarray(grid.point_data["xi"], dtype=float), "point")
             ax.tricontour(tri, xi, levels=[0.5], colors="tab:cyan", linewidths=0.9)
-        cbar = fig.colorbar(img, ax=ax, extend=extend, pad=0.02, shrink=0.9)
+        # the bar as tall as the map (an inset of the equal-aspect axes; a bar beside the
+        # axes box would take the figure's height)
+        cbar = fig.colorbar(img, cax=ax.inset_axes([1.03, 0.0, 0.045, 1.0]), extend=extend)
         cbar.set_label(label)
         if not log:
             cbar.ax.yaxis.set_major_formatter(tick_formatter())

@@ -193,6 +193,21 @@ class Sweep:
         unit = self.unit(key)
         return f"{label} [{unit}]" if unit not in ("", "1") else label
 
+    @property
+    def parameter_axis_label(self) -> str:
+        """The swept parameter as an axis label: "film thickness (nm)" for
+        ``layers.<i>.thickness_nm``, else the key and its unit in parentheses."""
+        from heterofem.postprocess.style import unit_tex
+
+        key, parts = self.parameter, self.parameter.split(".")
+        unit = self.unit(key)
+        text = key
+        if parts[0] == "layers" and len(parts) == 3 and parts[1].isdigit():
+            lay = self.runs[0].config["layers"][int(parts[1])]
+            name = parts[2].removesuffix("_" + unit.replace("/", "_")).replace("_", " ")
+            text = f"{lay['name']} {name}"
+        return f"{text} ({unit_tex(unit)})" if unit not in ("", "1") else text
+
     def unit(self, name: str) -> str:
         """The unit of a quantity: a summary scalar (the first run's ``units`` map), a column
         of table.csv / sweep.csv (their ``.units.json`` sidecars) or a swept config key. Config
@@ -289,6 +304,37 @@ HEADLINE_SCALARS = (
     r"vacancies\.oxygen_transferred_up_per_m2\.[^.]+", r"vacancies\.total_inventory_per_m2",
     r"electrostatics\.potential_drop_V", r"electrostatics\.electrostatic_energy_J_per_m2",
 )
+
+#: axis labels of the headline scalars (regular expression -> label; groups fill {1}, {2})
+SCALAR_LABELS = (
+    (r"work_function\.work_function_eV", r"work function $\Phi$"),
+    (r"work_function\.(\w+)_eV", r"{1} part of $\Phi$"),
+    (r"polarization\.interfaces\.([^.]+)\.P_C_per_m2", r"$P_z$ at {1}"),
+    (r"polarization\.max_abs_P_C_per_m2", r"largest $|P|$"),
+    (r"crystallization\.epitaxial_thickness_nm", "epitaxial thickness"),
+    (r"crystallization\.deposited_thickness_nm", "deposited thickness"),
+    (r"vacancies\.oxygen_transferred_up_per_m2\.([^.]+)", "O transferred up, {1}"),
+    (r"vacancies\.total_inventory_per_m2", "vacancy inventory"),
+    (r"electrostatics\.potential_drop_V", "potential drop"),
+    (r"electrostatics\.electrostatic_energy_J_per_m2", "electrostatic energy"),
+)
+
+
+def scalar_label(key: str) -> str:
+    """A physical name for a summary scalar on an axis (:data:`SCALAR_LABELS`), else the dotted
+    key broken at its dots into lines of at most 30 characters."""
+    for pattern, label in SCALAR_LABELS:
+        m = re.fullmatch(pattern, key)
+        if m:
+            return label.format(None, *(g.replace("_", " ") for g in m.groups()))
+    lines = [""]
+    for part in key.split("."):
+        add = f".{part}" if lines[-1] else part
+        if lines[-1] and len(lines[-1]) + len(add) > 30:
+            lines.append(part)
+        else:
+            lines[-1] += add
+    return "\n".join(lines)
 
 
 def problem_references(run: Run) -> list[Reference]:

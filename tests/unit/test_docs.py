@@ -81,3 +81,27 @@ def test_material_sources_cite_sections_that_exist():
         assert "PARAMETERS.md" not in text.replace("docs/parameters.md", ""), toml.name
         cited |= set(re.findall(r"parameters\.md sec(?:tion)?s?\.? ?(\d+[a-z]?)", text))
     assert cited and cited <= sections, cited - sections
+
+
+def test_license_is_permissive_and_declared():
+    """A LICENSE file with a permissive licence, the same one the package metadata declares."""
+    text = (REPO / "LICENSE").read_text()
+    assert text.startswith("MIT License") and "Permission is hereby granted" in text
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert meta["license"] == {"text": "MIT"}
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_documented_shell_completion_works(shell):
+    """docs/cli.md's completion line for each shell gives the shell a completion script."""
+    import os
+    import subprocess
+    import sys
+
+    line = f"_HETEROFEM_COMPLETE={shell}_source heterofem"
+    assert line in (DOCS / "cli.md").read_text()
+    exe = Path(sys.executable).with_name("heterofem")
+    proc = subprocess.run([str(exe)], env={**os.environ, "_HETEROFEM_COMPLETE": f"{shell}_source"},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-1000:]
+    assert "_HETEROFEM_COMPLETE" in proc.stdout and "heterofem" in proc.stdout

@@ -220,7 +220,7 @@ def test_map_files_take_the_extension_one_map_per_field(runs, tmp_path):
 
 
 # -- the demo --------------------------------------------------------------------------------------
-def test_demo_problem_runs_and_draws_its_headline_and_map(tmp_path):
+def test_demo_problem_runs_and_draws_its_headline_and_map(tmp_path, monkeypatch, figures):
     """The demo's coupled problem (shortened) runs; `heterofem plot` draws its kymograph, the
     crystalline fraction map with the template drawn as a crystal and nothing above the
     deposit."""
@@ -244,6 +244,21 @@ def test_demo_problem_runs_and_draws_its_headline_and_map(tmp_path):
     r, c = info["pixel"](3.0, surface + 1.5)  # above the deposit: not material, blank
     assert np.all(img[r, c] > 250), img[r, c]
     assert sample_points(run, [(3.0, surface + 1.5)], fields=["deposited"])["deposited"][0] < 0.5
+    _animation_of_a_fraction_spans_zero_to_one(out, tmp_path, monkeypatch, figures)
+
+
+def _animation_of_a_fraction_spans_zero_to_one(out, tmp_path, monkeypatch, figures):
+    """The xi animation's colour bar is 0..1 whatever the values (an undershoot below 0 gave a
+    bar from -0.1 to 1), the same in every frame."""
+    import heterofem.postprocess.animation as animation
+
+    monkeypatch.setattr(animation, "colour_limits", lambda values, signed: (-0.1, 1.0))
+    figures.clear()
+    gif = animation.animate_run(out, "xi", tmp_path / "xi.gif")
+    assert gif.is_file() and len(figures) == len(load_run(out).times)
+    for fig in figures:
+        bar = [ax for ax in _all_axes(fig) if hasattr(ax, "_colorbar")][0]
+        assert bar.get_ylim() == pytest.approx((0.0, 1.0))
 
 
 def test_sweep_picture_defaults_to_the_headline_scalars(runs, tmp_path):
@@ -268,3 +283,176 @@ def test_sweep_picture_defaults_to_the_headline_scalars(runs, tmp_path):
     names = sweep.default_quantities()
     assert names[0] == "work_function.work_function_eV"
     assert "wall_time_s" not in names and all("mesh" not in n for n in names)
+
+
+# -- text that reads (#24 audit: labels, colour bars, sweep pictures) ------------------------------
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures saved while the test runs (drawn again at their own size), each
+    with its ``text_problems`` (:func:`_text_problems`)."""
+    from matplotlib.figure import Figure
+
+    saved, save = [], Figure.savefig
+
+    def capture(fig, *args, **kwargs):
+        result = save(fig, *args, **kwargs)
+        fig.canvas.draw()
+        fig.text_problems = _text_problems(fig)  # now: a closed figure loses its renderer
+        saved.append(fig)
+        return result
+
+    monkeypatch.setattr(Figure, "savefig", capture)
+    return saved
+
+
+def _all_axes(fig) -> list:
+    """The figure's axes and their insets (a map's colour bar)."""
+    return [a for ax in fig.axes for a in (ax, *ax.child_axes)]
+
+
+def _texts(fig):
+    """(kind, text, window extent, axes) of every visible text: titles, axis labels, the tick
+    labels drawn, annotations, legend entries."""
+    r = fig.canvas.get_renderer()
+    out = []
+
+    def add(t, kind, ax=None):
+        if t is not None and t.get_visible() and t.get_text().strip():
+            out.append((kind, t.get_text(), t.get_window_extent(r), ax))
+
+    add(fig._suptitle, "suptitle")
+    for ax in (a for a in _all_axes(fig) if a.get_visible()):
+        add(ax.title, "title", ax)
+        for axis, kind in ((ax.xaxis, "xlabel"), (ax.yaxis, "ylabel")):
+            add(axis.label, kind, ax)
+            for tick in axis._update_ticks():
+                add(tick.label1 if tick.label1.get_visible() else None, "tick", ax)
+                add(tick.label2 if tick.label2.get_visible() else None, "tick", ax)
+        for t in ax.texts:
+            add(t, "annotation", ax)
+        if ax.get_legend() is not None:
+            for t in ax.get_legend().get_texts():
+                add(t, "legend", ax)
+    return out
+
+
+def _text_problems(fig) -> list:
+    """Texts that overlap another text (twin axes' identical tick labels aside), leave the
+    figure, or a y label much taller than its panel (it may reach a little into the gap
+    between panels)."""
+    texts, box, bad = _texts(fig), fig.bbox, []
+    for kind, s, b, ax in texts:
+        if b.x0 < box.x0 - 1 or b.x1 > box.x1 + 1 or b.y0 < box.y0 - 1 or b.y1 > box.y1 + 1:
+            bad.append(("outside the figure", s))
+        if kind == "ylabel" and b.height > ax.get_window_extent().height * 1.15:
+            bad.append(("taller than its panel", s))
+    for i, (_, s1, b1, _) in enumerate(texts):
+        for _, s2, b2, _ in texts[i + 1:]:
+            dx = min(b1.x1, b2.x1) - max(b1.x0, b2.x0)
+            dy = min(b1.y1, b2.y1) - max(b1.y0, b2.y0)
+            if dx > 1 and dy > 1 and not (s1 == s2 and dx > 0.9 * b1.width):
+                bad.append(("overlap", s1, s2))
+    return bad
+
+
+@pytest.mark.parametrize("kind", ["growth", "vacancies", "polar", "step"])
+def test_figure_texts_neither_overlap_nor_overrun(runs, tmp_path, figures, kind):
+    """Every label of the default pictures (headline, profiles, maps) reads: no text on
+    another, none outside the figure, no y label taller than its panel."""
+    plot_run(runs[kind], out=tmp_path / f"{kind}.png")
+    assert len(figures) >= 2
+    for fig in figures:
+        assert fig.text_problems == [], fig.get_suptitle() or fig.axes[0].get_title()
+
+
+def test_text_check_catches_an_overlong_label(figures, tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(2, 1, figsize=(2, 2))
+    a.set_ylabel("a label far too long for this small panel (m$^{-2}$)")
+    b.set_ylabel("short")
+    a.annotate("here", (0.5, 0.5), xycoords="axes fraction")
+    a.annotate("here too", (0.5, 0.5), xycoords="axes fraction")
+    fig.savefig(tmp_path / "x.png")
+    plt.close(fig)
+    kinds = [p[0] for p in figures[0].text_problems]
+    assert "taller than its panel" in kinds and "overlap" in kinds
+
+
+def test_fraction_profiles_are_linear_over_their_whole_range(runs, tmp_path, figures):
+    """xi is a fraction: a linear axis from 0 to 1, not a log axis down to 1e-8."""
+    plot_run(runs["growth"], field="xi", out=tmp_path / "xi.png")
+    ax = figures[0].axes[0]
+    assert ax.get_yscale() == "linear"
+    lo, hi = ax.get_ylim()
+    assert lo <= 0.0 and hi >= 1.0 and hi - lo < 1.2
+
+
+def test_map_colour_bar_is_as_tall_as_the_map(runs, tmp_path, figures):
+    draw_map_2d(runs["step"], tmp_path / "m.png", "phi")
+    fig = figures[0]
+    img = [ax for ax in _all_axes(fig) if not hasattr(ax, "_colorbar")][0]
+    bar = [ax for ax in _all_axes(fig) if hasattr(ax, "_colorbar")][0]
+    h_img, h_bar = img.get_window_extent().height, bar.get_window_extent().height
+    assert h_bar == pytest.approx(h_img, rel=0.02)
+
+
+def test_sweep_picture_reads_physical_names_in_one_column(runs, tmp_path, figures):
+    """A sweep picture names its scalars physically ("work function"), scales them (no
+    "x 10^-3" on the axis), labels the swept thickness "film thickness (nm)" and keeps its
+    texts apart; three panels or fewer fit one journal column."""
+    import json
+    import shutil
+
+    from heterofem.postprocess import load_sweep, plot_sweep
+    from heterofem.postprocess.style import SINGLE_COLUMN_IN
+    from heterofem.postprocess.sweep import scalar_label
+
+    for k, thickness in enumerate((2.0, 4.0)):
+        d = tmp_path / "sw" / f"t{k}"
+        shutil.copytree(runs["polar"].path, d)
+        summary = json.loads((d / "summary.json").read_text())
+        summary["work_function"]["work_function_eV"] += 0.3 * k
+        summary["polarization"]["max_abs_P_C_per_m2"] = 1e-3 * (1 + k)
+        (d / "summary.json").write_text(json.dumps(summary))
+        cfg = (d / "config.resolved.toml").read_text()
+        (d / "config.resolved.toml").write_text(
+            cfg.replace("thickness_nm = 3.5", f"thickness_nm = {thickness}", 1))
+    sweep = load_sweep(tmp_path / "sw")
+    plot_sweep(sweep, ["work_function_eV", "max_abs_P_C_per_m2"], tmp_path / "s.png")
+    fig = figures[0]
+    assert fig.get_figwidth() == pytest.approx(SINGLE_COLUMN_IN)
+    ylabels = [ax.get_ylabel() for ax in fig.axes if ax.get_visible()]
+    assert ylabels == [r"work function $\Phi$ (eV)", r"largest $|P|$ (mC/m$^{2}$)"]
+    assert all(ax.get_xlabel() == "film thickness (nm)" for ax in fig.axes if ax.get_visible())
+    assert all(not ax.yaxis.get_offset_text().get_text() for ax in fig.axes)
+    assert fig.text_problems == []
+    assert scalar_label("vacancies.mean_delta.film") == "vacancies.mean_delta.film"
+    assert "\n" in scalar_label("strain.film.critical_thickness_x_nm.more")
+
+
+def test_maps_are_not_warped_unless_asked():
+    """No warp by default, in the CLI and in the Python API (issue #24: P_z drawn warped x5)."""
+    import inspect
+
+    from heterofem.postprocess import plot
+    from heterofem.solver.cli import main
+
+    command = main.commands["plot"]
+    warp = [p for p in command.params if p.name == "warp"][0]
+    assert warp.default == "none"
+    for function in (plot, plot_run):
+        assert inspect.signature(function).parameters["warp"].default == "none"
+
+
+def test_line_animation_draws_profiles_as_the_headline_does(runs):
+    """A 1D animation's frames: nothing above the deposit surface, the template a crystal."""
+    from heterofem.postprocess.animation import _profile_values
+
+    run = runs["growth"]
+    prof = run.profile(run.times[1])
+    xi = _profile_values(run, prof, run.column("xi", prof))
+    z = np.asarray(prof["z_nm"], dtype=float)
+    top = deposit_top(run, prof)
+    assert np.isnan(xi[z > top + 1e-6]).all() and np.isfinite(xi[z <= top]).all()
+    assert np.allclose(xi[(z > 21.0) & (z < 31.0)], 1.0)

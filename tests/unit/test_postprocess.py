@@ -401,8 +401,9 @@ def test_sweep_plot_with_reference_points(sweep, tmp_path):
 
 
 def test_heterofem_sweep_directory(tmp_path):
-    """``heterofem sweep`` output (case_NNNN/, sweep.csv with param.* columns, a failed case): the
-    first --param is the x axis, the other axis of the grid splits the runs into lines."""
+    """``heterofem sweep`` output (cases named by their parameters, sweep.csv with param.*
+    columns, a failed case): the first --param is the x axis, the other axis of the grid splits
+    the runs into lines."""
     from heterofem.solver.sweep import run_sweep
 
     cfg = tmp_path / "c.toml"
