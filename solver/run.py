@@ -374,8 +374,9 @@ def _transient(problem, modules, outputs, writer, out: Path, comm, resume=None,
     finally:
         stepper.progress.close()
         series.close()
-        log.info("time loop: %d steps (%d rejected) to t = %.4g s", stepper.stats["steps"],
-                 stepper.stats["rejected_steps"], stepper.stats["end_s"])
+        log.info("time loop: %d steps to t = %.4g s; rejected: %d that Newton did not solve, "
+                 "%d for their error estimate", stepper.stats["steps"], stepper.stats["end_s"],
+                 stepper.stats["rejected_steps"], stepper.stats.get("error_rejected_steps", 0))
 
 
 def _adaptivity(problem, writer, live: dict):
