@@ -13,7 +13,7 @@ initial state: c = N_O delta/2 per layer, phi from Poisson with that charge. Len
 potentials in V / eV, concentrations scaled by N_ref, time by (1 nm)^2 / D_ref; the Poisson
 equation is divided by 2 q N_ref RHO_SCALE, as heterofem does.
 
-Two formulations (``formulation=``):
+Three formulations (``formulation=``):
 
 - ``"mu"``: heterofem's unknowns (mu, phi). FiPy sweeps: sources linearised exactly (Newton),
   the mobility D c/kT lagged one sweep (FiPy re-evaluates coefficients between sweeps; it has
@@ -26,9 +26,14 @@ Two formulations (``formulation=``):
   exactly in (u, phi); only n_eff(phi) in the flux is lagged. This is the standard finite-volume
   treatment of drift-diffusion and FiPy's best case here.
 
+- ``"vector"`` (:class:`FipyVectorStack`, the one ``fipy_fair.py`` times, issue #26 item 5):
+  the Slotboom problem as an expert FiPy user writes it: one vector variable (u, phi) with
+  matrix coefficients and n_eff(phi)'s derivative as an implicit convection term (Newton).
+
 Time stepping is backward Euler on a schedule the caller gives (the same as heterofem's in the
 benchmark): both codes solve the same time-discrete problem and differ only in space. Linear
-solves: FiPy's LU (SciPy SuperLU), one per sweep. Face coefficients: harmonic means of the
+solves: FiPy's LinearLUSolver of the suite in FIPY_SOLVERS (SciPy SuperLU by default; fipy_fair.py
+uses PETSc), one per sweep. Face coefficients: harmonic means of the
 cells' values (exact for layered media). The update of a potential is limited to 10 kT per
 sweep, as heterofem limits its Newton update.
 
@@ -253,7 +258,8 @@ def run(params: dict, z_nm, schedule: list[float], marks: list[float],
     """Initial state and the time loop on the given schedule; scalars at the marked times.
     A sweep failure is reported (``failed``), not raised."""
     t0 = time.perf_counter()
-    model = FipyStack(params, np.asarray(z_nm), formulation=formulation, **kwargs)
+    cls = FipyVectorStack if formulation == "vector" else FipyStack
+    model = cls(params, np.asarray(z_nm), formulation=formulation, **kwargs)
     t_setup = time.perf_counter()
     out = {"cells": int(model.mesh.numberOfCells), "unknowns": 2 * int(model.mesh.numberOfCells),
            "formulation": formulation, "max_sweeps": model.max_sweeps, "tol": model.tol,
@@ -276,3 +282,104 @@ def run(params: dict, z_nm, schedule: list[float], marks: list[float],
     out.update(setup_s=t_setup - t0, initial_state_s=t_init - t_setup, time_loop_s=t_end - t_init,
                wall_s=t_end - t0, steps=model.stats["steps"], sweeps=model.stats["sweeps"])
     return out
+
+
+class FipyVectorStack(FipyStack):
+    """The Slotboom stack as an expert FiPy user writes it (issue #26 item 5).
+
+    - One rank-1 CellVariable ``v = (u, phi)`` and one equation with matrix coefficients (a
+      2 x 2 diffusion tensor per face, a 2 x 2 implicit source per cell, a convection term
+      coupling u's flux to phi), built once; only the coefficient values change per sweep.
+      FiPy assembles one term set for the vector variable instead of the per-variable
+      coupled form (``eq_x & eq_phi``) of :class:`FipyStack`.
+    - Newton-consistent flux: J = -D n_eff(phi) grad u depends on phi through n_eff; its
+      derivative, d J / d phi = (2/kT) D n_eff grad u, enters as an implicit central-difference
+      convection term on phi, with its explicit counterpart in the source (they cancel at
+      convergence), instead of lagging n_eff one sweep.
+    - Face mobilities: harmonic means of the cells' values on interior faces, zero on the two
+      boundary faces (blocking ends). That lets one vector constraint (value 0 at the bottom
+      face) fix phi = 0 there while u's zero mobility keeps its end blocking.
+    - Solver: FiPy's LinearLUSolver of the suite in FIPY_SOLVERS (scipy: SuperLU; petsc: PETSc
+      LU), one solve per sweep.
+    """
+
+    def __init__(self, params: dict, z_nm: np.ndarray, **kwargs):
+        kwargs["formulation"] = "slotboom"
+        super().__init__(params, z_nm, **kwargs)
+        self.formulation = "vector"  # reported; the constitutive law is the Slotboom one
+        fp, m = self.fp, self.mesh
+        nf, nc = m.numberOfFaces, m.numberOfCells
+        self.v = fp.CellVariable(mesh=m, elementshape=(2,), name="u_phi", value=0.0)
+        self.v.constrain(0.0, m.facesLeft)
+        self.face_D = fp.FaceVariable(mesh=m, elementshape=(2, 2), value=0.0)
+        self.face_w = fp.FaceVariable(mesh=m, elementshape=(1, 2, 2), value=0.0)
+        self.cell_S = fp.CellVariable(mesh=m, elementshape=(2, 2), value=0.0)
+        self.cell_b = fp.CellVariable(mesh=m, elementshape=(2,), value=0.0)
+        # interior faces: face i lies between cells i-1 and i (Grid1D)
+        self.left, self.right = np.arange(0, nc - 1), np.arange(1, nc)
+        D = np.zeros((2, 2, nf))
+        D[1, 1, 1:-1] = self._harmonic(self.eps)
+        D[1, 1, 0], D[1, 1, -1] = self.eps[0], self.eps[-1]
+        self._D = D
+        self.face_D.setValue(D)
+        self.eq_vec = (fp.DiffusionTerm(coeff=self.face_D, var=self.v)
+                       + fp.CentralDifferenceConvectionTerm(coeff=self.face_w, var=self.v)
+                       - fp.ImplicitSourceTerm(coeff=self.cell_S, var=self.v)
+                       + self.cell_b == 0)
+        self._dzc = np.diff(m.cellCenters.value[0])  # centre-to-centre distances
+
+    def _harmonic(self, a):
+        a0, a1 = a[self.left], a[self.right]
+        dl, dr = self.dx[self.left], self.dx[self.right]
+        return (dl + dr) / (dl / np.where(a0 > 0, a0, 1e-300) + dr / np.where(a1 > 0, a1, 1e-300)) \
+            * ((a0 > 0) & (a1 > 0))
+
+    def step(self, dt_s: float) -> int:
+        """One backward-Euler step of dt_s seconds (Newton sweeps); returns their number."""
+        dt = dt_s / self.t_ref
+        kT = self.kT
+        for k in range(1, self.max_sweeps + 1):
+            x, phi = self.x.value.copy(), self.phi.value.copy()
+            ne = self.n_eff(phi)
+            c = ne * x
+            c_x, c_phi = ne, -2.0 * c / kT
+            mob_f = self._harmonic(self.D * ne)
+            D = self._D
+            D[0, 0, 1:-1] = mob_f
+            self.face_D.setValue(D)
+            # d(flux of u)/d phi: the face mobility's phi-derivative times the face gradient of
+            # u, with d mob_f / d phi ~ -(2/kT) mob_f (both cells' n_eff scale alike)
+            w = np.zeros((1, 2, 2, self.mesh.numberOfFaces))
+            gu = (x[self.right] - x[self.left]) / self._dzc
+            w[0, 0, 1, 1:-1] = -(2.0 / kT) * mob_f * gu
+            self.face_w.setValue(w)
+            n, dn = self.electrons(phi)
+            S = np.zeros((2, 2, x.size))
+            S[0, 0], S[0, 1] = c_x / dt, c_phi / dt
+            S[1, 1] = self.k_tf + self.qR * dn - c_phi
+            S[1, 0] = -c_x
+            self.cell_S.setValue(S)
+            # explicit part of the convection term: div(w phi_old) with central face values
+            phif = np.zeros(self.mesh.numberOfFaces)
+            phif[1:-1] = 0.5 * (phi[self.left] + phi[self.right])
+            flux = w[0, 0, 1] * phif
+            div_w_phi = (flux[1:] - flux[:-1]) / self.dx
+            b = np.zeros((2, x.size))
+            b[0] = -(c - c_x * x - c_phi * phi - self.c_old) / dt - div_w_phi
+            b[1] = self.rho_src - self.qR * (n - dn * phi) + c - c_x * x - c_phi * phi
+            self.cell_b.setValue(b)
+            self.v.setValue(np.vstack([x, phi]))
+            self.eq_vec.sweep(var=self.v, dt=dt, solver=self.solver)
+            self.x.setValue(self.v.value[0])
+            self.phi.setValue(self.v.value[1])
+            step = self._limit(x, phi)
+            if not np.isfinite(step):
+                raise SweepFailure(f"FiPy: non-finite sweep (dt = {dt_s} s)")
+            if step < self.tol:
+                break
+        else:
+            raise SweepFailure(f"FiPy: no convergence in {self.max_sweeps} sweeps (dt = {dt_s} s)")
+        self.c_old = self.c_of(self.x.value, self.phi.value)
+        self.stats["sweeps"] += k
+        self.stats["steps"] += 1
+        return k
