@@ -154,7 +154,13 @@ def parameter_sets(sample: Mapping[str, float], units: Mapping[str, str] | None 
 
 
 _CONFIG_HEADS = ("run", "layers", "mesh", "physics", "crystallization", "boundary", "time",
-                 "output", "solver", "strain", "template", "vacancies", "electrons")
+                 "output", "solver", "strain", "template", "vacancies", "electrons", "interfaces")
+#: the material pair of the template's facets in the growth stack (substrate/template and
+#: template/film: TiO2 | VO2_R | TiO2, the film's material is the crystal TiO2). A ledger entry
+#: ``interfaces."VO2_R|TiO2".vacancy_rate_k0_m_per_s`` (optional; none: mu continuous, the
+#: published runs) reaches the runs as a --set like every knob; configs without a template
+#: (the bare control) leave it out. docs/model.md "Interface kinetics" (with a growing film).
+INTERFACE_PAIR = "VO2_R|TiO2"
 
 
 def resolved_sets(case: Case, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,7 +173,8 @@ def resolved_sets(case: Case, params: Mapping[str, Any]) -> dict[str, Any]:
     layers = layer_names(case.config)
     # a parameter of a layer this config does not have (the bare control has no template)
     sets.update({k: v for k, v in params.items()
-                 if not k.startswith("layers.") or k.split(".")[1] in layers})
+                 if (not k.startswith("layers.") or k.split(".")[1] in layers)
+                 and (not k.startswith("interfaces.") or "template" in layers)})
     sets["time.error_tolerance"] = ERROR_TOLERANCE  # a case may set its own
     sets.update(case.sets)
     sets["output.fields"] = False

@@ -6,7 +6,10 @@ sensitivities and the predictions beyond the paper, and writes the report.
         [--samples 8] [--scan-samples 4] [--no-fit] [--no-sensitivity] [--quick]
 
 Steps (runs: heterofem.studies.tio2_growth_cases, cached in DIR/runs):
-1. the parameter ledger (problems/ledgers/tio2_vo2_growth.toml) and its counts;
+1. the parameter ledger (problems/ledgers/tio2_vo2_growth.toml) and its counts; an optional
+   entry interfaces."VO2_R|TiO2".vacancy_rate_k0_m_per_s (none committed: mu continuous)
+   gives the template facets a finite vacancy transfer rate in every growth run
+   (tio2_growth_cases.INTERFACE_PAIR, docs/model.md "Interface kinetics");
 2. the fit (heterofem.studies.calibrate_tio2_epitaxy): ONE parameter, the amorphous film's
    vacancy formation energy, by least squares to ONE datum, the ~10 nm epitaxial thickness at
    150 C (taken at 40 nm of deposit, 10 +- 3 nm); written to studies/calibrated/tio2_epitaxy.toml;

@@ -86,8 +86,9 @@ def kinetics_problems(cfg) -> list[tuple[str, str]]:
         (cfg.solver.preconditioner == "picard", "solver.preconditioner",
          "the Picard preconditioner has no rows for the interface jump of mu; use \"exact\" or "
          "\"auto\" with interface kinetics"),
-        (cfg.physics.crystallization, "physics.crystallization",
-         "interface kinetics is not implemented with the phase field; remove the rate"),
+        (cfg.physics.crystallization and cfg.run.dimension != 1, "physics.crystallization",
+         "interface kinetics with the phase field is implemented in 1D only "
+         f"(run.dimension = {cfg.run.dimension}); use a 1D stack or remove the rate"),
         (getattr(cfg.mesh, "adapt", None) is not None, "mesh.adapt",
          "mesh adaptivity does not transfer the interface jump of mu; remove [mesh.adapt] or "
          "the rate"),

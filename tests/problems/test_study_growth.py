@@ -123,3 +123,36 @@ def test_the_published_hits_hold_within_their_band(reduced):
         assert lo - tol <= v <= hi + tol, (row["prediction"], v, lo, hi)
         checked += 1
     assert checked >= 1
+
+
+def test_a_ledger_interface_rate_reaches_the_growth_runs():
+    """An optional ledger entry ``interfaces."VO2_R|TiO2".vacancy_rate_k0_m_per_s`` (none in
+    the committed ledger: the published runs keep the continuous mu) becomes a --set of the
+    growth cases (not of the bare control, which has no template); the quick 2.5 nm case then
+    builds with a mu jump on both template facets and takes steps."""
+    from heterofem.solver.simulation import override_strings
+    from heterofem.solver.validation import load_config
+    from heterofem.studies.overlay import overrides as overlay_overrides
+    from conftest import build_model
+
+    key = f'interfaces."{C.INTERFACE_PAIR}".vacancy_rate_k0_m_per_s'
+    assert key not in {p.name for p in M.load().parameter}  # default: no rate
+    sets = C.parameter_sets({key: 1e-12}, {key: "m/s"})
+    assert sets == {key: 1e-12}
+    case = next(c for c in M.default_cases(quick=True)[0] if c.name == "vo2_150C_6mTorr")
+    resolved = C.resolved_sets(case, sets)
+    assert resolved[key] == 1e-12
+    bare = next(c for c in M.default_cases(quick=True)[0] if c.config == C.BARE)
+    assert key not in C.resolved_sets(bare, sets)
+    cfg = load_config(case.config, override_strings(resolved))
+    assert dict(overlay_overrides(case.config, C.OVERLAY)).items() <= resolved.items()
+    problem = build_model(cfg, transient=True).problem
+    kin = problem.modules["vacancies"].kinetics
+    assert [k.facet for k in kin.interfaces] == ["substrate/template", "template/film"]
+    h = problem.history
+    h.shift(problem.u)
+    h.shift(problem.u)
+    for dt in (0.01, 0.02, 0.04):
+        h.dt.value = dt / h.time_scale_s
+        problem.solve()
+        h.shift(problem.u)

@@ -11,6 +11,9 @@ the broken mu (mu = mu_c + chi g, solver/physics/interface_kinetics.py) against 
 6. The layer inventories of the 1D TiO2/VO2/TiO2 stack converge at second order in h.
 7. Bad input names the key.
 8. mpirun -n 2 gives the serial summary.
+9. With a growing film (crystallization + deposition, 1D TiO2/VO2/TiO2): rate 0 keeps the
+   template's inventory to 1e-12, a rate conserves the total to 1e-10, the transport-limited
+   rates agree and differ from the continuous-mu run by its O(h) initial deficit; 2D refused.
 """
 
 from __future__ import annotations
@@ -446,3 +449,108 @@ def test_serial_and_two_ranks_agree(tmp_path):
     flat = assert_scalars_agree(serial, parallel, rel=1e-7)
     moved = [v for k, v in flat.items() if k.startswith("vacancies.inventory_") and k.endswith(".b")]
     assert moved and moved[0] < 0.9 * _exact_inventory("b")["b"]  # b drained into a and c
+
+
+# -- 9. kinetics with a growing film (crystallization + deposition, 1D) ---------------------------
+def _growth(k0: float | None, blocking_top: bool = False) -> dict:
+    """The TiO2/VO2/TiO2 growth problem (problems/tio2_vo2_tio2_001_growth_1d.toml, with the
+    study's calibrated amorphous formation energy) cut to a 5 nm substrate and a 3 nm film, a
+    rate on "VO2_R|TiO2" (both template facets: substrate/template and template/film), tight
+    Newton tolerances; ``blocking_top``: no gas exchange."""
+    import tomllib
+
+    from heterofem.studies import PROBLEMS
+
+    with open(PROBLEMS / "tio2_vo2_tio2_001_growth_1d.toml", "rb") as fh:
+        data = tomllib.load(fh)
+    data["materials"] = {"TiO2_amorphous": {"vacancy_formation_energy": 3.1166}}
+    data["layers"][0]["thickness_nm"] = 5.0
+    data["layers"][2]["thickness_nm"] = 3.0
+    data["output"] = {"fields": False, "mesh": False}
+    data["solver"] = {"rtol": 1e-13, "atol": 1e-13,
+                      "petsc_options": {"snes_linesearch_type": "basic"}}
+    if blocking_top:
+        data["boundary"]["top"] = {"vacancy": "blocking"}
+    if k0 is not None:
+        data["interfaces"] = {"VO2_R|TiO2": {"vacancy_rate_k0_m_per_s": k0}}
+    return data
+
+
+def _grow(data: dict, n: int):
+    """BDF1 steps 0.01 s x 1.5^i, i < n, with the deposition clock: (problem, inventories
+    after each step and at the start, crystalline and deposited thickness at the end [nm])."""
+    problem = build_model(validate_data(data), transient=True).problem
+    vac, cryst = problem.modules["vacancies"], problem.modules["crystallization"]
+    h = problem.history
+    h.shift(problem.u)
+    h.shift(problem.u)
+    out, t = [vac.inventory(problem.u)], 0.0
+    for i in range(n):
+        dt = 0.01 * 1.5**i
+        t += dt
+        h.dt.value = dt / h.time_scale_s
+        for module in problem.modules.values():
+            if hasattr(module, "set_time"):
+                module.set_time(t)
+        problem.solve()
+        h.shift(problem.u)
+        out.append(vac.inventory(problem.u))
+    return problem, out, cryst.crystalline_thickness_nm(problem.u), cryst.deposited_thickness_nm()
+
+
+def test_blocking_interface_during_growth():
+    """Rate 0 on both VO2|TiO2 facets while 0.66 nm of film is deposited (gas exchange on the
+    growth surface): the template's inventory stays at its initial value (1e-12 in every step;
+    the substrate's, which is 4e-4 of the total, to 1e-12 of the total) while the film's
+    changes and its crystal grows."""
+    problem, series, crystal, deposited = _grow(_growth(0.0), 20)
+    assert problem.names == ["phi", "mu", "mu_jump", "xi"]
+    assert deposited > 1.1
+    first = series[0]
+    scale = sum(first.values())  # the substrate holds 4e-4 of it: round-off on the total's scale
+    for inv in series:
+        for n in ("substrate", "template"):
+            assert inv[n] == pytest.approx(first[n], rel=1e-12, abs=1e-12 * scale), \
+                (n, inv[n] / first[n] - 1)
+    assert abs(series[-1]["film"] / first["film"] - 1) > 1e-6  # the gas does act on the film
+    assert crystal > 0.3
+
+
+def test_growth_with_a_rate_conserves_the_total():
+    """A finite rate, no gas exchange: the template takes vacancies from the growing film and
+    the total inventory stays constant to 1e-10 in every step."""
+    _, series, _, deposited = _grow(_growth(1e-12, blocking_top=True), 18)
+    assert deposited > 0.75
+    total0 = sum(series[0].values())
+    for inv in series:
+        assert sum(inv.values()) == pytest.approx(total0, rel=1e-10)
+    assert series[-1]["template"] > 1.2 * series[0]["template"]
+
+
+def test_growth_fast_rate_limit():
+    """The TiO2/VO2 transfer is limited by transport, not by the rate: with the Butler-Volmer
+    law the jump adjusts (about 2 kT ln 10 per decade of k) and a rate 100x larger moves the
+    template's gain by < 1e-4 and the crystal by < 1e-4 nm. That limit is the continuous-mu
+    run up to the continuous run's initial state: its shared interface node takes the
+    template's mu (Vacancies.initial_mu), so its film starts short by Delta (O(h)) and the
+    template gains less by at most about Delta; the broken mu starts every layer exact."""
+    runs = {k0: _grow(_growth(k0), 16) for k0 in (None, 1e-13, 1e-11)}
+    gain = {k: r[1][-1]["template"] - r[1][0]["template"] for k, r in runs.items()}
+    crystal = {k: r[2] for k, r in runs.items()}
+    assert gain[1e-11] == pytest.approx(gain[1e-13], rel=1e-4)
+    assert crystal[1e-11] == pytest.approx(crystal[1e-13], abs=1e-4)
+    deficit = runs[1e-13][1][0]["film"] - runs[None][1][0]["film"]  # continuous run's start
+    assert deficit > 0
+    assert 0.5 * deficit < gain[1e-11] - gain[None] < 1.5 * deficit, (gain, deficit)
+    assert crystal[1e-11] == pytest.approx(crystal[None], abs=1e-3)
+
+
+def test_growth_kinetics_in_2d_is_refused_naming_the_dimension():
+    data = _growth(1e-12)
+    data["run"]["dimension"] = 2
+    data["mesh"]["width_nm"] = 2.0
+    with pytest.raises(ConfigError) as info:
+        validate_data(data)
+    found = dict(info.value.problems)
+    assert "1D only" in found["physics.crystallization"]
+    assert "run.dimension = 2" in found["physics.crystallization"]
