@@ -186,23 +186,12 @@ class FipyStack:
         self.c_old = self.c_of(self.x.value, self.phi.value)
 
     def step(self, dt_s: float) -> int:
-        """One backward-Euler step of dt_s seconds; returns the number of sweeps."""
+        """One backward-Euler step of dt_s seconds; returns the number of sweeps (each one
+        :meth:`_sweep`, the update limited by :meth:`_limit`)."""
         dt = dt_s / self.t_ref
         for k in range(1, self.max_sweeps + 1):
             x, phi = self.x.value.copy(), self.phi.value.copy()
-            c = self.c_of(x, phi)
-            if self.formulation == "mu":
-                c_x = c / self.kT  # dc/dmu
-                self.mob.setValue(self.D * c / self.kT)
-            else:
-                c_x = self.n_eff(phi)  # dc/du
-                self.mob.setValue(self.D * c_x)
-            c_phi = -2.0 * c / self.kT
-            self.sxx.setValue(c_x / dt)
-            self.sxp.setValue(c_phi / dt)
-            self.src_x.setValue((c - c_x * x - c_phi * phi - self.c_old) / dt)
-            self._poisson(phi, c, c_x, c_phi, x)
-            self.coupled.sweep(dt=dt, solver=self.solver, underRelaxation=self.relax)
+            self._sweep(x, phi, dt)
             step = self._limit(x, phi)
             if not np.isfinite(step):
                 raise SweepFailure(f"FiPy: non-finite sweep (dt = {dt_s} s)")
@@ -214,6 +203,22 @@ class FipyStack:
         self.stats["sweeps"] += k
         self.stats["steps"] += 1
         return k
+
+    def _sweep(self, x: np.ndarray, phi: np.ndarray, dt: float) -> None:
+        """One sweep of the coupled per-variable equations from the state (x, phi)."""
+        c = self.c_of(x, phi)
+        if self.formulation == "mu":
+            c_x = c / self.kT  # dc/dmu
+            self.mob.setValue(self.D * c / self.kT)
+        else:
+            c_x = self.n_eff(phi)  # dc/du
+            self.mob.setValue(self.D * c_x)
+        c_phi = -2.0 * c / self.kT
+        self.sxx.setValue(c_x / dt)
+        self.sxp.setValue(c_phi / dt)
+        self.src_x.setValue((c - c_x * x - c_phi * phi - self.c_old) / dt)
+        self._poisson(phi, c, c_x, c_phi, x)
+        self.coupled.sweep(dt=dt, solver=self.solver, underRelaxation=self.relax)
 
     def _limit(self, x_old, phi_old) -> float:
         """Limit the update to 10 kT in each potential; returns the largest change of mu or
@@ -334,52 +339,38 @@ class FipyVectorStack(FipyStack):
         return (dl + dr) / (dl / np.where(a0 > 0, a0, 1e-300) + dr / np.where(a1 > 0, a1, 1e-300)) \
             * ((a0 > 0) & (a1 > 0))
 
-    def step(self, dt_s: float) -> int:
-        """One backward-Euler step of dt_s seconds (Newton sweeps); returns their number."""
-        dt = dt_s / self.t_ref
+    def _sweep(self, x: np.ndarray, phi: np.ndarray, dt: float) -> None:
+        """One Newton sweep of the vector equation from the state (x, phi)."""
         kT = self.kT
-        for k in range(1, self.max_sweeps + 1):
-            x, phi = self.x.value.copy(), self.phi.value.copy()
-            ne = self.n_eff(phi)
-            c = ne * x
-            c_x, c_phi = ne, -2.0 * c / kT
-            mob_f = self._harmonic(self.D * ne)
-            D = self._D
-            D[0, 0, 1:-1] = mob_f
-            self.face_D.setValue(D)
-            # d(flux of u)/d phi: the face mobility's phi-derivative times the face gradient of
-            # u, with d mob_f / d phi ~ -(2/kT) mob_f (both cells' n_eff scale alike)
-            w = np.zeros((1, 2, 2, self.mesh.numberOfFaces))
-            gu = (x[self.right] - x[self.left]) / self._dzc
-            w[0, 0, 1, 1:-1] = -(2.0 / kT) * mob_f * gu
-            self.face_w.setValue(w)
-            n, dn = self.electrons(phi)
-            S = np.zeros((2, 2, x.size))
-            S[0, 0], S[0, 1] = c_x / dt, c_phi / dt
-            S[1, 1] = self.k_tf + self.qR * dn - c_phi
-            S[1, 0] = -c_x
-            self.cell_S.setValue(S)
-            # explicit part of the convection term: div(w phi_old) with central face values
-            phif = np.zeros(self.mesh.numberOfFaces)
-            phif[1:-1] = 0.5 * (phi[self.left] + phi[self.right])
-            flux = w[0, 0, 1] * phif
-            div_w_phi = (flux[1:] - flux[:-1]) / self.dx
-            b = np.zeros((2, x.size))
-            b[0] = -(c - c_x * x - c_phi * phi - self.c_old) / dt - div_w_phi
-            b[1] = self.rho_src - self.qR * (n - dn * phi) + c - c_x * x - c_phi * phi
-            self.cell_b.setValue(b)
-            self.v.setValue(np.vstack([x, phi]))
-            self.eq_vec.sweep(var=self.v, dt=dt, solver=self.solver)
-            self.x.setValue(self.v.value[0])
-            self.phi.setValue(self.v.value[1])
-            step = self._limit(x, phi)
-            if not np.isfinite(step):
-                raise SweepFailure(f"FiPy: non-finite sweep (dt = {dt_s} s)")
-            if step < self.tol:
-                break
-        else:
-            raise SweepFailure(f"FiPy: no convergence in {self.max_sweeps} sweeps (dt = {dt_s} s)")
-        self.c_old = self.c_of(self.x.value, self.phi.value)
-        self.stats["sweeps"] += k
-        self.stats["steps"] += 1
-        return k
+        ne = self.n_eff(phi)
+        c = ne * x
+        c_x, c_phi = ne, -2.0 * c / kT
+        mob_f = self._harmonic(self.D * ne)
+        D = self._D
+        D[0, 0, 1:-1] = mob_f
+        self.face_D.setValue(D)
+        # d(flux of u)/d phi: the face mobility's phi-derivative times the face gradient of
+        # u, with d mob_f / d phi ~ -(2/kT) mob_f (both cells' n_eff scale alike)
+        w = np.zeros((1, 2, 2, self.mesh.numberOfFaces))
+        gu = (x[self.right] - x[self.left]) / self._dzc
+        w[0, 0, 1, 1:-1] = -(2.0 / kT) * mob_f * gu
+        self.face_w.setValue(w)
+        n, dn = self.electrons(phi)
+        S = np.zeros((2, 2, x.size))
+        S[0, 0], S[0, 1] = c_x / dt, c_phi / dt
+        S[1, 1] = self.k_tf + self.qR * dn - c_phi
+        S[1, 0] = -c_x
+        self.cell_S.setValue(S)
+        # explicit part of the convection term: div(w phi_old) with central face values
+        phif = np.zeros(self.mesh.numberOfFaces)
+        phif[1:-1] = 0.5 * (phi[self.left] + phi[self.right])
+        flux = w[0, 0, 1] * phif
+        div_w_phi = (flux[1:] - flux[:-1]) / self.dx
+        b = np.zeros((2, x.size))
+        b[0] = -(c - c_x * x - c_phi * phi - self.c_old) / dt - div_w_phi
+        b[1] = self.rho_src - self.qR * (n - dn * phi) + c - c_x * x - c_phi * phi
+        self.cell_b.setValue(b)
+        self.v.setValue(np.vstack([x, phi]))
+        self.eq_vec.sweep(var=self.v, dt=dt, solver=self.solver)
+        self.x.setValue(self.v.value[0])
+        self.phi.setValue(self.v.value[1])
