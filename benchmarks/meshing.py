@@ -139,11 +139,13 @@ def memory_case(size_nm: float, levels: int, ranks: int, width_nm: float,
             **json.loads(line[len("MEMORY "):])}
 
 
-def memory(quick: bool) -> dict:
+def memory(quick: bool, sizes: list[float] | None = None) -> dict:
     """Gmsh (an island: rank 0 builds the whole model) and structured (DOLFINx's create_box
     builds its cells distributed already), each at the fine size directly and at twice it
-    with one level of parallel refinement."""
+    with one level of parallel refinement. ``sizes``: (Gmsh, structured) fine sizes [nm]."""
     gmsh_size, size, width = (1.2, 0.8, 24.0) if quick else (0.8, 0.5, 32.0)
+    if sizes:
+        gmsh_size, size = sizes
     return {"gmsh-direct": memory_case(gmsh_size, 0, 2, width, True),
             "gmsh-refined": memory_case(2 * gmsh_size, 1, 2, width, True),
             "structured-direct": memory_case(size, 0, 2, width, False),
@@ -173,9 +175,20 @@ def report(res: dict) -> list[str]:
         for mesher in ("gmsh", "structured"):
             peak = [max(r["meshing_mib"] for r in m[f"{mesher}-{k}"]["ranks"])
                     for k in ("direct", "refined")]
+            cells = [m[f"{mesher}-{k}"]["cells"] for k in ("direct", "refined")]
+            total = [max(r["peak_mib"] for r in m[f"{mesher}-{k}"]["ranks"])
+                     for k in ("direct", "refined")]
             lines.append(f"**{mesher}: largest per-rank meshing peak {peak[0]:.0f} MiB direct, "
                          f"{peak[1]:.0f} MiB with refine_levels = 1 "
-                         f"({peak[0] / max(peak[1], 1e-9):.2f}x)**.")
+                         f"({peak[0] / max(peak[1], 1e-9):.2f}x; per cell "
+                         f"{peak[0] / cells[0] / max(peak[1] / cells[1], 1e-12):.2f}x, "
+                         f"{cells[0]} vs {cells[1]} cells)**; largest per-rank peak resident "
+                         f"memory (imports and model included) {total[0]:.0f} vs "
+                         f"{total[1]:.0f} MiB.")
+        if res.get("load_average"):
+            lines.append("1-minute load average on the 2 cores when the memory part started / "
+                         f"ended: {res['load_average'][0]:.1f} / {res['load_average'][1]:.1f} "
+                         "(memory, not time, is measured there).")
     return lines
 
 
@@ -184,17 +197,33 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller meshes (~1 min)")
     parser.add_argument("--no-gmsh", action="store_true", help="skip the Gmsh timing")
     parser.add_argument("--skip-memory", action="store_true", help="skip the 3D memory part")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only the 3D memory part (the timing kept from meshing.json)")
+    parser.add_argument("--memory-sizes", type=float, nargs=2, metavar=("GMSH_NM", "STRUCT_NM"),
+                        help="fine sizes of the 3D memory part (full: 0.8 0.5; quick: 1.2 0.8)")
     args = parser.parse_args()
     size = 0.12 if args.quick else 0.06
     gmsh_size = None if args.no_gmsh else 2 * size  # Gmsh's isotropic cells: ~4x as many
-    res = {"quick": args.quick, "time": meshing_time(size, gmsh_size)}
+    previous = HERE / "results" / "meshing.json"
+    if args.memory_only and previous.exists():
+        old = json.loads(previous.read_text())
+        res = {"quick": old.get("quick", False), "time": old["time"]}
+    else:
+        res = {"quick": args.quick, "time": meshing_time(size, gmsh_size)}
     if not args.skip_memory:
-        res["memory"] = memory(args.quick)
+        import os
+
+        load0 = os.getloadavg()[0]
+        res["memory"] = memory(args.quick, args.memory_sizes)
+        res["memory_quick"] = args.quick and not args.memory_sizes
+        res["load_average"] = [load0, os.getloadavg()[0]]
     lines = report(res)
     out = HERE / "results"  # quick results too (labelled): the ones committed here are quick
     out.mkdir(parents=True, exist_ok=True)
     (out / "meshing.json").write_text(json.dumps(res, indent=2))
-    title = "# Meshing (issue #25)" + (" -- quick sizes" if args.quick else "")
+    title = "# Meshing (issue #25)" + (" -- timing at quick sizes" if res["quick"] else "")
+    if "memory" in res:
+        title += " -- 3D memory at " + ("quick sizes" if res["memory_quick"] else "full sizes")
     (out / "meshing.md").write_text("\n\n".join([title, *lines]) + "\n")
     print("\n".join(lines))
 

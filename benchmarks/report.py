@@ -121,11 +121,19 @@ def issue25_goals(d: Path) -> list[str]:
                    + (f"; Gmsh {t['gmsh_ratio']:.0f}x at {t['gmsh_cells']}" if "gmsh_ratio" in t
                       else "") + ".")
         m = mesh.get("memory", {})
-        if "gmsh-direct" in m:
-            peak = [max(r["meshing_mib"] for r in m[k]["ranks"])
-                    for k in ("gmsh-direct", "gmsh-refined")]
-            out.append(f"3D per-rank meshing peak (Gmsh, 2 ranks): {peak[0]:.0f} MiB direct, "
-                       f"{peak[1]:.0f} MiB with refine_levels = 1.")
+        for mesher in ("gmsh", "structured"):  # direct vs refine_levels = 1, 2 ranks
+            if f"{mesher}-direct" not in m:
+                continue
+            cs = [m[f"{mesher}-{k}"] for k in ("direct", "refined")]
+            peak = [max(r["meshing_mib"] for r in c["ranks"]) for c in cs]
+            out.append(f"**3D parallel refinement lowers the largest per-rank meshing peak "
+                       f"(#25, {mesher}, 2 ranks"
+                       f"{', quick sizes' if mesh.get('memory_quick', mesh.get('quick')) else ''}"
+                       f"): {'MET' if peak[1] < peak[0] else 'NOT MET'}**: {peak[0]:.0f} MiB "
+                       f"direct ({cs[0]['cells']} cells), {peak[1]:.0f} MiB with refine_levels "
+                       f"= 1 ({cs[1]['cells']} cells): {peak[0] / max(peak[1], 1e-9):.2f}x."
+                       + (" (create_box builds the direct mesh distributed already.)"
+                          if mesher == "structured" else ""))
     adapt = load(d, "adaptivity")  # benchmarks/adaptivity.py
     rows = [r for r in (adapt or {}).get("comparison", []) if "time_ratio" in r]
     if rows:
@@ -141,6 +149,17 @@ def issue25_goals(d: Path) -> list[str]:
                            for r in cross["rows"] if "step_ratio" in r)
         out.append(f"Auto solver (#25): split / MUMPS time per step {ratios}; switch at "
                    f"{cross['threshold_dofs']} unknowns.")
+        a = cross.get("auto", {})
+        if "floor_ratio" in a:  # the README config, no solver keys (solver_crossover.py)
+            out.append(f"**Auto solver at {a['dofs']} unknowns within 4x of the floor, no "
+                       f"solver keys (#25): {'MET' if a['floor_goal_met'] else 'NOT MET'}**: "
+                       f"{a['floor_ratio']:.1f}x (\"{a['chosen']}\", "
+                       f"{a['steps'][0]['per_newton_s']:.2f} s per Newton iteration against "
+                       f"{a['floor']['total_s']:.2f} s, same process, load "
+                       f"{a['load_average_start']:.1f} on 2 cores).")
+            out.append(f"**Auto solver at {a['dofs']} unknowns under 2 KiB per unknown (#25): "
+                       f"{'MET' if a['memory_goal_met'] else 'NOT MET'}**: "
+                       f"{a['kib_per_unknown']:.2f} KiB (peak RSS {a['peak_rss_mib']:.0f} MiB).")
     return out
 
 
