@@ -42,6 +42,7 @@ bench: venv
 	$(BIN)/python benchmarks/scaling.py --ranks 1 2 --size-nm 0.2 --solver picard
 	$(BIN)/python benchmarks/meshing.py
 	$(BIN)/python benchmarks/adaptivity.py
+	$(BIN)/python benchmarks/setup_share.py
 	$(BIN)/python benchmarks/fitted_flux.py
 	$(BIN)/python benchmarks/fitted_flux.py --flux exact
 	$(BIN)/python benchmarks/fipy_fair.py

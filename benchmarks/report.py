@@ -143,6 +143,17 @@ def issue25_goals(d: Path) -> list[str]:
                    f"({r['adaptive_dofs']} against {r['uniform_dofs']} unknowns; velocity error "
                    f"{r['adaptive_error']:+.1e} adaptive, {r['uniform_error']:+.1e} uniform "
                    f"{r['uniform_h_nm']:g} nm).")
+    setup = [c for c in (load(d, "setup_share") or {}).get("cases", []) if "setup_ratio" in c]
+    if setup:  # benchmarks/setup_share.py: mesh + setup + the first solve's excess, no goal set
+        out.append("Setup (JIT + first assembly) share of a run, cold / warm JIT cache (#25): "
+                   + "; ".join(f"{c['case']} ({c['dofs']} unknowns, {c['steps']} steps) "
+                               f"{100 * c['cold']['setup_share']:.0f} % "
+                               f"({c['cold']['setup_s']:.1f} s of {c['cold']['wall_time_s']:.1f} s)"
+                               f" / {100 * c['warm']['setup_share']:.0f} % "
+                               f"({c['warm']['setup_s']:.1f} s of {c['warm']['wall_time_s']:.1f} s)"
+                               for c in setup) + ". Cold / warm: "
+                   + "; ".join(f"{c['case']} setup {c['setup_ratio']:.0f}x, whole run "
+                               f"{c['wall_ratio']:.2f}x" for c in setup) + ".")
     cross = load(d, "solver_crossover")
     if cross:
         ratios = ", ".join(f"{r['mumps']['dofs']}: {r['step_ratio']:.2f}"
