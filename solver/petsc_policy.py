@@ -11,6 +11,7 @@ asks :func:`solver_options` for them and solves inside :func:`petsc_options_set`
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 from heterofem.solver.config import Config
 from heterofem.solver.dolfinx_env import PETSc
@@ -54,9 +55,7 @@ OPTION_USE_OBSERVERS: list = []
 #: 95790, the same Newton iterations (+1 at 2070). Below 1e4 the two are within this
 #: machine's noise of each other and MUMPS (a direct solve, no Krylov tolerance) stays; from
 #: 1e4 the split won in every run (vacancy_poisson.md, quiet machine: 0.79 at 12882, 0.60 at
-#: 95790, 0.55 at 1.02e6 with 1656 against 3190 MiB). Other couplings (polarization + strain
-#: + Poisson, crystallization) have no Picard matrix and were not measured with a split:
-#: they keep MUMPS.
+#: 95790, 0.55 at 1.02e6 with 1656 against 3190 MiB). The other couplings: :data:`AUTO_SPLITS`.
 AUTO_SPLIT_MIN_DOFS = 10_000
 #: the unknowns "auto" knows a split for (the vacancy + Poisson problem)
 AUTO_SPLIT_FIELDS = ("mu", "phi")
@@ -66,6 +65,18 @@ AUTO_SPLIT_OPTIONS = {
     "fieldsplit_phi_ksp_type": "preonly", "fieldsplit_phi_pc_type": "gamg",
     "fieldsplit_mu_ksp_type": "preonly", "fieldsplit_mu_pc_type": "gamg",
     "snes_lag_preconditioner": 2,
+}
+
+
+#: the field split on the EXACT Jacobian with a block per unknown (GAMG on each), for the
+#: couplings without a Picard matrix (benchmarks/solver_crossover_combos.py "split"): the
+#: ``fieldsplit_<unknown>_*`` keys are added per unknown by :func:`auto_split_options`.
+#: GMRES to 1e-4 (chosen from the measurement, polarization + strain + Poisson: with 1e-2 the
+#: split took 6 Newton iterations per step against MUMPS's 3-4, with 1e-4 it took 4 and less
+#: time per step than with 1e-2 at each size; results/solver_crossover_combos.md)
+COMBO_SPLIT_OPTIONS = {
+    "ksp_type": "gmres", "ksp_rtol": 1e-4, "ksp_max_it": 500, "ksp_gmres_restart": 30,
+    "pc_type": "fieldsplit", "pc_fieldsplit_type": "multiplicative",
 }
 
 
@@ -81,30 +92,96 @@ FITTED_SPLIT_OPTIONS = {
 }
 
 
+@dataclass(frozen=True)
+class AutoSplit:
+    """One row of :data:`AUTO_SPLITS`: what ``preconditioner = "auto"`` gives a coupling."""
+
+    #: from this many unknowns in all the split replaces MUMPS; None: MUMPS at every size
+    min_dofs: int | None
+    #: "picard" (the Picard matrix, lagged) or "split" (the exact Jacobian)
+    kind: str
+    #: the options without the per-unknown blocks (:func:`auto_split_options` adds
+    #: ``fieldsplit_<unknown>_ksp_type = "preonly"``, ``..._pc_type = "gamg"`` for each)
+    options: dict
+    #: the measurement the row comes from
+    measured: str
+
+
+#: ``[solver] preconditioner = "auto"`` per coupling, keyed by the set of unknowns: a coupling
+#: not in the table, or a row with ``min_dofs = None``, keeps MUMPS LU at every size.
+#: Measurements: one step, one process, 2 shared cores, best of 2 (ratios split / MUMPS of
+#: the time per step).
+AUTO_SPLITS: dict[frozenset, AutoSplit] = {
+    frozenset(AUTO_SPLIT_FIELDS): AutoSplit(
+        AUTO_SPLIT_MIN_DOFS, "picard", AUTO_SPLIT_OPTIONS,
+        "benchmarks/results/solver_crossover.md (see AUTO_SPLIT_MIN_DOFS)"),
+    # crystallization + vacancies + Poisson: the vacancy + Poisson split (Picard mu block,
+    # lagged by 2, GMRES to 1e-2) with a third GAMG block for xi. Measured
+    # (results/solver_crossover_combos.md, problems/tio2_vo2_tio2_001_growth_2d_island.toml,
+    # one 1 s step): split / MUMPS 1.13 at 5898 unknowns, 0.70 at 21462, 0.84 at 42474, 0.73
+    # at 81870, 0.81 at 156450, Newton iterations +1 (9-10 against 8-10). The split on the
+    # exact Jacobian (no Picard matrix) failed at every size (GMRES diverged or the line
+    # search failed). Threshold: the smallest size measured from which the split won every time.
+    frozenset({"phi", "mu", "xi"}): AutoSplit(
+        20_000, "picard", AUTO_SPLIT_OPTIONS,
+        "benchmarks/results/solver_crossover_combos.md, crystal"),
+    # polarization + strain + Poisson: no Picard matrix; the split on the exact Jacobian
+    # (COMBO_SPLIT_OPTIONS, GAMG per unknown, vector blocks with their block size) converges
+    # (4 Newton iterations against MUMPS's 3-4, 30-47 GMRES iterations each) but did not beat
+    # MUMPS (problems/ruo2_tio2_110_island_2d.toml, first pseudo-time step): split / MUMPS
+    # 1.11 at 10745 unknowns, 0.97 at 27085, 1.13 at 57940, 1.27 at 100645, 1.28 at 183675
+    # (the largest measured): MUMPS at every size.
+    frozenset({"phi", "P", "u"}): AutoSplit(
+        None, "split", COMBO_SPLIT_OPTIONS,
+        "benchmarks/results/solver_crossover_combos.md, polar: MUMPS up to 183675 unknowns"),
+}
+
+
+def auto_split(names: list[str]) -> AutoSplit | None:
+    """The :data:`AUTO_SPLITS` row of a problem with unknowns ``names`` (None: not measured)."""
+    return AUTO_SPLITS.get(frozenset(names))
+
+
+def auto_split_options(names: list[str]) -> dict:
+    """The options of the coupling's split (:data:`AUTO_SPLITS`) with a GAMG block per
+    unknown (those the row's options do not set already)."""
+    row = auto_split(names)
+    opts = dict(row.options) if row else {}
+    for name in sorted(names):
+        opts.setdefault(f"fieldsplit_{name}_ksp_type", "preonly")
+        opts.setdefault(f"fieldsplit_{name}_pc_type", "gamg")
+    return opts
+
+
 def auto_preconditioner(cfg: Config, names: list[str], dofs: int) -> str:
     """The preconditioner a problem with unknowns ``names`` and ``dofs`` unknowns in all gets:
-    ``[solver] preconditioner`` when it is "exact" or "picard"; for "auto", "picard" (with
-    :data:`AUTO_SPLIT_OPTIONS`) for the vacancy + Poisson problem from
-    :data:`AUTO_SPLIT_MIN_DOFS` unknowns, unless [solver.petsc_options] chooses a Krylov
-    method or preconditioner itself (then the user's options rule, as "exact"), else "exact".
-    With the fitted vacancy flux "split" instead of "picard": the same split on the exact
-    Jacobian (:data:`FITTED_SPLIT_OPTIONS`)."""
+    ``[solver] preconditioner`` when it is "exact" or "picard"; for "auto", the coupling's
+    row of :data:`AUTO_SPLITS` ("picard" or "split") from its ``min_dofs`` unknowns, unless
+    [solver.petsc_options] chooses a Krylov method or preconditioner itself (then the user's
+    options rule, as "exact"), else "exact". With the fitted vacancy flux the vacancy +
+    Poisson problem gets "split" instead of "picard": the same split on the exact Jacobian
+    (:data:`FITTED_SPLIT_OPTIONS`); other couplings with the fitted flux were not measured
+    and keep "exact"."""
     chosen = cfg.solver.preconditioner
     if chosen != "auto":
         return chosen
     own = any(k.startswith(("ksp_", "pc_", "fieldsplit_")) for k in cfg.solver.petsc_options)
-    if own or tuple(sorted(names)) != AUTO_SPLIT_FIELDS or dofs < AUTO_SPLIT_MIN_DOFS:
+    row = auto_split(names)
+    if own or row is None or row.min_dofs is None or dofs < row.min_dofs:
         return "exact"
-    return "split" if cfg.physics.vacancy_flux == "fitted" else "picard"
+    if cfg.physics.vacancy_flux == "fitted" and "mu" in names:
+        return "split" if frozenset(names) == frozenset(AUTO_SPLIT_FIELDS) else "exact"
+    return row.kind
 
 
 def solver_options(cfg: Config, single_field: bool = False,
-                   preconditioner: str | None = None) -> dict:
+                   preconditioner: str | None = None, names: list[str] | None = None) -> dict:
     """SNES/KSP options: defaults, then [solver.petsc_options].
 
     ``preconditioner``: the one :func:`auto_preconditioner` chose for the problem (default:
-    ``[solver] preconditioner``, "auto" counting as "exact"); "picard" chosen by "auto" adds
-    :data:`AUTO_SPLIT_OPTIONS` before [solver.petsc_options]. A field split (``pc_type =
+    ``[solver] preconditioner``, "auto" counting as "exact"); "picard" or "split" chosen by
+    "auto" adds the split of the coupling with unknowns ``names`` (default: vacancy +
+    Poisson; :func:`auto_split_options`) before [solver.petsc_options]. A field split (``pc_type =
     "fieldsplit"`` with ``fieldsplit_<unknown>_*`` options) is for the coupled problem; the
     single-field solves (initial and reference potentials) then use GAMG instead.
     """
@@ -115,10 +192,12 @@ def solver_options(cfg: Config, single_field: bool = False,
     opts.update(
         snes_rtol=cfg.solver.rtol, snes_atol=cfg.solver.atol, snes_max_it=cfg.solver.max_it
     )
-    if chosen == "auto" and preconditioner == "picard":
-        opts.update(AUTO_SPLIT_OPTIONS)
-    if chosen == "auto" and preconditioner == "split":  # the exact Jacobian, split (fitted)
+    fitted = frozenset(names or AUTO_SPLIT_FIELDS) == frozenset(AUTO_SPLIT_FIELDS) \
+        and cfg.physics.vacancy_flux == "fitted"
+    if chosen == "auto" and preconditioner == "split" and fitted:  # the exact Jacobian, split
         opts.update(FITTED_SPLIT_OPTIONS)
+    elif chosen == "auto" and preconditioner in ("picard", "split"):
+        opts.update(auto_split_options(list(names or AUTO_SPLIT_FIELDS)))
     opts.update(cfg.solver.petsc_options)
     if opts.get("pc_type") != "lu" and "pc_factor_mat_solver_type" not in cfg.solver.petsc_options:
         opts.pop("pc_factor_mat_solver_type", None)  # only the default LU uses it

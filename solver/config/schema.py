@@ -474,10 +474,11 @@ class SolverSection(_Strict):
     #: "picard" (the Jacobian with the vacancy mobility held fixed in its derivative: the mu
     #: block becomes an M-matrix that GAMG handles; for a field split with GAMG on both
     #: fields, see benchmarks/README.md). Newton's convergence is unchanged: only the
-    #: preconditioner differs. "auto" (default): MUMPS LU with "exact" for small problems and
-    #: every coupling but vacancy + Poisson, which gets "picard" with the field split from
-    #: solver/petsc_policy.py's AUTO_SPLIT_MIN_DOFS unknowns (no [solver.petsc_options]
-    #: needed; any ksp_/pc_ option of yours turns the switch off)
+    #: preconditioner differs. "auto" (default): MUMPS LU with "exact" for small problems;
+    #: from a measured size per coupling (solver/petsc_policy.py's AUTO_SPLITS: vacancy +
+    #: Poisson and crystallization; polarization + strain + Poisson stays MUMPS) the field
+    #: split with GAMG (no [solver.petsc_options] needed; any ksp_/pc_ option of yours turns
+    #: the switch off)
     preconditioner: Literal["auto", "exact", "picard"] = "auto"
     #: matrix assembly of the coupled Jacobian: "fast" (block by block through the DOLFINx
     #: version it was written for), "standard" (DOLFINx's public assembly), "auto" (fast where
