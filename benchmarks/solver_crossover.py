@@ -101,23 +101,8 @@ def worker_auto(args: dict) -> dict:
 
 def spawn_auto(ny: int, repeats: int, timeout: float) -> dict:
     """:func:`worker_auto` in a fresh process (its own peak RSS)."""
-    import os
-    import subprocess
-    import sys
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        a, r = Path(tmp) / "args.json", Path(tmp) / "result.json"
-        a.write_text(json.dumps({"ny": ny, "repeats": repeats}))
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker-auto", str(a), str(r)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                  cwd=str(HERE), env=dict(os.environ, OMP_NUM_THREADS="1"))
-        except subprocess.TimeoutExpired:
-            return {"failed": f"timed out after {timeout:.0f} s"}
-        if proc.returncode != 0 or not r.exists():
-            return {"failed": f"exit code {proc.returncode}: {(proc.stderr or proc.stdout)[-800:]}"}
-        return json.loads(r.read_text())
+    return spawn(None, {"ny": ny, "repeats": repeats}, timeout, script=__file__,
+                 flag="--worker-auto")
 
 
 #: issue #25 item 4's goals for the README config at 1e6 unknowns with no solver keys set

@@ -33,11 +33,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from vacancy_poisson import spawn as vp_spawn
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -121,18 +121,8 @@ def worker(args: dict) -> dict:
 
 
 def spawn(args: dict, timeout: float) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        a, r = Path(tmp) / "args.json", Path(tmp) / "result.json"
-        a.write_text(json.dumps(args))
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(a), str(r)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                  cwd=str(HERE), env=dict(os.environ, OMP_NUM_THREADS="1"))
-        except subprocess.TimeoutExpired:
-            return {"failed": f"timed out after {timeout:.0f} s"}
-        if proc.returncode != 0 or not r.exists():
-            return {"failed": f"exit code {proc.returncode}: {(proc.stderr or proc.stdout)[-600:]}"}
-        return json.loads(r.read_text())
+    """:func:`worker` in a fresh process (vacancy_poisson.spawn's launcher)."""
+    return vp_spawn(None, args, timeout, script=__file__)
 
 
 def faster(old: dict | None, new: dict, fresh: bool) -> dict:

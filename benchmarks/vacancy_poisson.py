@@ -609,13 +609,17 @@ WORKERS = {"transient": worker_transient, "scaling": worker_scaling,
 # ======================================================================================
 
 
-def spawn(kind: str, args: dict, timeout: float) -> dict:
-    """Run one worker in a fresh process; returns its result, or {"failed": reason}."""
+def spawn(kind: str | None, args: dict, timeout: float, script: str | Path = __file__,
+          flag: str = "--worker") -> dict:
+    """Run one worker in a fresh process (its own peak RSS): ``script flag [kind] args.json
+    result.json``; returns its result, or {"failed": reason}. The other benchmark scripts
+    start their workers through it too (``script``: theirs, ``flag``: their worker option)."""
     with tempfile.TemporaryDirectory() as tmp:
         a, r = Path(tmp) / "args.json", Path(tmp) / "result.json"
         a.write_text(json.dumps(args))
         env = dict(os.environ, OMP_NUM_THREADS="1", FIPY_SOLVERS="scipy")
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, str(a), str(r)]
+        cmd = [sys.executable, str(Path(script).resolve()), flag,
+               *([kind] if kind is not None else []), str(a), str(r)]
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
