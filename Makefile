@@ -47,6 +47,8 @@ bench: venv
 	$(BIN)/python benchmarks/fitted_flux.py --flux exact
 	$(BIN)/python benchmarks/fipy_fair.py
 	cd benchmarks && ../$(BIN)/python solver_crossover.py
+	cd benchmarks && ../$(BIN)/python solver_crossover_combos.py --combo crystal --scale 1 0.5 0.35 0.25 0.18
+	cd benchmarks && ../$(BIN)/python solver_crossover_combos.py --combo polar --scale 1 0.6 0.4 0.3 0.22
 	$(BIN)/python benchmarks/report.py
 
 bench-quick: venv

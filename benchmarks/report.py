@@ -171,7 +171,26 @@ def issue25_goals(d: Path) -> list[str]:
             out.append(f"**Auto solver at {a['dofs']} unknowns under 2 KiB per unknown (#25): "
                        f"{'MET' if a['memory_goal_met'] else 'NOT MET'}**: "
                        f"{a['kib_per_unknown']:.2f} KiB (peak RSS {a['peak_rss_mib']:.0f} MiB).")
+    out += _combo_lines(load(d, "solver_crossover_combos"))
     return out
+
+
+def _combo_lines(combos: dict | None) -> list[str]:
+    """benchmarks/solver_crossover_combos.py: the other couplings' split / MUMPS time per step
+    at each size (the measurements behind solver/petsc_policy.py's AUTO_SPLITS)."""
+    if not combos:
+        return []
+    per: dict[str, list[str]] = {}
+    for row in combos.get("rows", []):
+        cases = row["cases"]
+        mumps = cases.get("mumps", {})
+        for variant in ("split", "picard"):
+            c = cases.get(variant)
+            if c and c.get("converged") and mumps.get("converged"):
+                per.setdefault(f"{row['combo']} {variant}", []).append(
+                    f"{mumps['dofs']}: {c['step_s'] / mumps['step_s']:.2f}")
+    return [f"Auto solver per coupling (#25): {name} / MUMPS time per step "
+            f"{', '.join(ratios)}." for name, ratios in per.items()]
 
 
 def fitted_flux_goals(d: Path) -> list[str]:
