@@ -44,7 +44,7 @@ bench: venv
 	$(BIN)/python benchmarks/adaptivity.py
 	$(BIN)/python benchmarks/setup_share.py
 	$(BIN)/python benchmarks/fitted_flux.py
-	$(BIN)/python benchmarks/fitted_flux.py --flux exact
+	$(BIN)/python benchmarks/fitted_flux.py --size small --flux exact
 	$(BIN)/python benchmarks/fipy_fair.py
 	cd benchmarks && ../$(BIN)/python solver_crossover.py
 	cd benchmarks && ../$(BIN)/python solver_crossover_combos.py --combo crystal --scale 1 0.5 0.35 0.25 0.18
