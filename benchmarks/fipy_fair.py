@@ -23,6 +23,12 @@ What changed against part 3 of ``vacancy_poisson.py`` (whose 12.9x this replaces
    meshes' (error, time) power law, marked as such. Ratio FiPy/heterofem against the goal
    ">= 10x faster at each".
 
+4. heterofem's initial state (issue #26 item 3): the nodal start made conservative by the
+   local projection of docs/model.md "Initial state" (solver/physics/vacancy_start.py), so
+   each layer's inventory starts exact and converges at second order, as FiPy's cell values
+   do. The previous run (nodal start, 2026-12-06 17:16 UTC) had heterofem at order 1.13
+   (exact flux) / 1.32 (fitted) and FiPy faster below ~1e-4.
+
 Both codes solve the same time-discrete problem (the same backward-Euler schedule,
 ``vacancy_poisson.schedule``), so only the spatial error differs. heterofem's time is mesh
 generation + setup (forms, initial state) + time loop; FiPy's is setup (mesh, equations) +
@@ -251,7 +257,12 @@ def report_md(res: dict) -> str:
     L = ["# heterofem vs FiPy, fair comparison (issue #26 item 5)", "",
          res.get("quick_note") or "", "",
          f"{res['problem']}; {res['schedule_steps']} steps, inventories at {res['marks_s']} s.",
-         f"Measured {res['date']} on {res['machine']}, tree at {res['git']}.", ""]
+         f"Measured {res['date']} on {res['machine']}, tree at {res['git']}.",
+         "heterofem starts from the local conservative projection of the layer-wise initial "
+         "state (docs/model.md \"Initial state\", #26 item 3). The previous run, with the "
+         "nodal start (2026-12-06 17:16 UTC), measured heterofem's order at 1.13 (exact flux) / "
+         "1.32 (fitted), every goal NOT MET (3.15x / 4.29x at 1e-3; FiPy faster below ~1e-4). "
+         "The withdrawn 12.9x of vacancy_poisson.py part 3 stays withdrawn.", ""]
     if res.get("failed"):
         return "\n".join(L + [f"FAILED: {res['failed']}", ""])
     ref = res["reference"]

@@ -42,6 +42,7 @@ from heterofem.solver.physics import cell_average
 from heterofem.solver.physics.base import OutputField, Physics, Unknown
 from heterofem.solver.physics.deposition import deposited_delta
 from heterofem.solver.physics.interface_kinetics import InterfaceKinetics
+from heterofem.solver.physics.vacancy_start import VacancyStart
 from heterofem.solver.physics.quantities import (
     AS_DEPOSITED_PHASE,
     CHARGE_DENSITY,
@@ -140,6 +141,7 @@ class Vacancies(Physics):
         #: residuals count vacancies on the same scale
         self.poisson_scale = units.RHO_SCALE * units.Q_E * Z_V * self.N_ref
         self.kinetics = InterfaceKinetics(domain, self)  #: finite interface rates: mu broken
+        self.exact_start = VacancyStart(self)  #: the layer-wise initial state (vacancy_start.py)
 
     def _warn_if_ill_posed(self, k_ex: dict[str, float]) -> None:
         """A steady solve held only by gas exchange is ill-determined when the exchange is
@@ -317,7 +319,7 @@ class Vacancies(Physics):
     def unknowns(self):
         degree = self.domain.cfg.physics.element_degree
         return [Unknown("mu", degree, "eV", "vacancy electrochemical potential",
-                        picard=not self.kinetics.active)] + self.kinetics.unknowns(degree)
+                        picard=True)] + self.kinetics.unknowns(degree)
 
     def residual(self, u, v, history=None):
         mu, phi, h = self.mu_of(u), u["phi"], self.phase_fraction(u)
@@ -420,6 +422,7 @@ class Vacancies(Physics):
         """mu from the initial potential (:meth:`initial_mu`)."""
         u["mu"].x.array[:] = self.initial_mu(u["mu"].function_space, u["phi"]).x.array
         self.kinetics.initialise(u, self._initial_per_layer)  # kinetics: each layer exact
+        self.exact_start.project(u)  # where mu is continuous: each layer's inventory exact
 
     def initial_rho(self, phi) -> list[tuple[object, ufl.Measure]]:
         """The initial vacancy charge density [C/m^3] per solid layer, as (UFL expression,
@@ -516,8 +519,10 @@ class Vacancies(Physics):
         return {"mean_delta_crystalline": crystalline, "surface_delta": surface}
 
     def start(self, u):
-        self.initial_inventory = self.inventory(u)
-        self.initial_delta = self.mean_delta(u)
+        """Record the initial inventories and deltas: the layer-wise initial state's."""
+        exact = self.exact_start.exact_state(u)
+        self.initial_inventory = self.inventory(exact)
+        self.initial_delta = self.mean_delta(exact)
 
     def timeseries(self, u):
         inv = self.inventory(u)
