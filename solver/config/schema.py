@@ -194,7 +194,8 @@ class PhysicsSection(_Strict):
     #: mobility for P1 on intervals and triangles, solver/physics/cell_average.py; elsewhere,
     #: and with crystallization, quadrature at transport_quadrature_degree) or "quadrature";
     #: "fitted": the exponentially fitted edge flux (solver/fitted_flux.py: an M-matrix
-    #: Jacobian for AMG, lumped mass; P1 simplices in 1D/2D/3D, no crystallization)
+    #: Jacobian for AMG, lumped mass; P1 simplices in 1D/2D/3D, also with crystallization
+    #: and interface kinetics)
     vacancy_flux: Literal["exact", "quadrature", "fitted"] = "exact"
 
 
