@@ -104,14 +104,57 @@ def _scale(u: dolfinx.fem.Function) -> float:
 def combined_indicator(functions: list, facets) -> np.ndarray:
     """The largest over the fields of eta_K / max eta (see the module docstring); zeros where
     every field is uniform or linear (largest eta below UNIFORM of its :func:`_scale`: the
-    round-off of a gradient that does not jump). Collective."""
+    round-off of a gradient that does not jump). A field may be given in parts, a list of
+    (function, cell mask): its eta is each part's where its mask is true (a mu broken at
+    kinetic facets, :func:`broken_parts`). Collective."""
     total = None
     for u in functions:
-        eta = kelly_indicator(u, facets)
-        big = _global_max(u.function_space.mesh.comm, eta)
-        scaled = eta / big if big > UNIFORM * _scale(u) else np.zeros_like(eta)
+        parts = u if isinstance(u, list) else [(u, None)]
+        eta = sum(kelly_indicator(f, facets) if mask is None
+                  else np.where(mask, kelly_indicator(f, facets), 0.0) for f, mask in parts)
+        big = _global_max(parts[0][0].function_space.mesh.comm, eta)
+        scale = max(_scale(f) for f, _ in parts)
+        scaled = eta / big if big > UNIFORM * scale else np.zeros_like(eta)
         total = scaled if total is None else np.maximum(total, scaled)
     return total
+
+
+def broken_parts(problem, name: str):
+    """The field ``name`` for the indicator: the unknown itself, or for "mu" broken at
+    kinetic facets (solver/physics/interface_kinetics.py) a list of (function, layers): mu_c,
+    which is mu on the colour-0 layers, and mu_c + g, which is mu on the colour-1 layers.
+    (mu_c alone has a kink in the colour-1 cells next to a kinetic facet, where g's hat
+    function ends: its indicator refined there for nothing.)"""
+    u = problem.u[name]
+    vac = problem.modules.get("vacancies")
+    kin = getattr(vac, "kinetics", None)
+    if name != "mu" or kin is None or not kin.active:
+        return u
+    side1 = dolfinx.fem.Function(u.function_space, name="mu_colour1")
+    side1.x.array[:] = u.x.array + problem.u["mu_jump"].x.array
+    layers = {c: [n for n, k in kin.colour.items() if k == c] for c in (0, 1)}
+    return [(u, layers[0]), (side1, layers[1])]
+
+
+def _level_fields(functions: list, mesh, cell_tags, layer_ids: dict) -> list:
+    """``functions`` (each a function or :func:`broken_parts`) interpolated onto ``mesh``, a
+    part's layers turned into a mask of the mesh's local cells. Collective."""
+    n_cells = mesh.topology.index_map(mesh.topology.dim)
+    n_cells = n_cells.size_local + n_cells.num_ghosts
+    out = []
+    for u in functions:
+        parts = u if isinstance(u, list) else [(u, None)]
+        moved = []
+        for f, layers in parts:
+            V = dolfinx.fem.functionspace(mesh, f.function_space.ufl_element())
+            mask = None
+            if layers is not None:
+                mask = np.zeros(n_cells, dtype=bool)
+                for n in layers:
+                    mask[cell_tags.find(layer_ids[n])] = True
+            moved.append((transfer_function(f, V), mask))
+        out.append(moved if isinstance(u, list) else moved[0][0])
+    return out
 
 
 def _cell_marker(mesh, marked: np.ndarray) -> np.ndarray:
@@ -218,7 +261,8 @@ def changed_cells(mesh, previous) -> np.ndarray:
 def adapted_stack(base, functions: list, max_levels: int, fraction: float, buffer: int,
                   previous=None):
     """A new stack mesh: ``base`` refined up to ``max_levels`` times where the fields
-    ``functions`` (on any mesh of the same domain) have a large indicator. With the
+    ``functions`` (on any mesh of the same domain; a field may be :func:`broken_parts`) have a
+    large indicator. With the
     ``previous`` mesh, hysteresis: a cell stays refined where that mesh was finer while its
     indicator exceeds KEEP x ``fraction`` (see :data:`KEEP`). Collective."""
     from heterofem.meshes.refine import refine_once
@@ -227,11 +271,7 @@ def adapted_stack(base, functions: list, max_levels: int, fraction: float, buffe
     for level in range(max_levels):
         mesh.topology.create_entities(mesh.topology.dim - 1)
         facets = interface_facet_tags(base, mesh, facet_tags)
-        here = []
-        for u in functions:
-            el = u.function_space.ufl_element()
-            V = dolfinx.fem.functionspace(mesh, el)
-            here.append(transfer_function(u, V))
+        here = _level_fields(functions, mesh, cell_tags, base.layer_ids)
         indicator = combined_indicator(here, facets)
         if previous is not None:
             keep = finer_before(mesh, previous) & (indicator > KEEP * fraction)
@@ -331,8 +371,9 @@ class Adaptivity:
 
     def new_stack(self, problem):
         s = self.settings
-        return adapted_stack(self.base_stack, [problem.u[n] for n in s.fields], s.max_levels,
-                             s.refine_fraction, s.buffer_cells, previous=problem.domain.mesh)
+        return adapted_stack(self.base_stack, [broken_parts(problem, n) for n in s.fields],
+                             s.max_levels, s.refine_fraction, s.buffer_cells,
+                             previous=problem.domain.mesh)
 
     def remesh(self, problem, extra: dict | None = None):
         """(new problem, ``extra`` functions moved onto its mesh); ``problem`` and ``extra``

@@ -17,6 +17,12 @@ third state for the error estimate) is interpolated onto the new mesh
     nodal values, but a P2 field overshoots between its nodes at a sharp front (by more
     than 1e-3 in the test), and point values taken there leave [0, 1].
 (c) P, phi and the others: plain interpolation (phi is the next Newton solve's start).
+(d) interface kinetics (mu = mu_c + chi g, solver/physics/interface_kinetics.py): the broken
+    mu is moved, not mu_c and g apart: where the new mesh fixes g = 0 (every node off the
+    kinetic facets) its interpolated value goes into mu_c on the colour-1 side
+    (InterfaceKinetics.fold); the shift of (a) moves each layer's side of its kinetic facets
+    as well (mu_c and g there, InterfaceKinetics.shift_at_facets). The refined mesh keeps the
+    facet tags (meshes/refine.py), so the new problem's jump is free on the same facets.
 """
 
 from __future__ import annotations
@@ -86,13 +92,18 @@ def transfer_state(old, new, extra: dict) -> tuple[dict, float, float]:
                 np.clip(f.x.array, 0.0, 1.0, out=f.x.array)
 
     before, after = _states(old), _states(new)
+    kinetics = new.modules["vacancies"].kinetics if "vacancies" in new.modules else None
     for key in after:
         move(before[key], after[key])
+        if kinetics is not None:  # (d) the broken mu in the new mesh's representation
+            kinetics.fold(after[key])
     moved = {}
     for key, funcs in extra.items():
         moved[key] = {n: dolfinx.fem.Function(new.spaces[n], name=f.name)
                       for n, f in funcs.items()}
         move(funcs, moved[key])
+        if kinetics is not None:
+            kinetics.fold(moved[key])
     change = left = 0.0
     if "vacancies" in new.modules and "mu" in new.u:
         for key in after:
@@ -135,12 +146,17 @@ def conserve_inventory(vac_old, state_old: dict, new, state_new: dict) -> tuple[
     mu = state_new["mu"]
     base = mu.x.array.copy()
     dofs = {name: _own_dofs(new, name) for name in layers}
+    jump = state_new.get("mu_jump")  # interface kinetics: the layer's side of its facets too
+    base_jump = None if jump is None else jump.x.array.copy()
 
     def errors(shifts: dict) -> dict:
         mu.x.array[:] = base
         for name in layers:
             mu.x.array[dofs[name]] += shifts[name]
         mu.x.scatter_forward()
+        if jump is not None:
+            jump.x.array[:] = base_jump
+            vac.kinetics.shift_at_facets(state_new, shifts)
         now = vac.inventory(state_new)
         return {name: float(np.log(now[name] / target[name])) for name in layers}
 

@@ -50,6 +50,14 @@ NUMERICAL_KEYS = ("run.name", "run.dimension", "mesh.", "solver.", "output.", "p
                   "time.dt_", "time.scheme", "time.output_times_s", "time.grow", "time.cut",
                   "time.target_newton", "time.error_")
 
+#: the top-level config tables: a ledger name that starts with one of them is a config key
+#: (any other name is <material>.<key>; the studies turn ledger names into --set keys with
+#: it: heterofem.studies.uncertainty.set_key, tio2_growth_cases)
+CONFIG_HEADS = ("run", "layers", "boundary", "strain", "workfunction", "crystallization",
+                "time", "initial", "physics", "mesh", "solver", "output", "interfaces",
+                "interface", "mechanics", "polarization", "vacancies", "deposition",
+                "template", "electrons")
+
 Value = float | str | bool
 
 
@@ -250,17 +258,40 @@ def overlay_overrides(ledger: Ledger, stem: str) -> list[str]:
     return override_strings(table)
 
 
+def passed_to_runs(entry: Parameter) -> bool:
+    """Whether a study passes the entry to its runs itself (as ``--set``) when no config holds
+    it: a config key (:data:`CONFIG_HEADS`) whose number the study varies, i.e. an entry with
+    a ``range`` or a fitted one with an ``uncertainty`` (the knobs of
+    heterofem.studies.uncertainty.ledger_knobs; the growth study's runs get every knob at its
+    value, studies/tio2_growth_cases.parameter_sets, e.g. an optional
+    ``interfaces."VO2_R|TiO2".vacancy_rate_k0_m_per_s`` that no problem file sets)."""
+    return (entry.name.split(".", 1)[0] in CONFIG_HEADS and _is_number(entry.value)
+            and (entry.range is not None
+                 or (entry.status == "fitted" and entry.uncertainty is not None)))
+
+
 def missing(ledger: Ledger, configs: Iterable[str | Path] | None = None) -> list[str]:
     """Problems between the ledger and what the configs use (default: the study's configs,
     with the study's calibration overlay applied): a used parameter without an entry, or
     whose value differs from the entry's; an entry no config uses. Empty when the ledger
-    accounts for every knob."""
+    accounts for every knob.
+
+    An entry the config does not use as it is but the study passes to its runs
+    (:func:`passed_to_runs`) is applied over the config as the study applies it, and counts
+    as used where the config then uses it (the rate of a pair that meets in the stack, with
+    vacancies on); a config that holds the key itself is compared with the entry as usual."""
     configs = list(configs) if configs is not None else config_paths(ledger)
     problems, used_names = [], set()
     for path in configs:
         stem = Path(path).stem
         entries = ledger.entries_for(stem)
-        for name, used in used_parameters(path, overlay_overrides(ledger, stem)).items():
+        sets = overlay_overrides(ledger, stem)
+        used_here = used_parameters(path, sets)
+        passed = {n: e.value for n, e in entries.items()
+                  if n not in used_here and passed_to_runs(e)}
+        if passed:
+            used_here = _used_with(path, sets, passed)
+        for name, used in used_here.items():
             used_names.add(name)
             entry = entries.get(name)
             if entry is None:
@@ -270,6 +301,29 @@ def missing(ledger: Ledger, configs: Iterable[str | Path] | None = None) -> list
     problems += [f"{p.name}: in the ledger but no config of the study uses it"
                  for p in ledger.parameter if p.name not in used_names]
     return problems
+
+
+def _used_with(path, sets: list[str], passed: dict) -> dict[str, Used]:
+    """:func:`used_parameters` with the ``passed`` entries set over ``sets``; an entry the
+    config cannot take (a layer it does not have, an interface of materials it does not
+    have: the studies leave it out of that config's runs, tio2_growth_cases.resolved_sets)
+    is left out."""
+    from heterofem.solver.config import ConfigError
+    from heterofem.solver.simulation import override_strings
+
+    try:
+        return used_parameters(path, sets + override_strings(passed))
+    except ConfigError as exc:
+        bad = [key for key, _ in exc.problems]
+
+        def named(n: str) -> bool:  # the key, or a table above it (quotes dropped)
+            plain = n.replace('"', "")
+            return any(plain == k or plain.startswith(k + ".") for k in bad)
+
+        kept = {n: v for n, v in passed.items() if not named(n)}
+        if len(kept) == len(passed):
+            raise
+        return _used_with(path, sets, kept) if kept else used_parameters(path, sets)
 
 
 def _differs(entry: Parameter, used: Used) -> str | None:

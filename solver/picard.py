@@ -11,7 +11,10 @@ unchanged; the Krylov solver pays for the difference (tens of iterations, benchm
 The forms are built by rewriting the row's residual: each term with grad(mu) gets grad of a
 stand-in function ``frozen`` instead (so that differentiating by mu reaches only the
 mobility, and by ``frozen`` only grad(mu)), and the stand-in is set back to mu after the
-derivative is taken.
+derivative is taken. With interface kinetics the gradient is that of the broken mu,
+grad(mu_c + chi g) (solver/physics/interface_kinetics.py): mu_c and the jump g both get stand-ins
+inside it, so the mu rows' Picard blocks are mu-mu and mu-g with the mobility held; the jump's
+own rows keep the exact Jacobian (docs/model.md "Interface kinetics").
 """
 
 from __future__ import annotations
@@ -23,18 +26,30 @@ from ufl.corealg.multifunction import MultiFunction
 from heterofem.solver.dolfinx_env import dolfinx
 
 
-def picard_parts(residual: ufl.Form, mu: dolfinx.fem.Function):
-    """The ``mu`` equation's ``residual`` split as (flux, rest, frozen): ``flux`` is the form of
-    the terms with grad(mu), their grad(mu) written with the stand-in ``frozen``, and ``rest``
-    the other terms (storage, exchange)."""
+def picard_parts(residual: ufl.Form, mu: dolfinx.fem.Function, others=()):
+    """The ``mu`` equation's ``residual`` split as (flux, rest, stand-ins): ``flux`` is the form
+    of the terms with grad(mu), their grad(mu) written with a stand-in function, and ``rest``
+    the other terms (storage, exchange); stand-ins maps mu (and each of ``others`` that sits
+    inside such a gradient) to its stand-in. With interface kinetics the gradient is that of
+    the broken mu, grad(mu_c + chi g) (solver/physics/interface_kinetics.py): both unknowns
+    get stand-ins there, so the Picard matrix holds the mobility fixed in the jump's column
+    too."""
     frozen = dolfinx.fem.Function(mu.function_space, name="mu_grad")  # stands in for grad's mu
+    stand_ins = {mu: frozen}
+    for w in others:
+        stand_ins[w] = dolfinx.fem.Function(w.function_space, name=f"{w.name}_grad")
 
     class _GradOfMu(MultiFunction):
         expr = MultiFunction.reuse_if_untouched
 
         def grad(self, o, *ops):
-            if o.ufl_operands[0] == mu:
+            inner = o.ufl_operands[0]
+            if inner == mu:
                 return ufl.grad(frozen)
+            inside = ufl.algorithms.extract_coefficients(inner)
+            if mu in inside:  # the broken mu
+                return ufl.grad(ufl.replace(inner, {w: s for w, s in stand_ins.items()
+                                                    if w in inside}))
             return self.reuse_if_untouched(o, *ops)
 
     def summands(e):
@@ -49,27 +64,28 @@ def picard_parts(residual: ufl.Form, mu: dolfinx.fem.Function):
                 flux.append(itg.reconstruct(integrand=swapped))
             else:
                 rest.append(itg.reconstruct(integrand=term))
-    return ufl.Form(flux), ufl.Form(rest), frozen
+    return ufl.Form(flux), ufl.Form(rest), stand_ins
 
 
-def _derivative(form: ufl.Form, wrt, du, frozen, mu) -> ufl.Form | None:
-    """d form / d wrt in direction du, the stand-in then set back to mu (None if zero)."""
+def _derivative(form: ufl.Form, wrt, du, stand_ins: dict) -> ufl.Form | None:
+    """d form / d wrt in direction du, the stand-ins then set back to their unknowns (None if
+    zero)."""
     if not form.integrals():
         return None
     d = ufl.algorithms.expand_derivatives(ufl.derivative(form, wrt, du))
-    d = ufl.replace(d, {frozen: mu})
+    d = ufl.replace(d, {s: w for w, s in stand_ins.items()})
     return d if d.integrals() else None
 
 
 def picard_entry(parts, mu: dolfinx.fem.Function, wrt: dolfinx.fem.Function) -> ufl.Form | None:
     """The Picard matrix's (mu, wrt) block from :func:`picard_parts`: the derivative of the
-    non-flux terms, plus on the diagonal (``wrt`` is mu) the flux's derivative through grad(mu)
-    only."""
-    flux, rest, frozen = parts
+    non-flux terms, plus where ``wrt`` has a stand-in (mu; the jump of a broken mu) the
+    flux's derivative through the gradient only."""
+    flux, rest, stand_ins = parts
     du = ufl.TrialFunction(wrt.function_space)
-    terms = [_derivative(rest, wrt, du, frozen, mu)]
-    if wrt is mu:
-        terms.append(_derivative(flux, frozen, du, frozen, mu))
+    terms = [_derivative(rest, wrt, du, stand_ins)]
+    if wrt in stand_ins:
+        terms.append(_derivative(flux, stand_ins[wrt], du, stand_ins))
     terms = [f for f in terms if f is not None]
     return sum(terms[1:], terms[0]) if terms else None
 
@@ -83,7 +99,7 @@ def preconditioner_forms(exact: list[list[ufl.Form]], names: list[str],
     the diagonal blocks) the off-diagonal blocks are dropped: they would be assembled for
     nothing."""
     mu = u[row]
-    parts = picard_parts(residual, mu)
+    parts = picard_parts(residual, mu, [u[n] for n in names if n != row])
     P = exact
     r = names.index(row)
     for j, name in enumerate(names):
@@ -108,8 +124,8 @@ def picard_split(residual: ufl.Form, mu: dolfinx.fem.Function):
     (:class:`heterofem.solver.fast_assembly.NestedPicardJacobian`; measured in
     benchmarks/README.md)."""
     parts = picard_parts(residual, mu)
-    flux, _, frozen = parts
-    remainder = _derivative(flux, mu, ufl.TrialFunction(mu.function_space), frozen, mu)
+    flux, _, stand_ins = parts
+    remainder = _derivative(flux, mu, ufl.TrialFunction(mu.function_space), stand_ins)
     picard = picard_entry(parts, mu, mu)
     if remainder is None or picard is None:
         return None

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from heterofem.solver.ledger import CONFIG_HEADS
 from heterofem.studies import PROBLEMS
 from heterofem.studies.overlay import overrides as overlay_overrides
 
@@ -144,7 +145,7 @@ def parameter_sets(sample: Mapping[str, float], units: Mapping[str, str] | None 
     out: dict[str, Any] = {}
     for name, value in sample.items():
         head = name.split(".", 1)[0]
-        if head in _CONFIG_HEADS:
+        if head in CONFIG_HEADS:
             out[name] = value
         elif units.get(name):
             out[f"materials.{name}"] = {"value": float(value), "unit": units[name]}
@@ -153,8 +154,6 @@ def parameter_sets(sample: Mapping[str, float], units: Mapping[str, str] | None 
     return out
 
 
-_CONFIG_HEADS = ("run", "layers", "mesh", "physics", "crystallization", "boundary", "time",
-                 "output", "solver", "strain", "template", "vacancies", "electrons", "interfaces")
 #: the material pair of the template's facets in the growth stack (substrate/template and
 #: template/film: TiO2 | VO2_R | TiO2, the film's material is the crystal TiO2). A ledger entry
 #: ``interfaces."VO2_R|TiO2".vacancy_rate_k0_m_per_s`` (optional; none: mu continuous, the

@@ -33,15 +33,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from heterofem.solver.ledger import CONFIG_HEADS
+
 #: a batch model: parameter samples -> outputs per sample (floats or 1D arrays)
 BatchModel = Callable[[list[dict[str, float]]], list[dict[str, float | np.ndarray]]]
 
 #: top-level config sections: a ledger name starting with one of these is a config key; any
 #: other ``<Material>.<key>`` is a material value, changed through ``materials.<Material>.<key>``
-CONFIG_SECTIONS = ("run", "layers", "boundary", "strain", "workfunction", "crystallization",
-                   "time", "initial", "physics", "mesh", "solver", "output", "interfaces",
-                   "interface", "mechanics", "polarization", "vacancies", "deposition",
-                   "template", "electrons")
+#: (one list, kept with the ledger checks that read names the same way)
+CONFIG_SECTIONS = CONFIG_HEADS
 
 
 def set_key(name: str) -> str:

@@ -19,6 +19,10 @@ J_10 the flux from the colour-1 side into the colour-0 side, k = k0 exp(-Ea/kT) 
 c_s = sqrt(c_1 c_0 (1 - theta_1)(1 - theta_0)) (dilute: sqrt(c_1 c_0)), the mass-action
 forward/backward rates with symmetry factor 1/2. k = 0 decouples the layers exactly; k -> inf
 forces g -> 0, the continuous mu.
+
+Works with the phase field (1D/2D/3D), mesh features (:meth:`InterfaceKinetics.check_facets`),
+adaptive meshes (:meth:`InterfaceKinetics.fold`, :meth:`InterfaceKinetics.shift_at_facets`,
+called by solver/adapt_transfer.py) and the Picard preconditioner (solver/picard.py).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import ufl
 
 from heterofem.solver import units
 from heterofem.solver.dolfinx_env import dolfinx
-from heterofem.solver.physics.kinetics_config import kinetic_interfaces
+from heterofem.solver.physics.kinetics_config import kinetic_facet, kinetic_interfaces
 
 JUMP = "mu_jump"  #: name of the jump unknown
 
@@ -42,7 +46,7 @@ class InterfaceKinetics:
     def __init__(self, domain, vac):
         self.domain, self.vac = domain, vac
         cfg = domain.cfg
-        self.interfaces = kinetic_interfaces(cfg)
+        self.interfaces = kinetic_interfaces(cfg) + self._touching()
         self.active = bool(self.interfaces)
         if not self.active:
             return
@@ -51,6 +55,7 @@ class InterfaceKinetics:
         self.colour = {names[0]: 0}
         for lower, upper in zip(names, names[1:]):
             self.colour[upper] = self.colour[lower] ^ (f"{lower}/{upper}" in kinetic)
+        self.check_facets()
         # g on the slower side: where it sits on the faster one, the rows of mu_c and g at an
         # interface node both carry that side's large flux terms and differ by the slow side's
         # small ones, and the Newton solve loses digits in their difference (measured on the
@@ -68,6 +73,51 @@ class InterfaceKinetics:
         self.rates_m_s = {ki.facet: ki.k0_m_s * float(np.exp(-ki.Ea_eV / vac.kT))
                           for ki in self.interfaces}
         self.one = domain.cellwise({n: 1.0 for n in names}, "one")
+
+    def _layer_facets(self) -> list[tuple[str, str, str]]:
+        """(facet, layer, layer) of the mesh's facet sets between two solid layers."""
+        solid = {lay.name for lay in self.vac.solid}
+        out = []
+        for name in self.domain.stack.facet_ids:
+            parts = name.split("/")
+            if len(parts) == 2 and set(parts) <= solid and parts[0] != parts[1]:
+                out.append((name, parts[0], parts[1]))
+        return out
+
+    def _touching(self) -> list:
+        """The kinetic facets between layers that are not neighbours in [[layers]] but touch in
+        the mesh (mesh features: a step taller than the layer above; a mesh file)."""
+        cfg = self.domain.cfg
+        order = [lay.name for lay in cfg.layers]
+        layers = {lay.name: lay for lay in cfg.layers}
+        out = []
+        for facet, a, b in self._layer_facets():
+            if abs(order.index(a) - order.index(b)) != 1:
+                ki = kinetic_facet(cfg, layers[a], layers[b])
+                out += [ki] if ki is not None else []
+        return out
+
+    def check_facets(self) -> None:
+        """Every facet between two solid layers must be kinetic exactly where the colouring
+        flips (the colours follow [[layers]]; with mesh features or a mesh file other layers
+        may touch); a ConfigError naming the mesh key otherwise."""
+        from heterofem.solver.config import ConfigError
+
+        kinetic = {ki.facet for ki in self.interfaces}
+        cfg = self.domain.cfg
+        key = "mesh.file" if cfg.mesh.file is not None else "mesh.features"
+        problems = []
+        for facet, a, b in self._layer_facets():
+            is_kinetic, flips = facet in kinetic, self.colour[a] != self.colour[b]
+            if is_kinetic != flips:
+                problems.append((key, f"layers {a!r} and {b!r} touch across the facet {facet!r}, "
+                                 f"{'a kinetic' if is_kinetic else 'an equilibrium'} facet, "
+                                 "but the layers' other facets put them on "
+                                 f"{'the same side' if not flips else 'two sides'} of the jump of "
+                                 "mu (docs/model.md \"Interface kinetics\": two colours); change "
+                                 "the features or the [interfaces] rates"))
+        if problems:
+            raise ConfigError(problems)
 
     # -- the broken mu -----------------------------------------------------------------------
     def mu(self, u):
@@ -163,6 +213,59 @@ class InterfaceKinetics:
         g.x.array[:] = 0.0
         u["mu"].x.array[free] = side[0].x.array[free]
         g.x.array[free] = side[1].x.array[free] - side[0].x.array[free]
+
+    # -- adaptive meshes (solver/adapt_transfer.py) ---------------------------------------------
+    def _colour_nodes(self, V, colour: int) -> np.ndarray:
+        """Whether each local dof of V lies on a cell of a layer of that colour."""
+        d = self.domain
+        mask = np.zeros(V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts, bool)
+        for name, c in self.colour.items():
+            if c == colour:
+                mask[V.dofmap.list[d.layer_cells(name)].reshape(-1)] = True
+        return mask
+
+    def fold(self, state: dict) -> None:
+        """After a non-matching interpolation of (mu_c, g) onto a new mesh, the broken mu in
+        this mesh's representation: g is the old jump's P1 interpolant, also nonzero at new
+        nodes next to a kinetic facet where g is fixed to 0 here; at those nodes the broken
+        mu's value mu_c + chi g goes into mu_c and g is set to 0. At the free nodes both are
+        kept: a kinetic facet is a facet of both meshes, and the interpolants along it are
+        the old traces of either side. Nothing when inactive."""
+        if not self.active or JUMP not in state:
+            return
+        mu, g = state["mu"], state[JUMP]
+        fixed = ~self.free
+        add = fixed & self._colour_nodes(g.function_space, 1)
+        mu.x.array[add] += g.x.array[add]
+        g.x.array[fixed] = 0.0
+        mu.x.scatter_forward()
+        g.x.scatter_forward()
+
+    def shift_at_facets(self, state: dict, shifts: dict) -> None:
+        """Add each layer's mu shift (layer -> eV) at the free nodes of its kinetic facets,
+        on its own side only: a colour-0 layer's mu is mu_c there (mu_c += s, g -= s keeps
+        the other side's mu_c + g), a colour-1 layer's is mu_c + g (g += s). The inventory
+        correction of an adapted mesh (adapt_transfer.conserve_inventory) shifts the layer's
+        interior with the same s: each layer's mu moves as a whole, the jump takes the
+        difference. Nothing when inactive."""
+        if not self.active or JUMP not in state:
+            return
+        mu, g = state["mu"], state[JUMP]
+        V = g.function_space
+        d = self.domain
+        for name, s in shifts.items():
+            if name not in self.colour or s == 0.0:
+                continue
+            nodes = np.zeros(self.free.size, bool)
+            nodes[V.dofmap.list[d.layer_cells(name)].reshape(-1)] = True
+            nodes &= self.free
+            if self.colour[name] == 0:
+                mu.x.array[nodes] += s
+                g.x.array[nodes] -= s
+            else:
+                g.x.array[nodes] += s
+        mu.x.scatter_forward()
+        g.x.scatter_forward()
 
     # -- reports ---------------------------------------------------------------------------------
     def summary(self, u) -> dict:

@@ -5,7 +5,8 @@ may give ``vacancy_rate_k0_m_per_s`` [m/s], ``vacancy_rate_Ea_eV`` [eV] and ``va
 ("butler_volmer", the default, or "linear"). A facet between adjacent layers whose pair (in
 either order: the transfer law is symmetric) has a rate gets a finite transfer rate and a
 jump of mu (solver/physics/interface_kinetics.py, docs/model.md "Interface kinetics"); every
-other interface stays in local equilibrium (mu continuous).
+other interface stays in local equilibrium (mu continuous). Layers that touch through mesh
+features or in a mesh file are paired the same way once the mesh is built.
 
 Reads only the config (no DOLFINx): the physics checks (solver/physics/checks.py) import it.
 """
@@ -31,20 +32,25 @@ class KineticInterface:
     law: str  #: "butler_volmer" or "linear"
 
 
+def kinetic_facet(cfg, lower, upper) -> KineticInterface | None:
+    """The facet "lower/upper" between two layers (config layer entries) with its vacancy
+    rate, when their material pair has one (either order); else None."""
+    for pair in (f"{lower.material}|{upper.material}", f"{upper.material}|{lower.material}"):
+        sec = cfg.interfaces.get(pair)
+        if sec is not None and sec.vacancy_rate_k0_m_per_s is not None:
+            return KineticInterface(
+                f"{lower.name}/{upper.name}", lower.name, upper.name, pair,
+                float(sec.vacancy_rate_k0_m_per_s), float(sec.vacancy_rate_Ea_eV or 0.0),
+                sec.vacancy_kinetics or "butler_volmer")
+    return None
+
+
 def kinetic_interfaces(cfg) -> list[KineticInterface]:
     """The facets between adjacent layers whose material pair has a vacancy rate, bottom to
-    top."""
-    out = []
-    for lower, upper in zip(cfg.layers, cfg.layers[1:]):
-        for pair in (f"{lower.material}|{upper.material}", f"{upper.material}|{lower.material}"):
-            sec = cfg.interfaces.get(pair)
-            if sec is not None and sec.vacancy_rate_k0_m_per_s is not None:
-                out.append(KineticInterface(
-                    f"{lower.name}/{upper.name}", lower.name, upper.name, pair,
-                    float(sec.vacancy_rate_k0_m_per_s), float(sec.vacancy_rate_Ea_eV or 0.0),
-                    sec.vacancy_kinetics or "butler_volmer"))
-                break
-    return out
+    top. (Mesh features or a mesh file may make other layers touch: those facets are added
+    and checked once the mesh is there, InterfaceKinetics.)"""
+    return [ki for lower, upper in zip(cfg.layers, cfg.layers[1:])
+            if (ki := kinetic_facet(cfg, lower, upper)) is not None]
 
 
 def uses_polar_keys(sec) -> bool:
@@ -57,7 +63,7 @@ def uses_kinetic_keys(sec) -> bool:
 
 def kinetics_problems(cfg) -> list[tuple[str, str]]:
     """Bad vacancy-kinetics input: a law or barrier without a rate, a rate without vacancies,
-    at a vacuum pair, or combined with what the broken mu does not support (the keys named)."""
+    or at a vacuum pair (the keys named)."""
     problems: list[tuple[str, str]] = []
     for key, sec in cfg.interfaces.items():
         where = f"interfaces.{key}"
@@ -75,28 +81,8 @@ def kinetics_problems(cfg) -> list[tuple[str, str]]:
             problems.append((f"{where}.vacancy_rate_k0_m_per_s", "vacancies do not enter vacuum; a "
                              "solid/vacuum facet takes gas exchange ([boundary.<facet>] "
                              "vacancy = \"gas\")"))
-    active = kinetic_interfaces(cfg)
-    if not active:
-        return problems
-    first = f"interfaces.{active[0].pair}.vacancy_rate_k0_m_per_s"
-    unsupported = [
-        (cfg.mesh.features or cfg.mesh.file is not None, "mesh.features",
-         "interface kinetics needs a plain layer stack (the built-in mesher without features): "
-         "remove the features or the rate"),
-        (cfg.solver.preconditioner == "picard", "solver.preconditioner",
-         "the Picard preconditioner has no rows for the interface jump of mu; use \"exact\" or "
-         "\"auto\" with interface kinetics"),
-        (cfg.physics.crystallization and cfg.run.dimension != 1, "physics.crystallization",
-         "interface kinetics with the phase field is implemented in 1D only "
-         f"(run.dimension = {cfg.run.dimension}); use a 1D stack or remove the rate"),
-        (getattr(cfg.mesh, "adapt", None) is not None, "mesh.adapt",
-         "mesh adaptivity does not transfer the interface jump of mu; remove [mesh.adapt] or "
-         "the rate"),
-        (cfg.physics.vacancy_flux not in ("exact", "quadrature"), "physics.vacancy_flux",
-         f"the \"{cfg.physics.vacancy_flux}\" flux is not combined with interface kinetics; "
-         "use \"exact\" or \"quadrature\""),
-    ]
-    for bad, key, message in unsupported:
-        if bad:
-            problems.append((key, f"{message} ({first})"))
+    # everything else combines with the broken mu: the phase field in 1D/2D/3D, [mesh.adapt],
+    # the Picard preconditioner, the fitted flux, mesh features and mesh files (whose facets
+    # between layers are checked against the two-colouring once the mesh is built,
+    # InterfaceKinetics.check_facets)
     return problems

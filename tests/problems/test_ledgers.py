@@ -209,3 +209,85 @@ def test_an_interface_pair_value_is_a_ledgered_knob():
                             'interfaces."TiO2|vacuum".interface_field_V=0.7'])
     assert used['interfaces."TiO2|RuO2".interface_field_V'].value == 0.5
     assert not any("TiO2|vacuum" in k for k in used)  # TiO2 never meets the vacuum here
+
+
+# -- a knob that the study passes to its runs (issue #26: an interface rate) ---------------------
+RATE = 'interfaces."VO2_R|TiO2".vacancy_rate_k0_m_per_s'
+RATE_ENTRY = """
+[[parameter]]
+name = '{name}'
+value = {value}
+unit = "m/s"
+{status}
+"""
+#: a chosen rate as #14 might add it (a test value: no rate is in the committed ledger)
+CHOSEN = ('status = "chosen"\nwhy = "test entry: a slow template facet"\n'
+          'looked_at_data = false\nrange = [1.0e-14, 1.0e-10]')
+
+
+def _growth_ledger_with(tmp_path: Path, entry: str) -> Ledger:
+    """A copy of the growth ledger in tmp_path with one more entry, its config and overlay
+    paths made absolute."""
+    src = LEDGERS["growth"]
+    text = src.read_text()
+    for rel in ('"../tio2_vo2_tio2_001_growth_1d.toml"', '"../tio2_tio2_001_growth_bare_1d.toml"',
+                '"../../studies/calibrated/tio2_epitaxy.toml"'):
+        assert text.count(rel) == 1
+        text = text.replace(rel, f'"{(src.parent / rel.strip(chr(34))).resolve()}"')
+    path = tmp_path / "growth_with_rate.toml"
+    path.write_text(text + entry)
+    return load_ledger(path)
+
+
+@pytest.mark.parametrize("entry, flagged", [
+    (RATE_ENTRY.format(name=RATE, value="1.0e-12", status=CHOSEN), False),
+    # no range: not a knob the study varies, so its runs do not get it
+    (RATE_ENTRY.format(name=RATE, value="1.0e-12", status='status = "literature"\n'
+                       'source = "test"'), True),
+    # a pair that meets in neither config
+    (RATE_ENTRY.format(name='interfaces."RuO2|TiO2".vacancy_rate_k0_m_per_s', value="1.0e-12",
+                       status=CHOSEN), True),
+])
+def test_a_rate_the_study_passes_to_its_runs_is_used(tmp_path, entry, flagged):
+    """An interface rate in the growth ledger reaches the growth runs as a --set (the study's
+    knobs, tio2_growth_cases.parameter_sets; no problem file sets it): missing() counts it as
+    used by the growth config (the template's pair meets there) and does not flag it; an
+    entry the study would not pass (no range) or that no config's stack can use is still
+    "in the ledger but no config of the study uses it"."""
+    ledger = _growth_ledger_with(tmp_path, entry)
+    name = ledger.parameter[-1].name
+    problems = missing(ledger)
+    unused = f"{name}: in the ledger but no config of the study uses it"
+    assert problems == ([unused] if flagged else []), problems
+
+
+def test_a_growth_run_with_a_ledger_rate_uses_it(tmp_path):
+    """The growth study's own path from a ledger with a rate to a run: its knobs at their
+    ledger values (tio2_growth_model.knobs), the run overrides (parameter_sets_of,
+    tio2_growth_cases.resolved_sets) hold the rate for the VO2 config and not for the bare
+    control, and a short run of the VO2 case (3 nm film, 0.05 s) reports both template facets
+    with that rate in summary.json's interface_kinetics."""
+    from heterofem.solver.dolfinx_env import MPI
+    from heterofem.solver.run import run_case
+    from heterofem.solver.simulation import override_strings
+    from heterofem.solver.validation import load_config
+    from heterofem.studies import tio2_growth_model as M
+    from heterofem.studies import uncertainty as uq
+    from heterofem.studies.tio2_growth_cases import BARE, GROWTH, Case, resolved_sets
+
+    ledger = _growth_ledger_with(tmp_path, RATE_ENTRY.format(name=RATE, value="1.0e-12",
+                                                             status=CHOSEN))
+    knobs, _ = M.knobs(ledger)
+    params = M.parameter_sets_of(uq.nominal(knobs), M.units_of(knobs))
+    assert params[RATE] == 1.0e-12
+    assert RATE not in resolved_sets(Case("bare", BARE, {"time.end_s": 0.05}), params)
+    sets = resolved_sets(Case("vo2", GROWTH, {"layers.film.thickness_nm": 3.0,
+                                              "time.end_s": 0.05}), params)
+    assert sets[RATE] == 1.0e-12
+    cfg = load_config(GROWTH, override_strings(sets))
+    summary = run_case(cfg, tmp_path / "run", MPI.COMM_WORLD)
+    kinetics = summary["vacancies"]["interface_kinetics"]
+    assert set(kinetics) == {"substrate/template", "template/film"}
+    for facet in kinetics.values():
+        assert facet["rate_m_per_s"] == pytest.approx(1.0e-12, rel=1e-12)
+        assert facet["law"] == "butler_volmer"
