@@ -11,7 +11,8 @@ Primary unknown: the vacancy electrochemical potential mu [eV], continuous acros
     the ``charge_density`` quantity; electrostatics assembles the term).
 
 D is a tensor: Arrhenius D0 exp(-Ea/kT) along and across the rutile c axis, rotated by the
-layer's orientation. The site-exclusion theta is written with tanh, which never overflows.
+layer's orientation. The site-exclusion theta is the logistic written with e^(-|x|)
+(fitted_flux.sigma): it never overflows and keeps its relative precision where theta is tiny.
 
 Boundaries (``[boundary.<facet>] vacancy = ...``): "blocking" (J.n = 0, the default),
 "fixed_mu" (mu = mu_eV), "gas": the surface reaction V_O + 1/2 O2 <-> O_O by mass
@@ -178,7 +179,7 @@ class Vacancies(Physics):
         x = (self.E_f + shift + Z_V * phi - mu) / self.kT
         if self.dilute:
             return ufl.exp(-x)
-        return 0.5 * (1.0 - ufl.tanh(0.5 * x))
+        return fitted_flux.sigma(-x)  # 1 / (1 + e^x), full relative precision where tiny
 
     @cached_property
     def dE_cryst(self):
