@@ -114,3 +114,49 @@ def test_the_chosen_split_gives_the_mumps_answer(coupling, monkeypatch):
         assert err < 1e-6, (name, err)  # measured: 1e-10 or less
         moved = max(moved, np.abs(ref - start[name]).max() / scale)
     assert moved > 1e-3  # the step changed the state: the comparison means something
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_reference_vertex_differences_match_the_physical_ones(dim):
+    """The fitted flux's vertex differences as reference gradients (solver/fitted_flux.py,
+    written for speed: FFCx no longer multiplies out J K = I) against grad f . J[:, k]: the
+    residual of a nonlinear form in them, s = (mu - E - 2 phi)/kT with a cell-wise E, and its
+    Jacobians in mu and in phi (UFL's Gateaux rule for ReferenceGrad added there) agree to
+    round-off; the derivative in the cell-wise E is exactly 0."""
+    import dolfinx.fem.petsc  # noqa: F401
+    import ufl
+    from mpi4py import MPI
+
+    from heterofem.solver import fitted_flux
+    from heterofem.solver.dolfinx_env import dolfinx
+
+    cells = dolfinx.mesh.CellType.triangle if dim == 2 else dolfinx.mesh.CellType.tetrahedron
+    mesh = dolfinx.mesh.create_unit_square(MPI.COMM_SELF, 3, 3, cells) if dim == 2 else \
+        dolfinx.mesh.create_unit_cube(MPI.COMM_SELF, 2, 2, 2, cells)
+    V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
+    E = dolfinx.fem.Function(dolfinx.fem.functionspace(mesh, ("DG", 0)))
+    mu, phi = dolfinx.fem.Function(V), dolfinx.fem.Function(V)
+    rng = np.random.default_rng(3)
+    for f in (mu, phi, E):
+        f.x.array[:] = rng.standard_normal(f.x.array.size)
+    v, J = ufl.TestFunction(V), ufl.Jacobian(mesh)
+    s = (mu - E - 2.0 * phi) / 0.7
+    physical = [0.0] + [ufl.dot(ufl.grad(s), J[:, k]) for k in range(dim)]
+    assert fitted_flux._reference_grad_rules()  # the pinned UFL takes the rules (else: fallback)
+    reference = fitted_flux.vertex_differences(s, mesh)
+    dv = fitted_flux.vertex_differences(v, mesh)
+
+    def form(d):
+        return sum(ufl.exp(d[a] - 0.3 * d[b]) * (dv[a] - dv[b])
+                   for a, b in fitted_flux.edges(dim)) * ufl.dx(metadata={"quadrature_degree": 1})
+
+    new, old = form(reference), form(physical)
+    r_new, r_old = (dolfinx.fem.assemble_vector(dolfinx.fem.form(F)).array for F in (new, old))
+    np.testing.assert_allclose(r_new, r_old, rtol=0, atol=1e-13 * np.abs(r_old).max())
+    for w in (mu, phi):
+        A_new, A_old = (dolfinx.fem.assemble_matrix(dolfinx.fem.form(
+            ufl.derivative(F, w))).to_dense() for F in (new, old))
+        assert np.abs(A_old).max() > 1.0  # a Jacobian that is there
+        np.testing.assert_allclose(A_new, A_old, rtol=0, atol=1e-13 * np.abs(A_old).max())
+    A = dolfinx.fem.assemble_matrix(dolfinx.fem.form(ufl.derivative(new, E))).to_dense()
+    assert np.all(A == 0.0)  # E is cell-wise: its vertex differences are 0 exactly
