@@ -37,6 +37,7 @@ import ufl
 from scipy.sparse import csr_matrix
 
 from heterofem.solver import fitted_flux
+from test_interface_kinetics import _stack as kinetics_stack
 from heterofem.solver.config import Config
 from heterofem.solver.dolfinx_env import MPI, PETSc, dolfinx
 from heterofem.solver.run import run_case
@@ -429,38 +430,11 @@ def test_fitted_jacobian_with_crystallization_is_an_m_matrix(dim):
 
 # -- the fitted flux with interface kinetics (issue #26 item 2) -------------------------------
 def _kinetic_stack(k0, drive: bool = False) -> dict:
-    """Dilute A / B layers of 5 nm at 600 K (as tests/verification/test_interface_kinetics.py),
-    the fitted flux; ``drive``: a uniform initial mu and a higher fixed mu on top."""
-    def p(value, unit):
-        return {"value": value, "unit": unit, "source": "test value"}
-
-    def material(n_o, e_f):
-        return {"kind": "insulator", "eps_r_a": p(10.0, "dimensionless"),
-                "eps_r_c": p(10.0, "dimensionless"), "oxygen_site_density": p(n_o, "m^-3"),
-                "vacancy_formation_energy": p(e_f, "eV"), "vacancy_D0_a": p(1e-6, "m^2/s"),
-                "vacancy_Ea_a": p(1.0, "eV"), "vacancy_D0_c": p(1e-6, "m^2/s"),
-                "vacancy_Ea_c": p(1.0, "eV")}
-
-    data = {
-        "run": {"name": "kinetics_fitted", "dimension": 1, "temperature_K": 600.0},
-        "layers": [{"name": "a", "material": "A", "thickness_nm": 5.0, "delta": 2e-6},
-                   {"name": "b", "material": "B", "thickness_nm": 5.0, "delta": 2e-7}],
-        "materials": {"A": material(6e28, 1.0), "B": material(5e28, 1.2)},
-        "mesh": {"size_nm": 0.25, "interface_size_nm": 0.25},
-        "physics": {"vacancies": True, "vacancy_statistics": "dilute", "vacancy_flux": "fitted"},
-        "boundary": {"bottom": {"phi_V": 0.0}},
-        "time": {"end_s": 1.0, "dt_initial_s": 0.01},
-        "solver": {"rtol": 1e-14, "atol": 1e-20,
-                   "petsc_options": {"snes_linesearch_type": "basic"}},
-        "output": {"fields": False, "mesh": False},
-    }
-    if drive:
-        for lay in data["layers"]:
-            del lay["delta"]
-        data["initial"] = {"mu_eV": 0.30}
-        data["boundary"]["top"] = {"vacancy": "fixed_mu", "mu_eV": 0.36}
-    if k0 is not None:
-        data["interfaces"] = {"A|B": {"vacancy_rate_k0_m_per_s": k0}}
+    """The dilute A / B stack of tests/verification/test_interface_kinetics.py (5 nm layers at
+    600 K) with the fitted flux; ``drive``: a uniform initial mu and a higher fixed mu on top."""
+    data = kinetics_stack(k0, drive=drive)
+    data["run"]["name"] = "kinetics_fitted"
+    data["physics"]["vacancy_flux"] = "fitted"
     return data
 
 
