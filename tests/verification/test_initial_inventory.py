@@ -33,20 +33,12 @@ from heterofem.solver import units
 from heterofem.solver.config import Config
 from heterofem.solver.dolfinx_env import MPI
 from heterofem.solver.run import run_case
+from test_vacancies import STACK as VACANCY_STACK
 
-STACK = {
-    "run": {"name": "tio2_vo2", "dimension": 1, "temperature_K": 423.15},
-    "layers": [
-        {"name": "substrate", "material": "TiO2", "thickness_nm": 10.0, "delta": 1e-5},
-        {"name": "template", "material": "VO2_R", "thickness_nm": 12.0, "delta": 0.002},
-        {"name": "film", "material": "TiO2", "thickness_nm": 6.0, "delta": 0.03},
-    ],
-    "mesh": {"size_nm": 0.25, "interface_size_nm": 0.05},
-    "physics": {"vacancies": True, "electrons": "fermi-dirac"},
-    "boundary": {"bottom": {"phi_V": 0.0}},
-    "time": {"end_s": 60.0, "dt_initial_s": 0.01},
-    "output": {"fields": False},
-}
+#: the TiO2 / VO2(R) / TiO2 stack of test_vacancies.py (database materials, Fermi-Dirac
+#: electrons), 60 s
+STACK = {**copy.deepcopy(VACANCY_STACK), "time": {"end_s": 60.0, "dt_initial_s": 0.01},
+         "output": {"fields": False}}
 
 
 def _config(dim: int, flux: str = "exact", statistics: str = "site-exclusion") -> dict:
