@@ -37,6 +37,7 @@ import ufl
 from scipy.sparse import csr_matrix
 
 from heterofem.solver import fitted_flux
+from test_crystallization import GROWTH as CRYSTALLIZATION_GROWTH
 from test_interface_kinetics import _stack as kinetics_stack
 from heterofem.solver.config import Config
 from heterofem.solver.dolfinx_env import MPI, PETSc, dolfinx
@@ -349,24 +350,13 @@ def test_auto_gives_the_split_on_the_exact_jacobian():
 
 
 # -- the fitted flux with the crystallization phase field (issue #26 item 2) ------------------
-GROWTH = {  # tests/verification/test_crystallization.py's blocking growth stack, 200 s
-    "run": {"name": "growth_fitted", "dimension": 1, "temperature_K": 423.15},
-    "layers": [
-        {"name": "substrate", "material": "TiO2", "thickness_nm": 8.0, "delta": 1e-5},
-        {"name": "template", "material": "VO2_R", "thickness_nm": 12.0, "delta": 0.002},
-        {"name": "film", "material": "TiO2", "thickness_nm": 10.0},
-    ],
-    "mesh": {"size_nm": 0.5, "interface_size_nm": 0.05, "refine_distance_nm": 1.0},
-    "physics": {"vacancies": True, "electrons": "fermi-dirac", "crystallization": True},
-    "crystallization": {"layers": ["film"],
-                        "deposition": {"rate_nm_s": 0.01, "initial_thickness_nm": 0.5,
-                                       "pO2_mTorr": 12.0}},
-    "boundary": {"bottom": {"phi_V": 0.0}},  # every facet blocks the vacancies
-    # fixed steps: the same step sequence at every h and for both fluxes
-    "time": {"end_s": 200.0, "dt_initial_s": 5.0, "dt_max_s": 5.0, "error_control": False},
-    "solver": {"rtol": 1e-12, "atol": 1e-16},
-    "output": {"fields": False, "mesh": False, "profile_points": 11},
-}
+#: tests/verification/test_crystallization.py's blocking growth stack, 200 s in fixed steps
+#: (the same step sequence at every h and for both fluxes), tighter Newton tolerances
+GROWTH = {**copy.deepcopy(CRYSTALLIZATION_GROWTH),
+          "run": {"name": "growth_fitted", "dimension": 1, "temperature_K": 423.15},
+          "time": {"end_s": 200.0, "dt_initial_s": 5.0, "dt_max_s": 5.0, "error_control": False},
+          "solver": {"rtol": 1e-12, "atol": 1e-16},
+          "output": {"fields": False, "mesh": False, "profile_points": 11}}
 
 
 def _grow(tmp_path, flux: str, size: float) -> dict:
