@@ -39,6 +39,7 @@ from heterofem.solver.petsc_policy import (
     PREFIX,
     auto_preconditioner,
     diagonal_split,
+    direct_fallback,
     petsc_options_set,
     preconditioner_lag,
     solver_options,
@@ -176,6 +177,18 @@ class CoupledProblem:
         """A single-field Newton solve of F for phi (the Dirichlet conditions of the phi
         space: a DirichletBC belongs to the space, so it applies to any function on it)."""
         opts = self.petsc_options(self.domain.cfg, single_field=True)
+        start = phi.x.array.copy()
+        try:
+            self._newton_potential(F, phi, prefix, opts, what)
+        except SolveError as exc:  # an iterative solve that failed: once more, directly
+            direct = direct_fallback(opts)
+            if direct is None:
+                raise
+            log.warning("%s: %s; retrying with a direct linear solve (MUMPS)", what, exc)
+            phi.x.array[:] = start
+            self._newton_potential(F, phi, prefix + "lu_", direct, what)
+
+    def _newton_potential(self, F, phi, prefix: str, opts: dict, what: str) -> None:
         with petsc_options_set(PREFIX + prefix, opts):
             problem = dolfinx.fem.petsc.NonlinearProblem(
                 F, phi, bcs=self.bcs["phi"], petsc_options_prefix=PREFIX + prefix,

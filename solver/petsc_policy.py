@@ -218,6 +218,23 @@ def solver_options(cfg: Config, single_field: bool = False,
     return opts
 
 
+def direct_fallback(opts: dict) -> dict | None:
+    """The options ``opts`` with the linear solve replaced by MUMPS's LU (the default), or None
+    when they are a direct solve already: what a single-field potential solve retries with
+    after its iterative solve failed (solver/coupling.py). The split's inexact-Newton Krylov
+    tolerance (1e-2, preconditioned norm) can give the potential's Newton a direction the
+    backtracking line search finds no decrease along (a graded 1D mesh with 7.8e-4 nm
+    interface cells: DIVERGED_LINE_SEARCH after one iteration), and GAMG does not solve
+    every potential to a tight tolerance (DIVERGED_LINEAR_SOLVE on the crystallization test
+    stack at 1e-6): one direct solve is the robust answer, and it costs only where it is
+    needed."""
+    if opts.get("pc_type") == "lu" and opts.get("ksp_type") == "preonly":
+        return None
+    kept = {k: v for k, v in opts.items() if not k.startswith(("ksp_", "pc_", "mg_"))}
+    return {**kept, **{k: v for k, v in DEFAULT_PETSC_OPTIONS.items()
+                       if k.startswith(("ksp_", "pc_"))}}
+
+
 def diagonal_split(opts: dict) -> bool:
     """Whether the options ask for a field split that reads only the diagonal blocks of the
     preconditioning matrix (additive or (symmetric) multiplicative: they take their residual

@@ -222,8 +222,26 @@ def test_start_exact_with_kinetics_on_one_interface():
         assert inv[name] == pytest.approx(value, rel=1e-12), name
 
 
-# -- 6. serial == mpirun -n 2 --------------------------------------------------------------------
-@pytest.mark.mpi
+def test_initial_potential_on_fine_interface_cells_with_the_auto_split(caplog):
+    """The initial potential of the stack with interface cells of 7.8e-4 nm (10,378 unknowns:
+    "auto" chooses the Picard split, so the potential solve gets GAMG at the split's
+    inexact-Newton tolerance) failed with the default backtracking line search
+    (DIVERGED_LINE_SEARCH after one iteration: the FiPy comparison's 5188-cell mesh needed
+    snes_linesearch_type = "basic"); it is retried with a direct solve
+    (petsc_policy.direct_fallback), said in the log, and gives the direct solve's potential."""
+    data = copy.deepcopy(STACK)
+    data["mesh"] = {"size_nm": 0.0078125, "interface_size_nm": 0.00078125}
+    with caplog.at_level("WARNING", logger="heterofem"):
+        problem = build_model(Config.model_validate(data), transient=True).problem
+    assert problem.preconditioner_kind() == "picard"
+    assert "retrying with a direct linear solve" in caplog.text
+    data["solver"] = {"preconditioner": "exact"}  # MUMPS from the start
+    direct = build_model(Config.model_validate(data), transient=True).problem
+    phi, ref = problem.u["phi"].x.array, direct.u["phi"].x.array
+    assert np.ptp(ref) > 1e-3  # a potential that is there
+    np.testing.assert_allclose(phi, ref, rtol=0, atol=1e-9 * np.abs(ref).max())
+
+
 def test_serial_and_two_ranks_agree(tmp_path):
     data = _config(2)
     data["time"] = {"end_s": 0.05, "dt_initial_s": 0.01}
