@@ -92,7 +92,8 @@ class VacancyStart:
         (the patch) hold their exact amount; then a shift of all of L's own nodes takes up
         what overlapping patches left (round-off where they do not overlap). Returns the
         relative change of each layer's inventory (what the nodal start missed). Collective
-        (the integrals are allreduced and the nodes decided on their owners)."""
+        (the integrals are allreduced and the nodes decided on their owners). Four compiled
+        forms in all (:class:`_Weighted`): a DG0 weight picks the patch or the layer."""
         vac, d = self.vac, self.vac.domain
         mu = u["mu"]
         V = mu.function_space
@@ -100,23 +101,28 @@ class VacancyStart:
         touch = {n: _marker(V, V.dofmap.list[d.layer_cells(n)].reshape(-1)) for n in names}
         own = self._own_dofs(V, touch)
         exact_state = self.exact_state(u)
-        before = {n: _assemble(f, d.comm) for n, f in _layer_forms(vac, u).items()}
+        layers = _Weighted(vac, u, exact_state)
+        before = {n: layers.integral(d.layer_cells(n)) for n in names}
+        pairs = []  # (layer, band dofs, patch cells) of every pair of layers that touch
         for n in names:
             for m in names:
-                if m == n:
-                    continue
-                band, patch = _band(V, d, n, touch[n] & touch[m], own[n])
-                if patch is None:
-                    continue
-                target = _assemble(_layer_forms(vac, exact_state, patch, n)[n], d.comm)
-                try:
-                    _shift_to(mu, band, _layer_forms(vac, u, patch, n)[n], target, vac.kT)
-                except RuntimeError:  # no root (a saturated patch): step 2 alone
-                    log.debug("vacancies: no local shift for %s next to %s", n, m)
-        exact = _layer_forms(vac, exact_state)
+                if m != n:
+                    band, patch = _band(V, d, n, touch[n] & touch[m], own[n])
+                    if patch is not None:
+                        pairs.append((n, m, band, patch))
+        if pairs:
+            union = np.unique(np.concatenate([p for *_, p in pairs])).astype(np.int32)
+            patches = _Weighted(vac, u, exact_state, union)
+        for n, m, band, patch in pairs:
+            target = patches.integral(patch, exact=True)
+            try:
+                _shift_to(mu, band, lambda: patches.integral(patch), target, vac.kT)
+            except RuntimeError:  # no root (a saturated patch): step 2 alone
+                log.debug("vacancies: no local shift for %s next to %s", n, m)
         made = {}
-        for n, form in _layer_forms(vac, u).items():
-            target = _assemble(exact[n], d.comm)
+        for n in names:
+            cells = d.layer_cells(n)
+            target = layers.integral(cells, exact=True)
             if target <= 0.0:
                 continue
             made[n] = target / before[n] - 1.0 if before[n] > 0.0 else float("inf")
@@ -124,7 +130,7 @@ class VacancyStart:
                 log.warning("vacancies: layer %r has no node of its own (one cell thick?): "
                             "its initial inventory keeps the nodal start's error", n)
                 continue
-            _shift_to(mu, own[n], form, target, vac.kT)
+            _shift_to(mu, own[n], lambda c=cells: layers.integral(c), target, vac.kT)
         log.debug("vacancies: initial inventories corrected by %s (relative)", made)
         return made
 
@@ -164,27 +170,45 @@ def _marker(V, dofs: np.ndarray) -> np.ndarray:
     return f.x.array > 0.5
 
 
-def _layer_forms(vac, u, patch=None, only: str | None = None) -> dict:
-    """One compiled scalar form per solid layer: its inventory integral, as
-    Vacancies.inventory integrates it (the lumped one with the fitted flux); with ``patch``
-    (cell tags, value 1, of cells of layer ``only``) over those cells alone."""
-    from heterofem.solver import fitted_flux
+class _Weighted:
+    """Inventory integrals of the state ``u`` and of the exact start over chosen cells, as
+    Vacancies.inventory integrates them (the lumped rule with the fitted flux), from two
+    compiled forms: a DG0 weight (1 on the chosen cells) times the concentration, over the
+    solid layers or over the cells ``region`` (local cell indices) alone."""
 
-    d = vac.domain
-    c, dx = vac.c_state(u), d.dx
-    if d.cfg.physics.vacancy_flux == "fitted":
-        c, dx = fitted_flux.lumped_c(vac, u), d.dx_at(1)
-    if patch is not None:
-        on = ufl.Measure("dx", domain=d.mesh, subdomain_data=patch, metadata=dx.metadata())
-        return {only: dolfinx.fem.form(c * on(1))}
-    return {lay.name: dolfinx.fem.form(c * dx(d.stack.layer_ids[lay.name]))
-            for lay in vac.solid if only in (None, lay.name)}
+    def __init__(self, vac, u, exact_state, region: np.ndarray | None = None):
+        from heterofem.solver import fitted_flux
+
+        d = vac.domain
+        self.comm = d.comm
+        self.weight = dolfinx.fem.Function(dolfinx.fem.functionspace(d.mesh, ("DG", 0)))
+        dx = d.dx
+        c_u, c_exact = vac.c_state(u), vac.c_state(exact_state)
+        if d.cfg.physics.vacancy_flux == "fitted":
+            dx = d.dx_at(1)
+            c_u, c_exact = fitted_flux.lumped_c(vac, u), fitted_flux.lumped_c(vac, exact_state)
+        if region is None:
+            measure = dx(tuple(d.stack.layer_ids[lay.name] for lay in vac.solid))
+        else:
+            tags = dolfinx.mesh.meshtags(d.mesh, d.dim, region,
+                                         np.ones(region.size, dtype=np.int32))
+            measure = ufl.Measure("dx", domain=d.mesh, subdomain_data=tags,
+                                  metadata=dx.metadata())(1)
+        self.forms = {False: dolfinx.fem.form(self.weight * c_u * measure),
+                      True: dolfinx.fem.form(self.weight * c_exact * measure)}
+
+    def integral(self, cells: np.ndarray, exact: bool = False) -> float:
+        """The integral over the local cells ``cells`` (owned and ghost) summed over ranks."""
+        w = self.weight
+        w.x.array[:] = 0.0
+        w.x.array[w.function_space.dofmap.list[cells].reshape(-1)] = 1.0
+        return _assemble(self.forms[exact], self.comm)
 
 
 def _band(V, d, layer: str, shared: np.ndarray, own: np.ndarray):
     """The own dofs of ``layer`` in a cell of the layer with a ``shared`` dof (boolean per
-    local dof), and the cell tags (value 1) of the layer's cells touching those or the
-    shared dofs; (empty, None) when no rank has such a dof."""
+    local dof), and the local indices of the layer's cells touching those or the shared
+    dofs; (empty, None) when no rank has such a dof."""
     cells = d.layer_cells(layer)
     dofs = V.dofmap.list[cells]
     near = _marker(V, dofs[shared[dofs].any(axis=1)].reshape(-1))
@@ -194,22 +218,19 @@ def _band(V, d, layer: str, shared: np.ndarray, own: np.ndarray):
     inband = np.zeros(near.size, bool)
     inband[band] = True
     inband = _marker(V, np.flatnonzero(inband))
-    hit = np.unique(cells[(inband | shared)[dofs].any(axis=1)]).astype(np.int32)
-    patch = dolfinx.mesh.meshtags(d.mesh, d.dim, hit, np.ones(hit.size, dtype=np.int32))
-    return band, patch
+    return band, np.unique(cells[(inband | shared)[dofs].any(axis=1)]).astype(np.int32)
 
 
-def _shift_to(mu, dofs: np.ndarray, form, target: float, kT: float) -> None:
-    """Add one constant to mu at ``dofs`` (the same on every rank) so that the scalar
-    ``form`` (increasing in it) equals ``target``: brentq on the log of their ratio."""
-    comm = mu.function_space.mesh.comm
+def _shift_to(mu, dofs: np.ndarray, integral, target: float, kT: float) -> None:
+    """Add one constant to mu at ``dofs`` (the same on every rank) so that ``integral()``
+    (collective, increasing in it) equals ``target``: brentq on the log of their ratio."""
     if target <= 0.0:
         return
     base = mu.x.array[dofs].copy()
 
     def err(s):
         mu.x.array[dofs] = base + s
-        return float(np.log(_assemble(form, comm) / target))
+        return float(np.log(integral() / target))
 
     e0 = err(0.0)
     if abs(e0) <= SKIP_RTOL:  # exact already (a kinetic interface's patch): left as it is
