@@ -38,7 +38,9 @@ from scipy.sparse import csr_matrix
 
 from heterofem.solver import fitted_flux
 from test_crystallization import GROWTH as CRYSTALLIZATION_GROWTH
+from test_interface_kinetics import _problem as kinetics_problem
 from test_interface_kinetics import _stack as kinetics_stack
+from test_interface_kinetics import _steps as kinetics_steps
 from heterofem.solver.config import Config
 from heterofem.solver.dolfinx_env import MPI, PETSc, dolfinx
 from heterofem.solver.run import run_case
@@ -429,22 +431,10 @@ def _kinetic_stack(k0, drive: bool = False) -> dict:
 
 
 def _bdf1_steps(data: dict, dts_s) -> tuple[list[dict], object]:
-    """BDF1 steps of the given sizes [s]: the layer inventories at the start and after each
-    step, and the final state."""
-    from conftest import build_model
-
-    problem = build_model(Config.model_validate(data), transient=True).problem
-    problem.set_initial_state()
-    vac, h = problem.modules["vacancies"], problem.history
-    h.shift(problem.u)
-    h.shift(problem.u)
-    out = [vac.inventory(problem.u)]
-    for dt in dts_s:
-        h.dt.value = dt / h.time_scale_s
-        problem.solve()
-        h.shift(problem.u)
-        out.append(vac.inventory(problem.u))
-    return out, problem.u
+    """BDF1 steps of the given sizes [s] (test_interface_kinetics's): the layer inventories at
+    the start and after each step, and the final state."""
+    problem, vac = kinetics_problem(data)
+    return kinetics_steps(problem, vac, dts_s), problem.u
 
 
 def test_fitted_with_a_blocking_interface_keeps_each_layer():
