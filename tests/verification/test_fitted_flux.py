@@ -39,6 +39,7 @@ from scipy.sparse import csr_matrix
 from heterofem.solver import fitted_flux
 from test_crystallization import GROWTH as CRYSTALLIZATION_GROWTH
 from test_interface_kinetics import _problem as kinetics_problem
+from test_interface_kinetics import fast_rate_errors
 from test_interface_kinetics import _stack as kinetics_stack
 from test_interface_kinetics import _steps as kinetics_steps
 from heterofem.solver.config import Config
@@ -456,21 +457,7 @@ def test_fitted_fast_rate_limit_is_the_continuous_mu():
     mu: as k grows tenfold the inventories and the nodal mu come tenfold closer to those of
     the fitted flux without kinetics. Measured: 3.0e-4 -> 3.0e-5 (inventories), 2.9e-5 ->
     2.9e-6 eV (mu)."""
-    dts = [0.002 * 1.4**i for i in range(10)]
-
-    def run(k0):
-        series, u = _bdf1_steps(_kinetic_stack(k0, drive=True), dts)
-        mu = u["mu"].x.array.copy()
-        jump = u["mu_jump"].x.array.copy() if k0 is not None else 0.0 * mu
-        return series[-1], mu, jump
-
-    inv_c, mu_c, _ = run(None)
-    errors = []
-    for k0 in (1e-4, 1e-3):
-        inv, mu, jump = run(k0)
-        errors.append([abs(inv[n] / inv_c[n] - 1) for n in inv]
-                      + [max(np.abs(mu - mu_c).max(), np.abs(mu + jump - mu_c).max())])
-    errors = np.array(errors)
+    errors, _ = fast_rate_errors(_kinetic_stack)
     ratio = errors[0] / errors[1]
     print(f"fitted, fast-rate limit: errors {errors}, ratios {ratio}")
     assert np.all((ratio > 8.0) & (ratio < 12.0)), (errors, ratio)
