@@ -74,10 +74,19 @@ def read_summary(run_dir: Path) -> dict:
     return json.loads((Path(run_dir) / "summary.json").read_text())
 
 
+#: summary leaves that count solver work, not results: Newton stops on a residual norm, and on
+#: a different partition the sums run in another order, so a solve that ends near its tolerance
+#: may take one iteration more or less (CI saw 476 vs 475 over a 2D transient whose results agreed
+#: to 1e-7). They must agree within ``SOLVER_WORK_SLACK``, not to ``rel``.
+SOLVER_WORK = ("newton_iterations",)
+SOLVER_WORK_SLACK = (2, 0.01)  #: at most max(2, 1 %) iterations apart
+
+
 def assert_scalars_agree(serial: dict, parallel: dict, rel: float) -> dict[str, float]:
     """Every numeric scalar of two summaries agrees to ``rel``, with an absolute floor of 1e-9
     of the largest value of the same group (the key without its last part: phi at a grounded
-    facet is 0 beside volts elsewhere). Returns the serial run's flat scalars."""
+    facet is 0 beside volts elsewhere); solver-work counts (``SOLVER_WORK``) agree within
+    ``SOLVER_WORK_SLACK``. Returns the serial run's flat scalars."""
     a, b = flat_scalars(serial), flat_scalars(parallel)
     assert a.keys() == b.keys()
     scale: dict[str, float] = {}
@@ -85,6 +94,10 @@ def assert_scalars_agree(serial: dict, parallel: dict, rel: float) -> dict[str, 
         group = key.rsplit(".", 1)[0]
         scale[group] = max(scale.get(group, 0.0), abs(value))
     for key in a:
+        if key.rsplit(".", 1)[-1] in SOLVER_WORK:
+            slack = max(SOLVER_WORK_SLACK[0], SOLVER_WORK_SLACK[1] * abs(a[key]))
+            assert abs(b[key] - a[key]) <= slack, (key, a[key], b[key])
+            continue
         group = scale[key.rsplit(".", 1)[0]]
         assert b[key] == pytest.approx(a[key], rel=rel, abs=1e-9 * group), key
     return a
