@@ -113,23 +113,24 @@ def transfer_state(old, new, extra: dict) -> tuple[dict, float, float]:
     return moved, change, left
 
 
-def _own_dofs(new, layer: str) -> np.ndarray:
-    """mu's local dofs of one layer that touch no other solid layer and carry no Dirichlet
-    value; all of the layer's non-Dirichlet dofs when it has no such dof on any rank."""
+def _own_dofs(new, layers: list[str]) -> dict[str, np.ndarray]:
+    """Per layer, mu's local dofs that touch no other solid layer and carry no Dirichlet
+    value (:meth:`Domain.own_dofs`, partition-independent); all of the layer's non-Dirichlet
+    dofs when it has no such dof on any rank."""
     V = new.spaces["mu"]
-    vac = new.modules["vacancies"]
     domain = new.domain
-    mine = np.unique(V.dofmap.list[domain.layer_cells(layer)].reshape(-1))
-    others = [lay.name for lay in vac.solid if lay.name != layer]
-    shared = np.unique(np.concatenate([V.dofmap.list[domain.layer_cells(o)].reshape(-1)
-                                       for o in others] or [np.zeros(0, np.int32)]))
+    solid = [lay.name for lay in new.modules["vacancies"].solid]
     fixed = np.concatenate([bc.dof_indices()[0] for bc in new.bcs["mu"]] or
                            [np.zeros(0, np.int32)])
-    mine = np.setdiff1d(mine, fixed)
-    own = np.setdiff1d(mine, shared)
-    if domain.comm.allreduce(int(own.size), op=MPI.SUM) == 0:
-        return mine
-    return own
+    touch = domain.layer_dof_markers(V, solid)
+    own = domain.own_dofs(V, solid, fixed, touch)
+    pinned = domain.dof_marker(V, fixed)
+    out = {}
+    for name in layers:
+        if domain.comm.allreduce(int(own[name].size), op=MPI.SUM) == 0:
+            own[name] = np.flatnonzero(touch[name] & ~pinned).astype(np.int32)
+        out[name] = own[name]
+    return out
 
 
 def conserve_inventory(vac_old, state_old: dict, new, state_new: dict) -> tuple[float, float]:
@@ -145,7 +146,7 @@ def conserve_inventory(vac_old, state_old: dict, new, state_new: dict) -> tuple[
     layers = [name for name, value in target.items() if value > 0.0]
     mu = state_new["mu"]
     base = mu.x.array.copy()
-    dofs = {name: _own_dofs(new, name) for name in layers}
+    dofs = _own_dofs(new, layers)
     jump = state_new.get("mu_jump")  # interface kinetics: the layer's side of its facets too
     base_jump = None if jump is None else jump.x.array.copy()
 

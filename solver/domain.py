@@ -191,6 +191,47 @@ class Domain:
             done |= here
         return out
 
+    # -- dofs decided the same way on every partition ----------------------------------------
+    def facet_dofs(self, V: dolfinx.fem.FunctionSpace, facet: str) -> np.ndarray:
+        """Local dofs of V on the named facet (``bottom``, ``top``, ``"A/B"``)."""
+        facets = self.stack.facet_tags.find(self.stack.facet_ids[facet])
+        return dolfinx.fem.locate_dofs_topological(V, self.dim - 1, facets)
+
+    @staticmethod
+    def dof_marker(V: dolfinx.fem.FunctionSpace, dofs: np.ndarray) -> np.ndarray:
+        """Boolean per local dof (owned and ghost): marked on some rank. The marks are summed
+        to the owner and sent back, so a dof that one rank sees only as a ghost of a cell of
+        another layer gets the same answer as on its owner. Collective."""
+        f = dolfinx.fem.Function(V)
+        f.x.array[dofs] = 1.0
+        f.x.scatter_reverse(dolfinx.la.InsertMode.add)
+        f.x.scatter_forward()
+        return f.x.array > 0.5
+
+    def layer_dof_markers(self, V: dolfinx.fem.FunctionSpace,
+                          layers: list[str]) -> dict[str, np.ndarray]:
+        """Per layer, :meth:`dof_marker` of the dofs of its cells (touches the layer)."""
+        return {n: self.dof_marker(V, V.dofmap.list[self.layer_cells(n)].reshape(-1))
+                for n in layers}
+
+    def own_dofs(self, V: dolfinx.fem.FunctionSpace, layers: list[str], pinned: np.ndarray,
+                 touch: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Per layer of ``layers``, the local dofs of V that touch a cell of the layer, no cell
+        of another of ``layers`` and are not ``pinned`` (local dof indices, e.g. Dirichlet
+        ones): the nodes a per-layer shift may move without touching a neighbour. Decided by
+        markers summed to the owners (partition-independent); ``touch`` reuses
+        :meth:`layer_dof_markers`. Collective."""
+        touch = touch if touch is not None else self.layer_dof_markers(V, layers)
+        fixed = self.dof_marker(V, pinned)
+        out = {}
+        for n in layers:
+            others = np.zeros(fixed.size, bool)
+            for m in layers:
+                if m != n:
+                    others |= touch[m]
+            out[n] = np.flatnonzero(touch[n] & ~others & ~fixed).astype(np.int32)
+        return out
+
     # -- fields that live on some layers only ------------------------------------------------
     def inactive_dofs(self, V: dolfinx.fem.FunctionSpace, layers: list[str]) -> np.ndarray:
         """Local dofs of V that touch no cell of ``layers``.

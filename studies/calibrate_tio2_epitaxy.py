@@ -71,7 +71,8 @@ def write_values(value: float, sigma: float, date: str | None = None) -> Path:
     studies/calibrated/tio2_epitaxy.toml, for both configs of the study."""
     key = f"materials.TiO2_amorphous.{KEY}"
     return write_overlay(
-        OVERLAY, study=__name__, report=REPORT.with_suffix(".md"),
+        OVERLAY, study="heterofem.studies.calibrate_tio2_epitaxy",  # __name__ is __main__ under -m
+        report=REPORT.with_suffix(".md"),
         parameters={M.FIT_PARAMETER: {"value": value, "std": sigma}},
         configs={config.stem: {key: round(value, 4)} for config in (GROWTH, BARE)},
         note="vacancy formation energy of the amorphous TiO2 [eV], fitted to the ~10 nm "

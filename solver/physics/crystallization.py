@@ -253,8 +253,7 @@ class Crystallization(Physics):
         if seed is None and self.below is not None and self.sec.initial_front_nm is None:
             seed = f"{self.below}/{self.layers[0]}"
         if seed not in (None, "none"):
-            facets = d.stack.facet_tags.find(d.stack.facet_ids[seed])
-            dofs = dolfinx.fem.locate_dofs_topological(V, d.dim - 1, facets)
+            dofs = d.facet_dofs(V, seed)
             bcs.append(dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(1.0), dofs, V))
         self._bcs = bcs
         return {"xi": bcs}

@@ -238,8 +238,7 @@ class Electrostatics(Physics):
         for name, bc in d.cfg.boundary.items():
             if bc.phi_V is None:
                 continue
-            facets = d.stack.facet_tags.find(d.stack.facet_ids[name])
-            dofs = dolfinx.fem.locate_dofs_topological(V, d.dim - 1, facets)
+            dofs = d.facet_dofs(V, name)
             bcs.append(dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(bc.phi_V), dofs, V))
         return {"phi": bcs}
 

@@ -176,18 +176,11 @@ class InterfaceKinetics:
     # -- boundary conditions and initial state -------------------------------------------------
     def free_mask(self, V, fixed_facets: list[str], inactive: np.ndarray) -> np.ndarray:
         """Local dofs of the jump space where g is free: on a kinetic facet, not on a fixed-mu
-        facet, not inactive (summed over ranks, so independent of the partition)."""
+        facet, not inactive (:meth:`Domain.dof_marker`: independent of the partition)."""
         d = self.domain
-        mark = dolfinx.fem.Function(V)
-        for facets, value in ([(ki.facet, 1.0) for ki in self.interfaces]
-                              + [(name, -1e6) for name in fixed_facets]):
-            found = d.stack.facet_tags.find(d.stack.facet_ids[facets])
-            dofs = dolfinx.fem.locate_dofs_topological(V, d.dim - 1, found)
-            mark.x.array[dofs] += value
-        mark.x.array[inactive] -= 1e6
-        mark.x.scatter_reverse(dolfinx.la.InsertMode.add)
-        mark.x.scatter_forward()
-        return mark.x.array > 0.5
+        on = [d.facet_dofs(V, ki.facet) for ki in self.interfaces]
+        off = [d.facet_dofs(V, name) for name in fixed_facets] + [inactive]
+        return (d.dof_marker(V, np.concatenate(on)) & ~d.dof_marker(V, np.concatenate(off)))
 
     def dirichlet(self, spaces: dict, inactive: np.ndarray) -> dict:
         """g = 0 wherever it is not free (``inactive``: the mu dofs outside the solid)."""

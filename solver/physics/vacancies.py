@@ -407,8 +407,7 @@ class Vacancies(Physics):
         bcs = []
         for name, bc in d.cfg.boundary.items():
             if bc.vacancy == "fixed_mu":
-                facets = d.stack.facet_tags.find(d.stack.facet_ids[name])
-                dofs = dolfinx.fem.locate_dofs_topological(V, d.dim - 1, facets)
+                dofs = d.facet_dofs(V, name)
                 bcs.append(dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(bc.mu_eV), dofs, V))
         inactive = d.inactive_dofs(V, [lay.name for lay in self.solid])
         bcs.append(dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(0.0), inactive, V))

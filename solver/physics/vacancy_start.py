@@ -98,7 +98,7 @@ class VacancyStart:
         mu = u["mu"]
         V = mu.function_space
         names = [lay.name for lay in vac.solid]
-        touch = {n: _marker(V, V.dofmap.list[d.layer_cells(n)].reshape(-1)) for n in names}
+        touch = d.layer_dof_markers(V, names)
         own = self._own_dofs(V, touch)
         exact_state = self.exact_state(u)
         layers = _Weighted(vac, u, exact_state)
@@ -140,34 +140,13 @@ class VacancyStart:
         return self.vac.inventory(self.exact_state(u))
 
     def _own_dofs(self, V, touch: dict) -> dict[str, np.ndarray]:
-        """Per solid layer, the local dofs of V that touch a cell of the layer, no cell of
-        another solid layer, and no fixed_mu facet, decided by markers summed to the owners
-        (partition-independent)."""
-        vac, d = self.vac, self.vac.domain
-        names = [lay.name for lay in vac.solid]
-        fixed = []
-        for fname, bc in d.cfg.boundary.items():
-            if bc.vacancy == "fixed_mu":
-                facets = d.stack.facet_tags.find(d.stack.facet_ids[fname])
-                fixed.append(dolfinx.fem.locate_dofs_topological(V, d.dim - 1, facets))
-        pinned = _marker(V, np.concatenate(fixed) if fixed else np.zeros(0, np.int32))
-        out = {}
-        for n in names:
-            others = np.zeros(V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts, bool)
-            for m in names:
-                if m != n:
-                    others |= touch[m]
-            out[n] = np.flatnonzero(touch[n] & ~others & ~pinned).astype(np.int32)
-        return out
-
-
-def _marker(V, dofs: np.ndarray) -> np.ndarray:
-    """Boolean per local dof: marked on some rank (summed to the owner and sent back)."""
-    f = dolfinx.fem.Function(V)
-    f.x.array[dofs] = 1.0
-    f.x.scatter_reverse(dolfinx.la.InsertMode.add)
-    f.x.scatter_forward()
-    return f.x.array > 0.5
+        """Per solid layer, the local dofs of V that touch the layer, no other solid layer
+        and no fixed_mu facet (:meth:`Domain.own_dofs`)."""
+        d = self.vac.domain
+        fixed = [d.facet_dofs(V, name) for name, bc in d.cfg.boundary.items()
+                 if bc.vacancy == "fixed_mu"]
+        pinned = np.concatenate(fixed) if fixed else np.zeros(0, np.int32)
+        return d.own_dofs(V, [lay.name for lay in self.vac.solid], pinned, touch)
 
 
 class _Weighted:
@@ -211,13 +190,13 @@ def _band(V, d, layer: str, shared: np.ndarray, own: np.ndarray):
     dofs; (empty, None) when no rank has such a dof."""
     cells = d.layer_cells(layer)
     dofs = V.dofmap.list[cells]
-    near = _marker(V, dofs[shared[dofs].any(axis=1)].reshape(-1))
+    near = d.dof_marker(V, dofs[shared[dofs].any(axis=1)].reshape(-1))
     band = own[near[own]]
     if d.comm.allreduce(int(band.size), op=MPI.SUM) == 0:
         return band, None
     inband = np.zeros(near.size, bool)
     inband[band] = True
-    inband = _marker(V, np.flatnonzero(inband))
+    inband = d.dof_marker(V, np.flatnonzero(inband))
     return band, np.unique(cells[(inband | shared)[dofs].any(axis=1)]).astype(np.int32)
 
 
