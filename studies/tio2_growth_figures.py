@@ -21,57 +21,80 @@ def _plt():
     return plt
 
 
-def _band(ax, x, values, colour, label, nominal=None):
-    """Nominal curve and the 5-95 % band of the sampled curves (rows of ``values``)."""
+def _band(ax, x, values, colour, label, nominal=None, samples=False) -> int:
+    """Nominal curve (thick, on top) and the 5-95 % band of the sampled curves (rows of
+    ``values``): a light fill with dashed edges, and with ``samples`` each sampled curve as a
+    thin line (a band from a few samples is read best from the samples themselves). Returns
+    the number of finite samples."""
     values = np.atleast_2d(values)
     ok = np.isfinite(values).any(axis=1)
+    if samples:
+        for row in values[ok]:
+            ax.plot(x, row, color=colour, lw=0.6, alpha=0.45, zorder=2)
     if ok.sum() >= 2:
         lo, hi = np.nanpercentile(values[ok], (5, 95), axis=0)
-        ax.fill_between(x, lo, hi, color=colour, alpha=0.2, lw=0)
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.10, lw=0, zorder=1)
+        for edge in (lo, hi):
+            ax.plot(x, edge, color=colour, lw=0.8, ls="--", zorder=2)
     if nominal is not None:
-        ax.plot(x, nominal, color=colour, label=label)
+        ax.plot(x, nominal, color=colour, lw=2.2, label=label, zorder=4)
+    return int(ok.sum())
 
 
 def headline(nominal: dict, band_values: dict, refs: dict, path: Path, label: str = "") -> Path:
-    """Epitaxial thickness against the deposit at 150 and 300 C and on bare TiO2, with bands
-    and the paper's observations (problems/reference/tio2_vo2_growth.csv)."""
+    """Epitaxial thickness against the deposit, with bands and the paper's observations
+    (problems/reference/tio2_vo2_growth.csv): left, 150 C on VO2 (the fitted point and the
+    predictions); right, the two controls, 300 C on VO2 and 150 C on bare TiO2(001). Each curve:
+    nominal (thick), the Latin-hypercube samples (thin), their 5-95 % band (dashed edges)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.0, 4.8), sharey=True)
     x = CURVE_NM
-    ax.plot(x, x, "k:", lw=1, label="deposit (fully epitaxial)")
-    for key, colour, text in (("150C.curve", "C0", "on VO2, 150 C"),
-                              ("300C.curve", "C3", "on VO2, 300 C"),
-                              ("bare.curve", "C7", "on bare TiO2(001), 150 C")):
-        if key in nominal:
-            _band(ax, x, band_values.get(key, np.empty((0, len(x)))), colour, text,
-                  nominal[key])
-    for rid, marker in (("epi_2p5nm_150C", "s"), ("epi_6nm_150C", "s")):
+    n = {}
+    for axis, curves in ((ax, (("150C.curve", "C0", "model, on VO2, 150 C"),)),
+                         (bx, (("300C.curve", "C3", "model, on VO2, 300 C"),
+                               ("bare.curve", "C7", "model, on bare TiO2(001), 150 C")))):
+        axis.plot(x, x, "k:", lw=1, label="deposit (fully epitaxial)")
+        for key, colour, text in curves:
+            if key in nominal:
+                n[key] = _band(axis, x, band_values.get(key, np.empty((0, len(x)))), colour,
+                               text, nominal[key], samples=True)
+    for rid in ("epi_2p5nm_150C", "epi_6nm_150C"):
         r = refs[rid]
         d = 2.5 if "2p5" in rid else 6.0
         ax.errorbar([d], [d * r["value"]], yerr=[[d * (r["value"] - r["low"])], [0]],
-                    fmt=marker, color="C0", mfc="white", capsize=3)
-    pts = [(20, "plateau_20nm_150C", "o"), (40, "plateau_40nm_150C", "D"),
-           (60, "plateau_60nm_150C", "o")]
-    for d, rid, marker in pts:
+                    fmt="s", color="k", mfc="white", capsize=3, zorder=5,
+                    label="paper: thin films rutile throughout" if d == 2.5 else None)
+    for d, rid, fitted in ((20, "plateau_20nm_150C", False), (40, "plateau_40nm_150C", True),
+                           (60, "plateau_60nm_150C", False)):
         r = refs[rid]
         ax.errorbar([d], [r["value"]], yerr=[[r["value"] - r["low"]], [r["high"] - r["value"]]],
-                    fmt=marker, color="C0", mfc="white" if marker == "o" else "C0", capsize=3)
+                    fmt="D" if fitted else "o", color="k", mfc="k" if fitted else "white",
+                    capsize=3, zorder=5,
+                    label=("paper: ~10 nm, the FITTED datum" if fitted else
+                           "paper: ~10 nm plateau (text)" if d == 20 else None))
     films = [(2.5, nominal.get("fraction_2.5nm", np.nan) * 2.5),
              (6.0, nominal.get("film6nm.fraction", np.nan) * 6.0),
              (40.0, nominal.get("film40nm.epitaxial_nm", np.nan))]
-    ax.plot(*zip(*films), "*", color="C0", ms=9, label="model: single films after cooldown")
-    ax.plot([], [], "o", color="C0", mfc="white", label="paper, 150 C (text; D: fitted)")
-    ax.plot([], [], "s", color="C0", mfc="white", label="paper: thin films rutile throughout")
-    ax.plot([], [], "x", color="C7", label="paper: bare film amorphous (XRD, HRTEM)")
-    ax.plot([6.0], [0.0], "x", color="C7", ms=8)
-    ax.text(0.98, 0.97, "paper, 300 C: grows linearly", transform=ax.transAxes, ha="right",
-            va="top", fontsize=8, color="C3")
-    ax.set_xlabel("deposited TiO2 [nm]")
+    ax.plot(*zip(*films), "*", color="C0", mec="k", ms=11, zorder=6,
+            label="model: single films after cooldown")
+    bx.plot([6.0], [0.0], "x", color="k", ms=9, mew=2, zorder=6, clip_on=False,
+            label="paper: bare 6 nm film amorphous (XRD, HRTEM)")
+    bx.text(0.97, 0.60, "paper, 300 C:\nepitaxial film grows\nwith the deposit (text)",
+            transform=bx.transAxes, ha="right", va="top", fontsize=8, color="C3")
+    samples = max(n.values(), default=0)
+    for axis, title in ((ax, "150 C on a 12 nm VO2 template"),
+                        (bx, "controls: 300 C on VO2, 150 C without template")):
+        axis.plot([], [], color="0.4", lw=0.6,
+                  label=f"thin: sampled parameter sets (n = {samples})")
+        axis.plot([], [], color="0.4", lw=0.8, ls="--", label="dashed: 5-95 % band")
+        axis.set_xlabel("deposited TiO2 [nm]")
+        axis.set_xlim(0, 61)
+        axis.set_ylim(0, 61)
+        axis.set_title(title, fontsize=9)
+        axis.legend(fontsize=7, loc="upper left")
+        axis.grid(alpha=0.25)
     ax.set_ylabel("epitaxial (crystalline) TiO2 [nm]")
-    ax.set_xlim(0, 61)
-    ax.set_ylim(0, 61)
-    ax.set_title(f"TiO2 on VO2: epitaxial thickness (bands 5-95 %){label}", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"TiO2 on VO2: epitaxial thickness against the deposit{label}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=140)
     plt.close(fig)
