@@ -117,6 +117,17 @@ def flat_scalars(d: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
+def newton_lu(rtol: float = 1e-12, atol: float = 1e-14, max_it: int = 20,
+              linesearch: str | None = "basic") -> dict:
+    """PETSc options of the verification tests' hand-built nonlinear problems: Newton with a
+    direct (MUMPS) solve, so that the discretisation error, not the solver's, is measured."""
+    opts = {"snes_type": "newtonls", "snes_rtol": rtol, "snes_atol": atol, "snes_max_it": max_it,
+            "ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+    if linesearch is not None:
+        opts["snes_linesearch_type"] = linesearch
+    return opts
+
+
 def cli(*args: str):
     """Run the heterofem CLI in this process (fast: no interpreter start, no re-import);
     returns click's Result (``exit_code``, ``stdout``, ``stderr``, ``output``)."""

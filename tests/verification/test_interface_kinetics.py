@@ -29,7 +29,7 @@ import pytest
 import tomli_w
 import ufl
 
-from conftest import assert_scalars_agree, build_model, read_summary, run_in_group
+from conftest import assert_scalars_agree, build_model, newton_lu, read_summary, run_in_group
 from heterofem.solver import units
 from heterofem.solver.config import Config, ConfigError
 from heterofem.solver.dolfinx_env import MPI
@@ -291,10 +291,7 @@ def _mms_errors(h: float) -> tuple[float, float]:
     problem = dolfinx.fem.petsc.NonlinearProblem(
         [F_mu, F_g, F_phi], [u[n] for n in names], bcs=bcs, kind="mpi",
         petsc_options_prefix="kin_mms_",
-        petsc_options={"snes_type": "newtonls", "snes_linesearch_type": "basic",
-                       "snes_rtol": 1e-12, "snes_atol": 1e-14, "snes_max_it": 30,
-                       "ksp_type": "preonly", "pc_type": "lu",
-                       "pc_factor_mat_solver_type": "mumps"})
+        petsc_options=newton_lu(max_it=30))
     problem.solve()
     assert problem.solver.getConvergedReason() > 0, problem.solver.getConvergedReason()
     e_mu = dolfinx.fem.assemble_scalar(dolfinx.fem.form((kin.mu(u) - mu_e) ** 2 * dx))

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import ufl
 
-from conftest import build_model
+from conftest import build_model, newton_lu
 from heterofem.solver.config import Config
 from heterofem.solver.domain import Domain
 from heterofem.solver.dolfinx_env import MPI, dolfinx
@@ -30,9 +30,7 @@ from heterofem.solver.physics.mechanics import (
 
 TIO2 = dict(C11=268.0, C12=174.9, C13=147.4, C33=484.2, C44=123.8, C66=190.2)
 RUO2 = dict(C11=335.0, C12=218.6, C13=184.2, C33=605.2, C44=154.8, C66=237.8)
-OPTS = {"snes_type": "newtonls", "snes_linesearch_type": "basic", "snes_rtol": 1e-14,
-        "snes_atol": 1e-14, "snes_max_it": 5, "ksp_type": "preonly", "pc_type": "lu",
-        "pc_factor_mat_solver_type": "mumps"}
+OPTS = newton_lu(rtol=1e-14, atol=1e-14, max_it=5)
 
 
 def _c6(c: dict) -> np.ndarray:

@@ -65,7 +65,7 @@ import numpy as np
 import pytest
 import ufl
 
-from conftest import build_model
+from conftest import build_model, newton_lu
 from heterofem.solver.config import Config, ConfigError
 from heterofem.solver.validation import validate_data
 from heterofem.solver.dolfinx_env import MPI, dolfinx
@@ -262,9 +262,7 @@ def test_domain_wall_without_poisson():
     _tanh_guess(P, 0.8 * uniform_p0(WALL["a1"], WALL["a11"]), 1.5)
     problem = dolfinx.fem.petsc.NonlinearProblem(
         F["P"], P, bcs=pol.dirichlet({"P": V})["P"], petsc_options_prefix="wall_",
-        petsc_options={"snes_type": "newtonls", "snes_rtol": 1e-10, "snes_atol": 1e-12,
-                       "ksp_type": "preonly", "pc_type": "lu",
-                       "pc_factor_mat_solver_type": "mumps"})
+        petsc_options=newton_lu(rtol=1e-10, atol=1e-12, max_it=50, linesearch=None))
     problem.solve()
     assert problem.solver.getConvergedReason() > 0
     _wall_check(domain, P, WALL["a1"])

@@ -31,7 +31,7 @@ import pytest
 import tomli_w
 import ufl
 
-from conftest import build_model, heterofem, read_summary
+from conftest import build_model, heterofem, newton_lu, read_summary
 from heterofem.solver import units
 from heterofem.solver.config import Config, ConfigError
 from heterofem.solver.validation import validate_data
@@ -420,10 +420,7 @@ def _mms_errors(dim: int, h: float, degree: int, statistics: str, transient: boo
     u["mu"].x.array[:] += 0.02  # start away from the interpolant (Dirichlet values are set by SNES)
     problem = dolfinx.fem.petsc.NonlinearProblem(
         [F_mu, F_phi], [u["mu"], u["phi"]], bcs=bcs, kind="mpi", petsc_options_prefix="vac_mms_",
-        petsc_options={"snes_type": "newtonls", "snes_linesearch_type": "basic",
-                       "snes_rtol": 1e-12, "snes_atol": 1e-14, "snes_max_it": 20,
-                       "ksp_type": "preonly", "pc_type": "lu",
-                       "pc_factor_mat_solver_type": "mumps"})
+        petsc_options=newton_lu())
     problem.solve()
     assert problem.solver.getConvergedReason() > 0, problem.solver.getConvergedReason()
     dxe = ufl.Measure("dx", domain=mesh, metadata={"quadrature_degree": degree + 6})
@@ -522,7 +519,7 @@ def test_history_at_quadrature_points_is_the_same_residual():
     update after the states change) does not."""
     cfg = Config.model_validate(_stack_2d())
     model = build_model(cfg, transient=True)
-    domain, problem = model.domain, model.problem
+    problem = model.problem
     h, u, vac = problem.history, problem.u, problem.modules["vacancies"]
     assert h.past_at_points  # the vacancies' storage term uses it
     rng = np.random.default_rng(3)
