@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
-import json
 import math
 import shutil
 import time
@@ -245,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
                                         CURVE_NM, "deposit_nm", nominal.get(key))
     if sens:
         csvs["sensitivities"] = ur.sensitivity_csv(sens, out / "sensitivities.csv")
-    tol_text = _tolerance_check(root, knobs, units, args.workers) if not args.quick else ""
+    tol_text = _numerics_check(root, knobs, units, args.workers) if not args.quick else ""
     rel = f"problems/ledgers/{LEDGER.name}"
     counts_line = format_counts(ledger)
     sections = [
@@ -295,25 +294,37 @@ def main(argv: list[str] | None = None) -> dict:
     return data
 
 
-def _tolerance_check(root: Path, knobs, units, workers: int) -> str:
-    """The 6 nm film and the 2.5 nm 6 mTorr film at the study's time-step tolerance and at the
-    configs' default 1e-3: the change of the outputs the study reads."""
+def _numerics_check(root: Path, knobs, units, workers: int) -> str:
+    """The 6 nm film and the 2.5 nm 6 mTorr film rerun at a tighter time-step tolerance (the
+    configs' default 1e-3 against the study's) and on a mesh with every size halved: the change
+    of the outputs the study reads, so a reader sees how far the numbers are from converged."""
+    from heterofem.solver.validation import load_config
     from heterofem.studies import uncertainty as uq
     from heterofem.studies.tio2_growth_cases import ERROR_TOLERANCE, core_cases, run_all
 
     params = M.parameter_sets_of(uq.nominal(knobs), units)
     base = [c for c in core_cases() if c.name in ("vo2_150C_6nm", "vo2_150C_6mTorr")]
-    tight = [type(c)(c.name + "_tight", c.config, {**c.sets, "time.error_tolerance": 1e-3},
-                     c.deposit_nm) for c in base]
-    res = run_all([(c, params) for c in base + tight], root, workers)
-    rows = []
-    for a, b in zip(res[:2], res[2:]):
-        La, Lb = (r.series["crystalline_thickness_nm"][-1] for r in (a, b))
-        da, db = (r.summary["vacancies"]["mean_delta"].get("template", np.nan) for r in (a, b))
-        rows.append(f"{a.case.name}: crystalline {La:.4f} vs {Lb:.4f} nm, template delta "
-                    f"{da:.5g} vs {db:.5g}")
-    return (f"Time-step tolerance {ERROR_TOLERANCE:g} (study) vs 1e-3 (configs): "
-            + "; ".join(rows) + ".")
+    mesh = load_config(base[0].config).mesh
+    checks = [(f"Time-step tolerance {ERROR_TOLERANCE:g} (study) vs 1e-3 (configs)", "_tight",
+               {"time.error_tolerance": 1e-3}),
+              (f"Mesh {mesh.size_nm:g} / {mesh.interface_size_nm:g} nm (bulk / interface "
+               f"cells, the configs') vs halved", "_fine",
+               {"mesh.size_nm": mesh.size_nm / 2, "mesh.interface_size_nm":
+                mesh.interface_size_nm / 2})]
+    variants = [type(c)(c.name + tag, c.config, {**c.sets, **sets}, c.deposit_nm)
+                for _, tag, sets in checks for c in base]
+    res = run_all([(c, params) for c in base + variants], root, workers)
+    ref, out = res[:len(base)], []
+    for k, (text, _, _) in enumerate(checks):
+        rows = []
+        for a, b in zip(ref, res[len(base) * (k + 1):len(base) * (k + 2)]):
+            La, Lb = (r.series["crystalline_thickness_nm"][-1] for r in (a, b))
+            da, db = (r.summary["vacancies"]["mean_delta"].get("template", np.nan)
+                      for r in (a, b))
+            rows.append(f"{a.case.name}: crystalline {La:.4f} vs {Lb:.4f} nm, template delta "
+                        f"{da:.5g} vs {db:.5g}")
+        out.append(f"{text}: " + "; ".join(rows) + ".")
+    return "\n\n".join(out)
 
 
 def _settings_text(args, knobs, skipped, wall) -> str:
