@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> dict:
         ("Predictions against the paper", ur.predictions_markdown(preds)
          + f"\n\nVerdicts: {ur.verdict_counts(preds)}. Bands: 5-95 % of {args.samples} "
            "Latin-hypercube samples over every knob's ledger range (the fitted value from "
-           "its 1 sigma, not refitted per sample)."),
+           "its 1 sigma, not refitted per sample). " + _failures_text(band)),
         ("Bare-TiO2 control: what XRD would see", xrd_paragraph(nominal, intervals)),
         ("PREDICTIONS beyond the paper (not measured)",
          "Template thickness, 150 C, 12 mTorr:\n\n"
@@ -292,6 +292,39 @@ def main(argv: list[str] | None = None) -> dict:
     print(ur.predictions_markdown(preds))
     print(f"report: {md}")
     return data
+
+
+def _failures_text(band) -> str:
+    """How many Latin-hypercube samples had a run that failed (their outputs are missing from
+    the bands, which then rest on fewer samples), and every failed run of the study with the
+    start of its error, read from the runs' summaries."""
+    import json
+
+    from heterofem.studies.tio2_growth_cases import USED_RUNS
+
+    failed = []
+    for d in sorted(USED_RUNS):
+        try:
+            summary = json.loads((d / "summary.json").read_text())
+        except (OSError, ValueError):
+            failed.append(f"`{d.name}` (no summary)")
+            continue
+        if not summary.get("converged", False):
+            error = str(summary.get("error", ""))
+            where = error.split(";")[0].split(" (the minimum")[0]
+            last = error.split("last error: ")[-1].split("; check")[0] if "last error: " \
+                in error else ""
+            failed.append(f"`{d.name}` ({where}{': ' + last if last else ''})")
+    v = np.asarray(band.values.get("failed_runs", []), float) if band else np.array([])
+    n_bad = int((v > 0).sum())
+    text = (f"{n_bad} of the {v.size} samples had a run that failed: its outputs are left out "
+            "of the bands (the samples with a value per output: bands_scalars.csv). "
+            if v.size else "")
+    if not failed:
+        return text + "No run of the study failed."
+    return text + (f"Failed runs ({len(failed)}, sensitivity runs included; a failed "
+                   "sensitivity run scores its knob 0 for the outputs it would have given): "
+                   + "; ".join(failed) + ".")
 
 
 def _numerics_check(root: Path, knobs, units, workers: int) -> str:
