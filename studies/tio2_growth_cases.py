@@ -231,6 +231,18 @@ def code_versions() -> dict[str, int]:
     return out
 
 
+def runs_wall_s() -> float:
+    """The summed wall time [s] of the runs this process used, as their summaries record it
+    (a cached run counts with the time it took when it ran)."""
+    total = 0.0
+    for d in USED_RUNS:
+        try:
+            total += float(json.loads((d / "summary.json").read_text()).get("wall_time_s", 0.0))
+        except (OSError, ValueError, TypeError):
+            continue
+    return total
+
+
 @functools.cache
 def code_hash() -> str:
     """A hash of the solver's code and material database (what a run was made with)."""

@@ -361,7 +361,7 @@ def _numerics_check(root: Path, knobs, units, workers: int) -> str:
 
 
 def _settings_text(args, knobs, skipped, wall) -> str:
-    from heterofem.studies.tio2_growth_cases import code_hash, code_versions
+    from heterofem.studies.tio2_growth_cases import USED_RUNS, code_hash, code_versions, runs_wall_s
 
     versions = code_versions()
     code = (f"Solver code hash now {code_hash()}; the runs used span {len(versions)} code "
@@ -370,7 +370,9 @@ def _settings_text(args, knobs, skipped, wall) -> str:
                                         "unrelated to this physics count too; the time-step "
                                         "check below reruns two cases with the newest code). "
                                         if len(versions) > 1 else ". "))
-    return (code + f"Runs cached in `{args.out}/runs`; {args.workers} at a time; wall {wall:.0f} s. "
+    return (code + f"Runs cached in `{args.out}/runs`; {args.workers} at a time; wall {wall:.0f} s "
+            f"for this invocation (cached runs are read, not rerun); the {len(USED_RUNS)} runs "
+            f"used took {runs_wall_s() / 60:.0f} min of run time in all. "
             f"{len(knobs)} knobs varied (ledger ranges): "
             + ", ".join(f"`{k.name}`" for k in knobs)
             + ". Not varied: " + "; ".join(skipped) + ". Case keys (temperature, pO2, deposit, "
