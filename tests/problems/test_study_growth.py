@@ -156,3 +156,31 @@ def test_a_ledger_interface_rate_reaches_the_growth_runs():
         h.dt.value = dt / h.time_scale_s
         problem.solve()
         h.shift(problem.u)
+
+
+def test_the_report_counts_failed_samples_and_names_every_failed_run(tmp_path, monkeypatch):
+    """A band that silently drops samples overstates what it rests on: the report says how
+    many samples had a failed run and lists every failed run with where and why it stopped;
+    the summed run time counts the runs used."""
+    import numpy as np
+
+    from heterofem.studies import tio2_vo2_growth_study as S
+    from heterofem.studies import uncertainty as uq
+
+    ok, bad = tmp_path / "vo2_150C-ok", tmp_path / "vo2_150C-bad"
+    for d, summary in ((ok, {"converged": True, "wall_time_s": 30.0}),
+                       (bad, {"converged": False, "wall_time_s": 12.0, "error":
+                              "at t = 0 s no step converged down to dt = 1e-08 s (the minimum "
+                              "is time.dt_min_s = 1e-08 s); last error: Newton did not converge "
+                              "(DIVERGED_MAX_IT); check the boundary conditions"})):
+        d.mkdir()
+        (d / "summary.json").write_text(json.dumps(summary))
+    monkeypatch.setattr(C, "USED_RUNS", {ok: None, bad: None})
+    band = uq.Band([{}] * 3, {"failed_runs": np.array([0.0, 2.0, 0.0])}, (5.0, 50.0, 95.0))
+    text = S._failures_text(band)
+    assert "1 of the 3 samples had a run that failed" in text
+    assert "`vo2_150C-bad` (at t = 0 s no step converged down to dt = 1e-08 s: Newton did " \
+           "not converge (DIVERGED_MAX_IT))" in text and "vo2_150C-ok" not in text
+    assert C.runs_wall_s() == 42.0
+    monkeypatch.setattr(C, "USED_RUNS", {ok: None})
+    assert S._failures_text(None).endswith("No run of the study failed.")
