@@ -59,12 +59,6 @@ ERROR_TOLERANCE = 1e-2
 #: accepted step is 1e-10 s (42 Newton iterations) and the run goes on; runs that never reach
 #: the old floor step exactly as before.
 DT_MIN_S = 1e-12
-#: Newton iterations per step of the study's runs (the configs' default is 50). At the start
-#: above, a smaller step is not always easier: one 300 C sample then failed at t = 0 down to
-#: 1.3e-12 s (50 iterations, residual 8.1, still falling), and a 150 C sample needed 87
-#: iterations at 1e-8 s. With 200 both run to the end (checked on their own configs); a step
-#: that converges stops at its tolerance, so runs that never needed more are unchanged.
-NEWTON_MAX_IT = 200
 
 
 @dataclass(frozen=True)
@@ -193,7 +187,6 @@ def resolved_sets(case: Case, params: Mapping[str, Any]) -> dict[str, Any]:
                  and (not k.startswith("interfaces.") or "template" in layers)})
     sets["time.error_tolerance"] = ERROR_TOLERANCE  # a case may set its own
     sets["time.dt_min_s"] = DT_MIN_S
-    sets["solver.max_it"] = NEWTON_MAX_IT
     sets.update(case.sets)
     sets["output.fields"] = False
     sets["time.output_times_s"] = []

@@ -378,8 +378,7 @@ def _settings_text(args, knobs, skipped, wall) -> str:
             + ". Not varied: " + "; ".join(skipped) + ". Case keys (temperature, pO2, deposit, "
             "template thickness of a scan) are set by the cases. Time-step tolerance of the "
             "study's runs: heterofem.studies.tio2_growth_cases.ERROR_TOLERANCE; smallest "
-            "step and Newton iterations per step: DT_MIN_S and NEWTON_MAX_IT there (why: "
-            "their comments).")
+            "step: DT_MIN_S there (why: its comment).")
 
 
 def _publish(out: Path, files) -> None:
