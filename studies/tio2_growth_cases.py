@@ -57,7 +57,12 @@ ERROR_TOLERANCE = 1e-2
 #: by 6.5e4 in the scaled residual), so at 1e-8 s Newton crawls under its line search and a run
 #: failed at t = 0 (one Latin-hypercube sample in 8: all its cases). With 1e-12 s its first
 #: accepted step is 1e-10 s (42 Newton iterations) and the run goes on; runs that never reach
-#: the old floor step exactly as before.
+#: the old floor step exactly as before. Not a cure: a smaller step is not always the easier one
+#: here, and one 300 C sample still fails at t = 0 (50 Newton iterations at 1.3e-12 s, residual
+#: 8.1, still falling). 200 iterations a step ran it, but then a 24 mTorr run of another sample
+#: failed at t = 287 s with its residual stuck at 1.9e-9 (the round-off floor of that state,
+#: above solver.atol = 1e-12), which 50 iterations had passed: not adopted. The report lists
+#: every failed run.
 DT_MIN_S = 1e-12
 
 
