@@ -49,15 +49,16 @@ def headline(nominal: dict, band_values: dict, refs: dict, path: Path, label: st
     plt = _plt()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.0, 4.8), sharey=True)
     x = CURVE_NM
-    n = {}
+    n = {}  # finite samples per curve, per panel
     for axis, curves in ((ax, (("150C.curve", "C0", "model, on VO2, 150 C"),)),
                          (bx, (("300C.curve", "C3", "model, on VO2, 300 C"),
                                ("bare.curve", "C7", "model, on bare TiO2(001), 150 C")))):
         axis.plot(x, x, "k:", lw=1, label="deposit (fully epitaxial)")
         for key, colour, text in curves:
             if key in nominal:
-                n[key] = _band(axis, x, band_values.get(key, np.empty((0, len(x)))), colour,
-                               text, nominal[key], samples=True)
+                n.setdefault(axis, {})[key.split(".")[0]] = _band(
+                    axis, x, band_values.get(key, np.empty((0, len(x)))), colour, text,
+                    nominal[key], samples=True)
     for rid in ("epi_2p5nm_150C", "epi_6nm_150C"):
         r = refs[rid]
         d = 2.5 if "2p5" in rid else 6.0
@@ -81,11 +82,13 @@ def headline(nominal: dict, band_values: dict, refs: dict, path: Path, label: st
             label="paper: bare 6 nm film amorphous (XRD, HRTEM)")
     bx.text(0.97, 0.60, "paper, 300 C:\nepitaxial film grows\nwith the deposit (text)",
             transform=bx.transAxes, ha="right", va="top", fontsize=8, color="C3")
-    samples = max(n.values(), default=0)
     for axis, title in ((ax, "150 C on a 12 nm VO2 template"),
                         (bx, "controls: 300 C on VO2, 150 C without template")):
+        counts = n.get(axis, {})
+        count = (f"{next(iter(counts.values()))}" if len(set(counts.values())) == 1 else
+                 ", ".join(f"{c} at {name}" for name, c in counts.items()))
         axis.plot([], [], color="0.4", lw=0.6,
-                  label=f"thin: sampled parameter sets (n = {samples})")
+                  label=f"thin: sampled parameter sets that ran (n = {count})")
         axis.plot([], [], color="0.4", lw=0.8, ls="--", label="dashed: 5-95 % band")
         axis.set_xlabel("deposited TiO2 [nm]")
         axis.set_xlim(0, 61)
