@@ -52,10 +52,11 @@ ERROR_TOLERANCE = 1e-2
 #: 1e-8 s). The seed facet holds xi = 1 beside xi = 0 one cell (0.05 nm) away, so a run starts
 #: with a front that is sharp on the cell scale and relaxes to its width l over ~(h / l)^2 of the
 #: phase field's time 1 / (M W): ~1e-7 s for a wide front (l = 0.95 nm) with a fast mobility
-#: (1 / (M W) = 3e-5 s), both inside the ledger ranges. h'(0) = 0 hides from Newton how that first step changes the
-#: vacancies (a full step moved xi by 0.17 at the first node and broke the step's vacancy balance
-#: by 6.5e4 in the scaled residual), so at 1e-8 s Newton crawls under its line search and a run
-#: failed at t = 0 (one Latin-hypercube sample in 8: all its cases). With 1e-12 s its first
+#: (1 / (M W) = 3e-5 s), both inside the ledger ranges. h'(0) = 0 hides from Newton how that
+#: first step changes the vacancies (a full step moved xi by 0.17 at the first node and broke the
+#: step's vacancy balance by 6.5e4 in the scaled residual), so at 1e-8 s Newton crawls under its
+#: line search and a run failed at t = 0 (one Latin-hypercube sample in 8: all its cases).
+#: With 1e-12 s its first
 #: accepted step is 1e-10 s (42 Newton iterations) and the run goes on; runs that never reach
 #: the old floor step exactly as before. Not a cure: a smaller step is not always the easier one
 #: here, and one 300 C sample still fails at t = 0 (50 Newton iterations at 1.3e-12 s, residual
