@@ -16,7 +16,8 @@ import time
 import numpy as np
 import pytest
 
-from conftest import PROBLEMS, cli, flat_scalars, heterofem, read_summary
+from conftest import (PROBLEMS, assert_solver_work_close, cli, flat_scalars, heterofem,
+                      read_summary, solver_work)
 
 CONFIG = str(PROBLEMS / "tio2_vo2_tio2_001_vacancies_1d.toml")
 SETS = ["--set", "mesh.size_nm=0.5", "--set", "time.end_s=600", "--set", "time.dt_max_s=3.0",
@@ -31,13 +32,36 @@ def _entries(run_dir):
         return []
 
 
-def _assert_same(a: dict, b: dict):
+def _assert_same(a: dict, b: dict, other_ranks: bool = False):
+    """The scalars of two summaries agree to 1e-8; with ``other_ranks`` (a restart on another
+    rank count) the solver-work counts within conftest's SOLVER_WORK_SLACK (a Newton solve that
+    ends near its tolerance may take one iteration more on another partition)."""
     fa, fb = flat_scalars(a), flat_scalars(b)
     for key in ("time.restarted_from_s", "pseudo_transient.final_change"):
         fb.pop(key, None)
     assert fa.keys() == fb.keys()
     for k in fa:
+        if other_ranks and solver_work(k):
+            assert_solver_work_close(k, fa[k], fb[k])
+            continue
         assert fb[k] == pytest.approx(fa[k], rel=1e-8, abs=1e-12), k
+
+
+def _assert_same_series(a_dir, b_dir):
+    """Two timeseries.csv of a run and its restart on another rank count: the same columns
+    and rows, values to 1e-8, solver-work counts within SOLVER_WORK_SLACK."""
+    import csv
+
+    with open(a_dir / "timeseries.csv") as fa, open(b_dir / "timeseries.csv") as fb:
+        ra, rb = list(csv.DictReader(fa)), list(csv.DictReader(fb))
+    assert len(ra) == len(rb) and ra and ra[0].keys() == rb[0].keys()
+    for x, y in zip(ra, rb):
+        for k in x:
+            u, v = float(x[k]), float(y[k])
+            if solver_work(k):
+                assert_solver_work_close(k, u, v)
+            else:
+                assert v == pytest.approx(u, rel=1e-8, abs=1e-12), (k, x["t_s"])
 
 
 def field_series(run_dir) -> dict[float, dict[str, np.ndarray]]:
@@ -97,7 +121,7 @@ def test_killed_run_restarts_to_the_same_result(tmp_path):
     heterofem("run", CONFIG, "--restart", str(killed), *SETS, np=2)
     restarted = read_summary(killed)
     assert restarted["converged"] and restarted["time"]["restarted_from_s"] == t_kill
-    _assert_same(reference, restarted)
+    _assert_same(reference, restarted, other_ranks=True)
     # the time series holds every step once, in order, up to the end
     rows = (killed / "timeseries.csv").read_text().splitlines()[1:]
     times = [float(r.split(",")[0]) for r in rows]
@@ -192,7 +216,8 @@ def test_restart_across_remeshing_on_another_rank_count(tmp_path):
     checkpoint was written after a remesh: it holds the adapted mesh and the adapt state;
     restarted on 2 ranks to 0.8 s it rebuilds that mesh and gives the uninterrupted serial
     run's time series, summary (remesh count and dofs included) and fields at every output
-    time. Measured: identical time series text, scalars to ~1e-14."""
+    time (values to 1e-8, solver-work counts within SOLVER_WORK_SLACK). Measured: identical
+    time series text, scalars to ~1e-14."""
     import tomli_w
 
     config = tmp_path / "front.toml"
@@ -214,8 +239,8 @@ def test_restart_across_remeshing_on_another_rank_count(tmp_path):
     restarted, reference = read_summary(part), read_summary(full)
     assert restarted["time"]["restarted_from_s"] == newest["t_s"]
     assert restarted["mesh"]["adapt"]["remeshes"] == reference["mesh"]["adapt"]["remeshes"]
-    _assert_same(reference, restarted)
-    assert (part / "timeseries.csv").read_text() == (full / "timeseries.csv").read_text()
+    _assert_same(reference, restarted, other_ranks=True)
+    _assert_same_series(full, part)
     assert_same_fields(full, part)
 
 

@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from conftest import PROBLEMS, flat_scalars, heterofem, mpirun_path, read_summary
+from conftest import (PROBLEMS, assert_solver_work_close, flat_scalars, heterofem, mpirun_path,
+                      read_summary, solver_work)
 
 #: meshes (config overrides of test_mesh.make_config) whose measures are compared
 CASES = {
@@ -87,6 +88,9 @@ def test_refined_run_serial_equals_two_ranks(tmp_path):
     assert a.keys() == b.keys()
     scale = max(abs(v) for k, v in a.items() if k.startswith("electrostatics.phi"))
     for key in a:
+        if solver_work(key):  # may differ by an iteration on another partition
+            assert_solver_work_close(key, a[key], b[key])
+            continue
         assert b[key] == pytest.approx(a[key], rel=1e-9, abs=1e-12 * max(scale, 1.0)), key
 
 
