@@ -38,6 +38,7 @@ import numpy as np
 import ufl
 
 from heterofem.solver.dolfinx_env import MPI, dolfinx
+from heterofem.solver.domain import Domain
 
 log = logging.getLogger("heterofem")
 
@@ -159,14 +160,11 @@ def _level_fields(functions: list, mesh, cell_tags, layer_ids: dict) -> list:
 
 def _cell_marker(mesh, marked: np.ndarray) -> np.ndarray:
     """Whether each local cell is marked, made consistent across ranks (a cell marked on any
-    rank, as owner or ghost, is marked everywhere): collective."""
+    rank, as owner or ghost, is marked everywhere): :meth:`Domain.dof_marker` on DG0.
+    Collective."""
     W = dolfinx.fem.functionspace(mesh, ("DG", 0))
-    f = dolfinx.fem.Function(W)
     dofs = W.dofmap.list[:, 0]
-    f.x.array[dofs[marked]] = 1.0
-    f.x.scatter_reverse(dolfinx.la.InsertMode.add)
-    f.x.scatter_forward()
-    return f.x.array[dofs] > 0.5
+    return Domain.dof_marker(W, dofs[marked])[dofs]
 
 
 def marked_cells(mesh, indicator: np.ndarray, fraction: float, buffer: int) -> np.ndarray:

@@ -124,11 +124,12 @@ def _own_dofs(new, layers: list[str]) -> dict[str, np.ndarray]:
                            [np.zeros(0, np.int32)])
     touch = domain.layer_dof_markers(V, solid)
     own = domain.own_dofs(V, solid, fixed, touch)
-    pinned = domain.dof_marker(V, fixed)
     out = {}
     for name in layers:
+        # the same decision on every rank (allreduced), so the collective marker is safe here
         if domain.comm.allreduce(int(own[name].size), op=MPI.SUM) == 0:
-            own[name] = np.flatnonzero(touch[name] & ~pinned).astype(np.int32)
+            own[name] = np.flatnonzero(touch[name] & ~domain.dof_marker(V, fixed)
+                                       ).astype(np.int32)
         out[name] = own[name]
     return out
 

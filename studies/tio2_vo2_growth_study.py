@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import json
 import math
 import shutil
 import time
@@ -298,8 +299,6 @@ def _failures_text(band) -> str:
     """How many Latin-hypercube samples had a run that failed (their outputs are missing from
     the bands, which then rest on fewer samples), and every failed run of the study with the
     start of its error, read from the runs' summaries."""
-    import json
-
     from heterofem.studies.tio2_growth_cases import USED_RUNS
 
     failed = []
